@@ -1,0 +1,74 @@
+"""The naive floor: plain PSM prompt through llama-cpp-python, greedy, no post-processing.
+
+Run as a subprocess (``python -m bench.naive IN OUT``) so the model's memory and threads leave
+with it. IN is a JSON list of ``{"task_id", "prompt", "suffix"}``; OUT gets one JSON line each.
+Generation stops only at the model's end-of-text / FIM control tokens or at ``max_tokens``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+FIM = ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")
+STOP = ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|im_end|>", "<|repo_name|>", *FIM)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("tasks")
+    ap.add_argument("out")
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--ctx", type=int, default=4096)
+    ap.add_argument("--max-tokens", type=int, default=128)
+    ap.add_argument("--lib", default="", help="directory with libllama (LLAMA_CPP_LIB_PATH)")
+    a = ap.parse_args(argv)
+    if a.lib and not os.environ.get("LLAMA_CPP_LIB_PATH"):
+        os.environ["LLAMA_CPP_LIB_PATH"] = a.lib
+    import llama_cpp
+
+    llm = llama_cpp.Llama(a.model, n_ctx=a.ctx, n_threads=a.threads, n_threads_batch=a.threads,
+                          n_batch=512, verbose=False)  # fmt: skip
+
+    def special(tok: str) -> int | None:
+        ids = llm.tokenize(tok.encode(), add_bos=False, special=True)
+        return ids[0] if len(ids) == 1 else None
+
+    pre, suf, mid = (special(t) for t in FIM)
+    if None in (pre, suf, mid):
+        print("model has no Qwen-style FIM tokens", file=sys.stderr)
+        return 2
+    stop_ids = {i for i in (special(t) for t in STOP) if i is not None} | {llm.token_eos()}
+
+    def stop(ids, _logits) -> bool:
+        return len(ids) > 0 and int(ids[-1]) in stop_ids
+
+    tasks = json.load(open(a.tasks))
+    with open(a.out, "w") as out:
+        for t in tasks:
+            toks = (
+                [pre] + llm.tokenize(t["prompt"].encode(), add_bos=False, special=False)
+                + [suf] + llm.tokenize(t["suffix"].encode(), add_bos=False, special=False)
+                + [mid]
+            )  # fmt: skip
+            t0 = time.monotonic()
+            res = llm.create_completion(
+                toks, max_tokens=a.max_tokens, temperature=0.0, top_k=1,
+                stopping_criteria=llama_cpp.StoppingCriteriaList([stop]),
+            )  # fmt: skip
+            dt = time.monotonic() - t0
+            text = res["choices"][0]["text"]
+            usage = res.get("usage", {})
+            out.write(json.dumps({"task_id": t["task_id"], "middle": text, "latency_s": dt,
+                                  "prompt_tokens": usage.get("prompt_tokens"),
+                                  "completion_tokens": usage.get("completion_tokens")}) + "\n")  # fmt: skip
+            out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

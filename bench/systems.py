@@ -1,0 +1,112 @@
+"""The systems under test behind one `Completer` interface, and the quality runs over them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from bench.editor import Position, offset_to_position, position_to_offset
+from bench.fimlsp import FimLspServer, Suggestion
+from bench.peer import InfillClient
+from bench.replay import Reply
+from bench.tasks import InfillTask
+
+
+def added_text(doc: str, offset: int, sug: Suggestion) -> str:
+    """The text a suggestion adds at the cursor, when its range also covers text before it."""
+    a = position_to_offset(doc, sug.start)
+    if a < offset and sug.text.startswith(doc[a:offset]):
+        return sug.text[offset - a :]
+    return sug.text
+
+
+class OursCompleter:
+    def __init__(self, server: FimLspServer, *, track_last: bool = True) -> None:
+        self.server = server
+        self.track_last = track_last
+
+    def open(self, uri: str, text: str) -> None:
+        self.server.open(uri, text)
+
+    def change(self, uri: str, version: int, start: Position, text: str) -> None:
+        self.server.change(uri, version, start, start, text)
+
+    def close(self, uri: str) -> None:
+        self.server.close(uri)
+
+    async def complete(self, uri: str, text: str, offset: int, automatic: bool) -> Reply:
+        items = await self.server.complete(uri, offset_to_position(text, offset), automatic)
+        if not items:
+            return Reply(None)
+        info: dict = {}
+        if self.track_last:
+            # The request just answered is normally the server's ``last``; read it at once.
+            st = await self.server.stats()
+            if st and isinstance(st.get("last"), dict):
+                info["last"] = st["last"]
+        return Reply(added_text(text, offset, items[0]) or None, info)
+
+
+class PeerCompleter:
+    def __init__(self, client: InfillClient) -> None:
+        self.client = client
+
+    def open(self, uri: str, text: str) -> None:
+        pass  # HTTP carries the text with each request
+
+    def change(self, uri: str, version: int, start: Position, text: str) -> None:
+        pass
+
+    def close(self, uri: str) -> None:
+        pass
+
+    async def complete(self, uri: str, text: str, offset: int, automatic: bool) -> Reply:
+        ans = await self.client.complete(text, offset, automatic)
+        info = {"from_cache": ans.from_cache}
+        if ans.timings:
+            info["timings"] = ans.timings
+        return Reply(ans.text, info)
+
+
+@dataclass
+class QualityRecord:
+    task_id: str
+    split: str
+    middle: str | None  # the hole's content after accepting; None when nothing was offered
+    program: str
+    latency_s: float | None
+    info: dict = field(default_factory=dict)
+    status: str = ""  # filled by the sandbox: passed | failed | timeout
+
+
+async def quality_run(
+    completer: OursCompleter | PeerCompleter, tasks: list[InfillTask], label: str, progress=None
+) -> list[QualityRecord]:
+    """Open each task's buffer, ask once with the cursor at the hole, accept what comes back."""
+    out = []
+    for i, task in enumerate(tasks):
+        text, offset = task.editor_text()
+        uri = f"file:///bench/{label}/{task.task_id.replace('/', '_')}.py"
+        completer.open(uri, text)
+        t0 = time.monotonic()
+        try:
+            reply = await completer.complete(uri, text, offset, True)
+            err = None
+        except Exception as exc:  # noqa: BLE001 - counted as no suggestion
+            reply, err = Reply(None), repr(exc)[:300]
+        latency = time.monotonic() - t0
+        completer.close(uri)
+        inserted = reply.text or ""
+        middle = task.middle_from_editor(inserted)
+        info = dict(reply.info)
+        if err:
+            info["error"] = err
+        out.append(
+            QualityRecord(task.task_id, task.split, middle if reply.text else None,
+                          task.program(middle), latency, info)
+        )  # fmt: skip
+        if progress:
+            progress(i + 1, len(tasks))
+        await asyncio.sleep(0)
+    return out

@@ -1,0 +1,53 @@
+// Finding the server executable. Pure apart from the injected file check.
+import * as path from "path";
+
+export interface ResolveEnv {
+  PATH?: string;
+  HOME?: string;
+}
+
+/** True when a regular, executable file exists at the path. */
+export type ExecutableCheck = (file: string) => boolean;
+
+/**
+ * Resolves the configured server command to an absolute path, or undefined when it is not
+ * there. A bare name is looked up on PATH; `~/` is expanded; a relative path with a slash is
+ * taken from the workspace folder, when there is one.
+ */
+export function resolveCommand(
+  command: string,
+  env: ResolveEnv,
+  isExecutable: ExecutableCheck,
+  workspaceFolder?: string,
+): string | undefined {
+  let cmd = command.trim();
+  if (!cmd) {
+    return undefined;
+  }
+  if ((cmd === "~" || cmd.startsWith("~/")) && env.HOME) {
+    cmd = path.join(env.HOME, cmd.slice(1));
+  }
+  if (cmd.includes("/")) {
+    const full = path.isAbsolute(cmd) ? cmd : path.resolve(workspaceFolder ?? process.cwd(), cmd);
+    return isExecutable(full) ? full : undefined;
+  }
+  for (const dir of (env.PATH ?? "").split(path.delimiter)) {
+    if (!dir) {
+      continue;
+    }
+    const candidate = path.join(dir, cmd);
+    if (isExecutable(candidate)) {
+      return candidate;
+    }
+  }
+  return undefined;
+}
+
+/** The message shown when the server is missing; the fix-its are the buttons beside it. */
+export function missingServerMessage(command: string): string {
+  return (
+    `fim-lsp: cannot find the server command "${command}". ` +
+    `Install it (pip install fim-lsp, or pip install -e . in a checkout) ` +
+    `or set "fimLsp.server.path" to the fim-lsp executable, e.g. ~/.venv/bin/fim-lsp.`
+  );
+}

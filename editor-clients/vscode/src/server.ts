@@ -1,0 +1,260 @@
+// Starts, restarts and stops the language client, and keeps the server's settings current.
+import * as fs from "fs";
+import * as vscode from "vscode";
+import {
+  ConfigurationParams,
+  ConfigurationRequest,
+  DidChangeConfigurationNotification,
+  LanguageClient,
+  LanguageClientOptions,
+  RevealOutputChannelOn,
+  ServerOptions,
+  State,
+  TransportKind,
+  WorkDoneProgressBegin,
+  WorkDoneProgressEnd,
+  WorkDoneProgressReport,
+} from "vscode-languageclient/node";
+import { delay } from "./common/delay";
+import { SECTION, firstWorkspaceFolder, getSettings, updateSetting } from "./common/vscodeapi";
+import { missingServerMessage, resolveCommand } from "./resolve";
+import {
+  ExtensionSettings,
+  ServerSettings,
+  isLanguageEnabled,
+  needsRestart,
+  toServerSettings,
+} from "./settings";
+import { parseStatusNotification } from "./status";
+import { StatusBar } from "./statusBar";
+
+export const STATUS_NOTIFICATION = "fimLsp/status";
+
+export interface InlineItemsEvent {
+  document: vscode.TextDocument;
+  version: number;
+  position: vscode.Position;
+  items: vscode.InlineCompletionItem[];
+}
+
+function isExecutableFile(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The absolute path of the configured server command, or undefined when it is missing. */
+export function findServer(settings: ExtensionSettings): string | undefined {
+  return resolveCommand(settings.serverPath, process.env, isExecutableFile, firstWorkspaceFolder());
+}
+
+export class FimServer implements vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private settings: ExtensionSettings = getSettings();
+  private missingShown = false;
+  private readonly inlineItems = new vscode.EventEmitter<InlineItemsEvent>();
+  private readonly configurationAnswers = new vscode.EventEmitter<ServerSettings[]>();
+  /** Fires with the items the server returned for an inline-completion request. */
+  readonly onInlineItems = this.inlineItems.event;
+  /** Fires with what the server was told when it pulled workspace/configuration `fimLsp`. */
+  readonly onConfigurationAnswered = this.configurationAnswers.event;
+
+  constructor(
+    private readonly log: vscode.LogOutputChannel,
+    private readonly status: StatusBar,
+  ) {}
+
+  get languageClient(): LanguageClient | undefined {
+    return this.client;
+  }
+
+  get currentSettings(): ExtensionSettings {
+    return this.settings;
+  }
+
+  async start(): Promise<void> {
+    this.settings = getSettings();
+    this.status.setSuggestionsEnabled(this.settings.enabled);
+    const command = findServer(this.settings);
+    if (!command) {
+      const message = missingServerMessage(this.settings.serverPath);
+      this.log.error(message);
+      this.status.setState("missing", message);
+      void this.offerFixes(message);
+      return;
+    }
+    this.missingShown = false;
+    this.log.info(`starting ${command} ${this.settings.serverArgs.join(" ")}`.trim());
+
+    const serverOptions: ServerOptions = {
+      command,
+      args: this.settings.serverArgs,
+      transport: TransportKind.stdio,
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
+      outputChannel: this.log,
+      revealOutputChannelOn: RevealOutputChannelOn.Never,
+      initializationOptions: toServerSettings(this.settings),
+      middleware: {
+        workspace: {
+          configuration: (params, token, next) => this.answerConfiguration(params, token, next),
+        },
+        provideInlineCompletionItems: async (document, position, context, token, next) => {
+          if (!isLanguageEnabled(this.settings, document.languageId)) {
+            return null;
+          }
+          if (
+            context.triggerKind === vscode.InlineCompletionTriggerKind.Automatic &&
+            !(await delay(this.settings.debounceMs, token))
+          ) {
+            return null;
+          }
+          const result = await next(document, position, context, token);
+          const items = Array.isArray(result) ? result : (result?.items ?? []);
+          this.inlineItems.fire({ document, version: document.version, position, items });
+          return result;
+        },
+        handleWorkDoneProgress: (token, params, next) => {
+          this.showProgress(params);
+          next(token, params);
+        },
+      },
+    };
+
+    const client = new LanguageClient("fimLsp", "fim-lsp", serverOptions, clientOptions);
+    // vscode-languageclient 9 ships inline completion as a proposed feature: without this
+    // call the client never registers an inline-completion provider and nothing shows.
+    client.registerProposedFeatures();
+    client.onNotification(STATUS_NOTIFICATION, (params: unknown) => {
+      const parsed = parseStatusNotification(params);
+      if (parsed) {
+        this.status.setState(parsed.state, parsed.message, parsed.model);
+      }
+    });
+    client.onDidChangeState((event) => {
+      if (event.newState === State.Stopped && this.client === client) {
+        this.status.setState("stopped", "The server exited; see the log.");
+      }
+    });
+    this.client = client;
+    this.status.setState("starting", "Starting server");
+    try {
+      await client.start();
+      if (this.status.current.state === "starting") {
+        this.status.setState("loading", "Loading model");
+      }
+    } catch (err) {
+      const message = `fim-lsp: the server failed to start: ${String(err)}`;
+      this.log.error(message);
+      this.status.setState("error", message);
+    }
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (client && client.state !== State.Stopped) {
+      try {
+        await client.stop();
+      } catch (err) {
+        this.log.warn(`stopping the server: ${String(err)}`);
+      }
+    }
+  }
+
+  async restart(): Promise<void> {
+    this.missingShown = false;
+    await this.stop();
+    await this.start();
+  }
+
+  /** Settings changed: restart for a new command, else hand the server its new settings. */
+  async onConfigurationChanged(): Promise<void> {
+    const next = getSettings();
+    if (needsRestart(this.settings, next) || !this.client) {
+      await this.restart();
+      return;
+    }
+    this.settings = next;
+    this.status.setSuggestionsEnabled(next.enabled);
+    if (this.client.state === State.Running) {
+      // The server re-pulls workspace/configuration; the payload is for servers that don't.
+      await this.client.sendNotification(DidChangeConfigurationNotification.type, {
+        settings: { [SECTION]: toServerSettings(next) },
+      });
+    }
+  }
+
+  private answerConfiguration(
+    params: ConfigurationParams,
+    token: vscode.CancellationToken,
+    next: ConfigurationRequest.HandlerSignature,
+  ): ReturnType<ConfigurationRequest.MiddlewareSignature> {
+    // The server asks for section `fimLsp` and expects its own key names (nThreads, ...), not
+    // the extension's, so those items are answered here; others go to the default handler.
+    const ours = params.items.map((item) => item.section === SECTION);
+    if (!ours.some(Boolean)) {
+      return next(params, token);
+    }
+    const answer = params.items.map((item, i) => {
+      if (!ours[i]) {
+        return vscode.workspace.getConfiguration(item.section ?? undefined).get("") ?? null;
+      }
+      const scope = item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined;
+      return toServerSettings(getSettings(scope));
+    });
+    this.configurationAnswers.fire(answer.filter((_, i) => ours[i]) as ServerSettings[]);
+    return answer;
+  }
+
+  private showProgress(
+    params: WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd,
+  ): void {
+    if (params.kind === "end") {
+      this.status.setProgress(undefined);
+      return;
+    }
+    const title = params.kind === "begin" ? params.title : (this.status.current.progress?.title ?? "");
+    this.status.setProgress({ title, message: params.message, percentage: params.percentage });
+  }
+
+  private async offerFixes(message: string): Promise<void> {
+    if (this.missingShown) {
+      return;
+    }
+    this.missingShown = true;
+    const choose = "Choose File…";
+    const install = "Install with pip";
+    const settings = "Open Settings";
+    const picked = await vscode.window.showErrorMessage(message, choose, install, settings);
+    if (picked === choose) {
+      const files = await vscode.window.showOpenDialog({
+        canSelectMany: false,
+        openLabel: "Use this fim-lsp",
+        title: "The fim-lsp executable (e.g. .venv/bin/fim-lsp)",
+      });
+      if (files?.[0]) {
+        await updateSetting("server.path", files[0].fsPath);
+      }
+    } else if (picked === install) {
+      const terminal = vscode.window.createTerminal("fim-lsp install");
+      terminal.show();
+      terminal.sendText("python3 -m pip install --user fim-lsp");
+      void vscode.window.showInformationMessage(
+        "fim-lsp: when pip is done, run “fim-lsp: Restart Server”.",
+      );
+    } else if (picked === settings) {
+      await vscode.commands.executeCommand("workbench.action.openSettings", "fimLsp.server");
+    }
+  }
+
+  dispose(): void {
+    this.inlineItems.dispose();
+    this.configurationAnswers.dispose();
+    void this.stop();
+  }
+}

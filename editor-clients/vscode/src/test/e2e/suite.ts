@@ -1,0 +1,194 @@
+// End-to-end suite, run inside the real VS Code extension host by test/e2e/run.mjs.
+// It talks to the real fim-lsp server and the real model: no mocks.
+import * as assert from "assert";
+import * as fs from "fs";
+import * as vscode from "vscode";
+import type { FimLspApi } from "../../extension";
+import type { InlineItemsEvent } from "../../server";
+import type { ServerSettings } from "../../settings";
+
+const EXTENSION_ID = "fim-lsp.fim-lsp";
+const MODEL_TIMEOUT_MS = Number(process.env.FIM_LSP_E2E_MODEL_TIMEOUT_MS ?? 240_000);
+const SUGGEST_TIMEOUT_MS = Number(process.env.FIM_LSP_E2E_SUGGEST_TIMEOUT_MS ?? 120_000);
+
+const resultFile = process.env.FIM_LSP_E2E_RESULT;
+const logFile = resultFile ? `${resultFile}.log` : undefined;
+
+function log(line: string): void {
+  const stamped = `[e2e ${new Date().toISOString().slice(11, 19)}] ${line}`;
+  console.log(stamped);
+  if (logFile) {
+    fs.appendFileSync(logFile, stamped + "\n");
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitFor<T>(what: string, ms: number, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) {
+      return value;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    }
+    await sleep(250);
+  }
+}
+
+function nextEvent<T>(event: vscode.Event<T>, accept: (value: T) => boolean): { value: Promise<T>; dispose(): void } {
+  let sub: vscode.Disposable | undefined;
+  const value = new Promise<T>((resolve) => {
+    sub = event((v) => {
+      if (accept(v)) {
+        sub?.dispose();
+        resolve(v);
+      }
+    });
+  });
+  return { value, dispose: () => sub?.dispose() };
+}
+
+function withTimeout<T>(what: string, ms: number, promise: Promise<T>): Promise<T> {
+  return Promise.race([
+    promise,
+    sleep(ms).then(() => {
+      throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    }),
+  ]);
+}
+
+/** The document text once the item is applied (what "commit" must produce). */
+function applyItem(doc: vscode.TextDocument, item: vscode.InlineCompletionItem, at: vscode.Position): string {
+  const text = doc.getText();
+  const insert = typeof item.insertText === "string" ? item.insertText : item.insertText.value;
+  const range = item.range ?? new vscode.Range(at, at);
+  return text.slice(0, doc.offsetAt(range.start)) + insert + text.slice(doc.offsetAt(range.end));
+}
+
+type Test = [name: string, body: (api: FimLspApi) => Promise<void>];
+
+const tests: Test[] = [
+  [
+    "the server starts and reports the model ready",
+    async (api) => {
+      const client = await waitFor("the language client", 30_000, () => api.server.languageClient);
+      await waitFor("a running client", 60_000, () => (client.isRunning() ? true : undefined));
+      const caps = client.initializeResult?.capabilities as Record<string, unknown> | undefined;
+      assert.ok(caps?.inlineCompletionProvider, "server advertises inlineCompletionProvider");
+      await waitFor(`status "ready" (now: ${api.status.current.state})`, MODEL_TIMEOUT_MS, () =>
+        api.status.current.state === "ready" ? true : undefined,
+      );
+      log(`status: ${api.status.current.state} ${api.status.current.model} ${api.status.current.message}`);
+    },
+  ],
+  [
+    "trigger + commit inserts the real model's suggestion",
+    async (api) => {
+      const folder = vscode.workspace.workspaceFolders?.[0];
+      assert.ok(folder, "a workspace folder is open");
+      const uri = vscode.Uri.joinPath(folder.uri, "sample.py");
+      const doc = await vscode.workspace.openTextDocument(uri);
+      assert.strictEqual(doc.languageId, "python");
+      const editor = await vscode.window.showTextDocument(doc);
+      const line = doc.lineAt(doc.lineCount - 1).text.length === 0 ? doc.lineCount - 2 : doc.lineCount - 1;
+      const at = new vscode.Position(line, doc.lineAt(line).text.length);
+      editor.selection = new vscode.Selection(at, at);
+      const before = doc.getText();
+      log(`cursor at ${line + 1}:${at.character + 1} after ${JSON.stringify(doc.lineAt(line).text)}`);
+
+      const served = nextEvent<InlineItemsEvent>(
+        api.server.onInlineItems,
+        (e) => e.document.uri.toString() === uri.toString() && e.items.length > 0,
+      );
+      let event: InlineItemsEvent;
+      try {
+        await vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
+        event = await withTimeout("a non-empty inline completion", SUGGEST_TIMEOUT_MS, served.value);
+      } finally {
+        served.dispose();
+      }
+      const item = event.items[0];
+      const insert = typeof item.insertText === "string" ? item.insertText : item.insertText.value;
+      log(`suggestion: ${JSON.stringify(insert)} range=${JSON.stringify(item.range)}`);
+      assert.ok(insert.trim().length > 0, "the suggestion is not blank");
+      const expected = applyItem(doc, item, at);
+
+      // The ghost text appears a moment after the provider answers; commit until it lands.
+      await waitFor("the committed suggestion in the buffer", 30_000, async () => {
+        await vscode.commands.executeCommand("editor.action.inlineSuggest.commit");
+        return doc.getText() !== before ? true : undefined;
+      });
+      assert.strictEqual(doc.getText(), expected, "the buffer holds exactly the suggestion");
+      log(`buffer line now: ${JSON.stringify(doc.lineAt(line).text)}`);
+      await vscode.commands.executeCommand("workbench.action.files.revert");
+    },
+  ],
+  [
+    "a settings change reaches the running server through workspace/configuration",
+    async (api) => {
+      const config = vscode.workspace.getConfiguration("fimLsp");
+      const pulled = nextEvent<ServerSettings[]>(api.server.onConfigurationAnswered, (answer) =>
+        answer.some((s) => s.maxTokens === 17),
+      );
+      const clientBefore = api.server.languageClient;
+      try {
+        await config.update("maxTokens", 17, vscode.ConfigurationTarget.Workspace);
+        const answer = await withTimeout("the server to re-pull fimLsp", 30_000, pulled.value);
+        log(`server pulled: ${JSON.stringify(answer)}`);
+        assert.strictEqual(answer[0].maxTokens, 17);
+        assert.strictEqual(api.server.languageClient, clientBefore, "no restart for a live setting");
+      } finally {
+        pulled.dispose();
+        await config.update("maxTokens", undefined, vscode.ConfigurationTarget.Workspace);
+      }
+    },
+  ],
+  [
+    "the toggle command turns suggestions off in the status bar and back on",
+    async (api) => {
+      await vscode.commands.executeCommand("fimLsp.toggle");
+      await waitFor("suggestions off", 10_000, () =>
+        api.status.current.suggestionsEnabled === false ? true : undefined,
+      );
+      assert.strictEqual(vscode.workspace.getConfiguration("fimLsp").get("enabled"), false);
+      await vscode.commands.executeCommand("fimLsp.toggle");
+      await waitFor("suggestions on", 10_000, () =>
+        api.status.current.suggestionsEnabled === true ? true : undefined,
+      );
+    },
+  ],
+];
+
+/** Entry point: VS Code calls this for extensionTestsPath; a throw means failure. */
+export async function run(): Promise<void> {
+  const ext = vscode.extensions.getExtension<FimLspApi>(EXTENSION_ID);
+  assert.ok(ext, `extension ${EXTENSION_ID} is loaded`);
+  const api = await ext.activate();
+  const results: { name: string; ok: boolean; error?: string; ms: number }[] = [];
+  for (const [name, body] of tests) {
+    const started = Date.now();
+    log(`RUN  ${name}`);
+    try {
+      await body(api);
+      results.push({ name, ok: true, ms: Date.now() - started });
+      log(`PASS ${name} (${Date.now() - started} ms)`);
+    } catch (err) {
+      const error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      results.push({ name, ok: false, error, ms: Date.now() - started });
+      log(`FAIL ${name}: ${error}`);
+    }
+  }
+  const failed = results.filter((r) => !r.ok).length;
+  log(`${results.length - failed} passed, ${failed} failed`);
+  if (resultFile) {
+    fs.writeFileSync(resultFile, JSON.stringify({ results }, null, 2));
+  }
+  if (failed) {
+    throw new Error(`${failed} of ${results.length} e2e tests failed`);
+  }
+}

@@ -1,0 +1,185 @@
+"""The completion feature: snapshot + cursor in, suggestions out. No pygls here.
+
+Owns the engine's lifecycle (load, reload on settings that need it), the per-document prompt
+anchors that keep the KV cache warm, and the counters behind ``fimLsp/stats``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from lsp_server.config import Settings
+from lsp_server.context.types import ExtraChunk
+from lsp_server.context.window import Anchor, PromptBudget, build_prompt, extra_chunks
+from lsp_server.documents import Snapshot
+from lsp_server.engine import Engine, EngineError, EngineInfo, GenerationJob, GenerationResult, create_engine
+from lsp_server.engine.base import CancelToken, ProgressCallback
+from lsp_server.postprocess import CursorContext, clean, should_stop
+from lsp_server.worker import EngineWorker
+
+log = logging.getLogger(__name__)
+
+# Settings whose change needs a new engine (a model reload or a new connection).
+RELOAD_FIELDS = ("model", "backend", "url", "remote_model", "api_key_env", "n_ctx", "n_threads",
+                 "n_gpu_layers", "fim_template", "n_batch")
+
+
+@dataclass
+class RequestStats:
+    nPrompt: int = 0
+    nReused: int = 0
+    nGenerated: int = 0
+    tPromptS: float = 0.0
+    tGenS: float = 0.0
+    stopReason: str = ""
+    totalS: float = 0.0
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    completed: int = 0
+    cancelled: int = 0
+    dropped: int = 0
+    nPrompt: int = 0
+    nReused: int = 0
+    nGenerated: int = 0
+    tPromptS: float = 0.0
+    tGenS: float = 0.0
+    coldStartS: float | None = None
+    last: RequestStats = field(default_factory=RequestStats)
+
+    def record(self, result: GenerationResult, total_s: float) -> None:
+        self.completed += result.stop_reason != "cancelled"
+        self.cancelled += result.stop_reason == "cancelled"
+        self.nPrompt += result.n_prompt
+        self.nReused += result.n_reused
+        self.nGenerated += result.n_generated
+        self.tPromptS += result.t_prompt_s
+        self.tGenS += result.t_gen_s
+        self.last = RequestStats(result.n_prompt, result.n_reused, result.n_generated, result.t_prompt_s,
+                                 result.t_gen_s, result.stop_reason, total_s)
+
+    def as_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CompletionQuery:
+    snapshot: Snapshot
+    offset: int  # string index of the cursor
+    path: str = ""  # file path relative to the workspace
+    repo: str = ""
+    several: bool = False  # Invoked requests may get alternatives
+    others: tuple[tuple[str, str], ...] = ()  # (path, text) of other open files, most relevant first
+
+
+class CompletionService:
+    def __init__(self, settings: Settings, engine_factory: Callable[[Settings], Engine] = create_engine) -> None:
+        self.settings = settings
+        self._factory = engine_factory
+        self._engine: Engine | None = None
+        self.info: EngineInfo | None = None
+        self.error: EngineError | None = None
+        self.worker = EngineWorker(threads=1)
+        self._anchors: dict[str, Anchor] = {}
+        self.stats = Stats()
+        self._started = time.monotonic()
+
+    @property
+    def ready(self) -> bool:
+        return self._engine is not None and self.info is not None
+
+    async def load(self, progress: ProgressCallback) -> EngineInfo:
+        """(Re)create and load the engine on the worker; raises EngineError with a hint."""
+        old, self._engine, self.info, self.error = self._engine, None, None, None
+        self._anchors.clear()
+        engine = self._factory(self.settings)
+
+        def run() -> EngineInfo:
+            if old is not None:
+                old.close()
+            return engine.load(progress)
+
+        try:
+            info = await self.worker.call(run)
+        except EngineError as err:
+            self.error = err
+            raise
+        except MemoryError as err:
+            self.error = EngineError("out of memory while loading the model", "Pick a smaller model or lower fimLsp.nCtx.")
+            raise self.error from err
+        self._engine, self.info = engine, info
+        return info
+
+    def needs_reload(self, new: Settings) -> bool:
+        return any(getattr(new, f) != getattr(self.settings, f) for f in RELOAD_FIELDS)
+
+    def forget(self, uri: str) -> None:
+        self._anchors.pop(uri, None)
+        self.worker.cancel(uri)
+
+    async def complete(self, query: CompletionQuery) -> list[str]:
+        """Suggestions for the cursor, best first; [] when there is nothing worth showing."""
+        if self._engine is None:
+            return []
+        self.stats.requests += 1
+        engine, settings = self._engine, self.settings
+        started = time.monotonic()
+        result, ctx = await self.worker.submit(
+            query.snapshot.uri, lambda token: self._run(engine, settings, query, token)
+        )
+        self.stats.record(result, time.monotonic() - started)
+        if self.stats.coldStartS is None and result.stop_reason != "cancelled":
+            self.stats.coldStartS = time.monotonic() - self._started
+        if result.stop_reason == "cancelled":
+            return []
+        return alternatives(clean(result.text, ctx, result.stop_reason), ctx, query.several)
+
+    def _run(
+        self, engine: Engine, settings: Settings, query: CompletionQuery, token: CancelToken
+    ) -> tuple[GenerationResult, CursorContext]:
+        """On the worker thread: build the prompt (tokenizing needs the model) and generate."""
+        text, offset = query.snapshot.text, query.offset
+        budget = PromptBudget(settings.prefix_tokens, settings.suffix_tokens, settings.extra_context_tokens)
+        extra: tuple[ExtraChunk, ...] = ()
+        if settings.extra_context and query.others and budget.extra_tokens:
+            extra = extra_chunks(list(query.others), budget.extra_tokens, engine.count_tokens)
+        uri = query.snapshot.uri
+        prompt, anchor = build_prompt(text, offset, budget, engine.count_tokens, self._anchors.get(uri),
+                                      query.path, query.repo, query.snapshot.language_id, extra)
+        self._anchors[uri] = anchor
+        ctx = CursorContext.from_text(text[max(0, offset - 4000) : offset], text[offset : offset + 4000],
+                                      settings.multiline)
+        job = GenerationJob(
+            prompt=prompt,
+            max_tokens=settings.max_tokens if ctx.multiline else min(settings.max_tokens, 48),
+            time_budget_s=settings.time_budget_ms / 1000,
+            should_stop=should_stop(ctx),
+            session=uri,
+        )
+        return engine.generate(job, token), ctx
+
+    def shutdown(self) -> None:
+        self.worker.shutdown()
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            try:
+                engine.close()
+            except Exception:  # closing on exit must never raise
+                log.debug("engine close failed", exc_info=True)
+
+
+def alternatives(text: str, ctx: CursorContext, several: bool) -> list[str]:
+    """The suggestion, plus its first line as a shorter alternative when asked for several."""
+    if not text:
+        return []
+    out = [text]
+    if several and "\n" in text.strip("\n"):
+        first = text.split("\n", 1)[0] if text.split("\n", 1)[0].strip() else ""
+        if first and first not in out:
+            out.append(first)
+    return out

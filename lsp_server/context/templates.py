@@ -1,0 +1,198 @@
+"""FIM prompt formats of the code models we support, and their detection from the vocabulary.
+
+A template renders a `Prompt` into `Segment`s: control tokens (looked up by id in the model's
+vocabulary, never tokenized from user text) and plain text (tokenized with special tokens off,
+so code that contains ``<|fim_prefix|>`` cannot inject control tokens).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from lsp_server.context.types import Prompt
+
+
+@dataclass(frozen=True)
+class Segment:
+    text: str
+    special: bool = False
+
+
+@dataclass(frozen=True)
+class FimTemplate:
+    """One model family's FIM layout.
+
+    ``suffix_first`` (SPM) puts the suffix before the prefix; otherwise PSM. ``repo_name`` and
+    ``file_sep`` enable repository-level prompts (file path and other files as context).
+    """
+
+    name: str
+    prefix_tok: str
+    suffix_tok: str
+    middle_tok: str
+    stop_toks: tuple[str, ...] = ()
+    suffix_first: bool = False
+    repo_name_tok: str = ""
+    file_sep_tok: str = ""
+    # CodeLlama's tokenizer expects a space around its markers.
+    prefix_pad: str = ""
+    suffix_pad: str = ""
+
+    @property
+    def required_tokens(self) -> tuple[str, ...]:
+        return (self.prefix_tok, self.suffix_tok, self.middle_tok)
+
+    def render(self, prompt: Prompt) -> list[Segment]:
+        """Segments in model order; stable parts first so the KV cache prefix survives typing."""
+        segs: list[Segment] = list(self._header(prompt))
+        prefix = Segment(self.prefix_pad + prompt.prefix)
+        if self.suffix_first:
+            segs += [
+                Segment(self.suffix_tok, True),
+                Segment(self.suffix_pad + prompt.suffix),
+                Segment(self.prefix_tok, True),
+                prefix,
+            ]
+            # Codestral has no middle token: it generates straight after the prefix.
+            segs += [Segment(self.middle_tok, True), Segment(prompt.middle)]
+            return [s for s in segs if s.text]
+        segs += [
+            Segment(self.prefix_tok, True),
+            prefix,
+            Segment(self.suffix_tok, True),
+            Segment(self.suffix_pad + prompt.suffix),
+            Segment(self.middle_tok, True),
+            Segment(prompt.middle),
+        ]
+        return [s for s in segs if s.text]
+
+    def _header(self, prompt: Prompt) -> Iterable[Segment]:
+        if self.file_sep_tok:
+            if self.repo_name_tok and prompt.repo:
+                yield Segment(self.repo_name_tok, True)
+                yield Segment(prompt.repo + "\n")
+            for chunk in prompt.extra:
+                yield Segment(self.file_sep_tok, True)
+                yield Segment(f"{chunk.path}\n{chunk.text}\n")
+            if prompt.path or prompt.extra:
+                yield Segment(self.file_sep_tok, True)
+                yield Segment(f"{prompt.path}\n")
+        else:
+            for chunk in prompt.extra:
+                yield Segment(f"{_comment_header(chunk.path)}\n{chunk.text}\n\n")
+
+    def render_text(self, prompt: Prompt) -> str:
+        """The prompt as one string, for remote engines that accept raw FIM tokens."""
+        return "".join(s.text for s in self.render(prompt))
+
+
+def _comment_header(path: str) -> str:
+    return f"# {path}"
+
+
+QWEN = FimTemplate(
+    name="qwen",
+    prefix_tok="<|fim_prefix|>",
+    suffix_tok="<|fim_suffix|>",
+    middle_tok="<|fim_middle|>",
+    stop_toks=("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|repo_name|>", "<|im_end|>",
+               "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
+    repo_name_tok="<|repo_name|>",
+    file_sep_tok="<|file_sep|>",
+)
+CODEGEMMA = FimTemplate(
+    name="codegemma",
+    prefix_tok="<|fim_prefix|>",
+    suffix_tok="<|fim_suffix|>",
+    middle_tok="<|fim_middle|>",
+    stop_toks=("<|file_separator|>", "<eos>", "<end_of_turn>", "<|fim_prefix|>"),
+)
+STARCODER = FimTemplate(
+    name="starcoder",
+    prefix_tok="<fim_prefix>",
+    suffix_tok="<fim_suffix>",
+    middle_tok="<fim_middle>",
+    stop_toks=("<|endoftext|>", "<file_sep>", "<fim_prefix>", "<fim_pad>"),
+    repo_name_tok="<repo_name>",
+    file_sep_tok="<file_sep>",
+)
+STARCODER1 = FimTemplate(
+    name="starcoder1",
+    prefix_tok="<fim_prefix>",
+    suffix_tok="<fim_suffix>",
+    middle_tok="<fim_middle>",
+    stop_toks=("<|endoftext|>", "<fim_prefix>", "<fim_pad>"),
+)
+DEEPSEEK = FimTemplate(
+    name="deepseek",
+    prefix_tok="<｜fim▁begin｜>",
+    suffix_tok="<｜fim▁hole｜>",
+    middle_tok="<｜fim▁end｜>",
+    stop_toks=("<|EOT|>", "<｜end▁of▁sentence｜>", "<｜fim▁begin｜>"),
+)
+CODELLAMA = FimTemplate(
+    name="codellama",
+    prefix_tok="<PRE>",
+    suffix_tok="<SUF>",
+    middle_tok="<MID>",
+    stop_toks=("<EOT>", "</s>"),
+    prefix_pad=" ",
+    suffix_pad=" ",
+)
+CODESTRAL = FimTemplate(
+    name="codestral",
+    prefix_tok="[PREFIX]",
+    suffix_tok="[SUFFIX]",
+    middle_tok="",
+    stop_toks=("</s>", "[PREFIX]", "[SUFFIX]"),
+    suffix_first=True,
+)
+
+TEMPLATES: dict[str, FimTemplate] = {
+    t.name: t for t in (QWEN, CODEGEMMA, STARCODER, STARCODER1, DEEPSEEK, CODELLAMA, CODESTRAL)
+}
+
+
+class NoFimSupport(ValueError):
+    """The model's vocabulary has no fill-in-the-middle tokens."""
+
+
+def detect_template(
+    has_token: Callable[[str], bool],
+    architecture: str = "",
+    gguf_fim: tuple[str, str, str] | None = None,
+) -> FimTemplate:
+    """Pick the template whose control tokens exist in the vocabulary.
+
+    ``gguf_fim`` holds the texts of the tokenizer.ggml.fim_{pre,suf,mid}_token_id tokens when the
+    GGUF declares them; an unknown family that declares them gets a generic PSM template.
+    """
+    arch = architecture.lower()
+    if has_token("[SUFFIX]") and has_token("[PREFIX]"):
+        return CODESTRAL
+    if all(has_token(t) for t in DEEPSEEK.required_tokens):
+        return DEEPSEEK
+    if all(has_token(t) for t in QWEN.required_tokens):
+        if "gemma" in arch or has_token("<|file_separator|>"):
+            return CODEGEMMA
+        return QWEN
+    if all(has_token(t) for t in STARCODER.required_tokens):
+        return STARCODER if has_token("<file_sep>") else STARCODER1
+    if all(has_token(t) for t in CODELLAMA.required_tokens):
+        return CODELLAMA
+    if gguf_fim and all(gguf_fim):
+        pre, suf, mid = gguf_fim
+        return FimTemplate(name="gguf", prefix_tok=pre, suffix_tok=suf, middle_tok=mid)
+    raise NoFimSupport(
+        "this model has no fill-in-the-middle tokens; pick a code model with FIM support "
+        "(e.g. Qwen2.5-Coder, StarCoder2, DeepSeek-Coder, CodeLlama, CodeGemma, Codestral)"
+    )
+
+
+def template_by_name(name: str) -> FimTemplate:
+    try:
+        return TEMPLATES[name]
+    except KeyError:
+        known = ", ".join(sorted(TEMPLATES))
+        raise ValueError(f"unknown FIM template {name!r}; known: auto, {known}") from None

@@ -1,0 +1,150 @@
+"""Cut the text around the cursor into prefix / middle / suffix windows on token budgets.
+
+Windows end at line boundaries. The prefix window is *anchored*: its start line and its end
+line (the anchor) stay put while the user types nearby, and move only in large steps. Text
+between the anchor and the cursor goes in ``Prompt.middle``, after the FIM middle token, so the
+token sequence before it is identical from one keystroke to the next and the KV cache holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lsp_server.context.types import ExtraChunk, Prompt
+
+TokenCounter = Callable[[str], int]
+
+# Typing more than this many lines below the anchor moves it (one suffix re-evaluation).
+MAX_MIDDLE_LINES = 12
+# The prefix window may grow to this multiple of its budget before its start moves.
+PREFIX_SLACK = 1.5
+
+
+@dataclass(frozen=True)
+class PromptBudget:
+    prefix_tokens: int = 384
+    suffix_tokens: int = 128
+    extra_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Where the last prompt for a document split its text: reused while it still fits."""
+
+    start_line: int  # first line of the prefix window
+    line: int  # first line of the middle (the prefix ends just before it)
+
+
+def _line_starts(text: str) -> list[int]:
+    starts = [0]
+    pos = text.find("\n")
+    while pos >= 0:
+        starts.append(pos + 1)
+        pos = text.find("\n", pos + 1)
+    return starts
+
+
+def _line_of(starts: list[int], offset: int) -> int:
+    lo, hi = 0, len(starts) - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if starts[mid] <= offset:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _prefix_start(text: str, starts: list[int], end_line: int, budget: int, count: TokenCounter) -> int:
+    """First line such that lines [start, end_line) fit ``budget`` tokens (at least 0 lines)."""
+    used = 0
+    line = end_line
+    while line > 0:
+        cost = count(text[starts[line - 1] : starts[line]])
+        if used + cost > budget:
+            break
+        used += cost
+        line -= 1
+    return line
+
+
+def _suffix_end(text: str, starts: list[int], offset: int, budget: int, count: TokenCounter) -> int:
+    """End offset of the suffix window: the rest of the cursor line, then whole lines in budget."""
+    line = _line_of(starts, offset)
+    end = starts[line + 1] if line + 1 < len(starts) else len(text)
+    used = count(text[offset:end])
+    line += 1
+    while line < len(starts):
+        nxt = starts[line + 1] if line + 1 < len(starts) else len(text)
+        cost = count(text[starts[line] : nxt])
+        if used + cost > budget:
+            break
+        used += cost
+        end = nxt
+        line += 1
+    return end
+
+
+def choose_anchor(
+    text: str, starts: list[int], cursor_line: int, budget: PromptBudget, count: TokenCounter, previous: Anchor | None
+) -> Anchor:
+    """Keep the previous anchor while the cursor stays a few lines below it; else re-anchor."""
+    if previous is not None and previous.line <= cursor_line <= previous.line + MAX_MIDDLE_LINES:
+        line = previous.line
+    else:
+        line = cursor_line
+    if previous is not None and previous.start_line <= line:
+        kept = text[starts[previous.start_line] : starts[line]]
+        if count(kept) <= budget.prefix_tokens * PREFIX_SLACK:
+            return Anchor(previous.start_line, line)
+    return Anchor(_prefix_start(text, starts, line, budget.prefix_tokens, count), line)
+
+
+def build_prompt(
+    text: str,
+    offset: int,
+    budget: PromptBudget,
+    count: TokenCounter,
+    previous: Anchor | None = None,
+    path: str = "",
+    repo: str = "",
+    language_id: str = "",
+    extra: tuple[ExtraChunk, ...] = (),
+) -> tuple[Prompt, Anchor]:
+    """The prompt for a cursor at string index ``offset`` of ``text``, and the anchor it used."""
+    offset = max(0, min(offset, len(text)))
+    starts = _line_starts(text)
+    cursor_line = _line_of(starts, offset)
+    anchor = choose_anchor(text, starts, cursor_line, budget, count, previous)
+    prefix = text[starts[anchor.start_line] : starts[anchor.line]]
+    middle = text[starts[anchor.line] : offset]
+    suffix = text[offset : _suffix_end(text, starts, offset, budget.suffix_tokens, count)]
+    prompt = Prompt(prefix, suffix, middle, path, repo, language_id, extra)
+    return prompt, anchor
+
+
+def extra_chunks(
+    others: list[tuple[str, str]], budget: int, count: TokenCounter
+) -> tuple[ExtraChunk, ...]:
+    """Other files as repository context: each file's head, most relevant first, within budget."""
+    chunks: list[ExtraChunk] = []
+    left = budget
+    for path, text in others:
+        if left <= 0:
+            break
+        starts = _line_starts(text)
+        end_line = 0
+        used = 0
+        while end_line < len(starts):
+            nxt = starts[end_line + 1] if end_line + 1 < len(starts) else len(text)
+            cost = count(text[starts[end_line] : nxt])
+            if used + cost > left:
+                break
+            used += cost
+            end_line += 1
+        if end_line:
+            end = starts[end_line] if end_line < len(starts) else len(text)
+            chunks.append(ExtraChunk(path, text[:end]))
+            left -= used
+    return tuple(chunks)

@@ -1,0 +1,84 @@
+"""``fim-lsp doctor``: what a bug report needs, gathered without starting the server."""
+
+from __future__ import annotations
+
+import importlib
+import platform
+import sys
+import time
+
+from lsp_server import __version__, models
+from lsp_server.config import SettingsResult, config_file
+
+
+def _row(label: str, value: str) -> None:
+    print(f"{label:22} {value}")
+
+
+def _llama_cpp_rows() -> bool:
+    try:
+        import llama_cpp
+    except Exception as err:
+        _row("llama-cpp-python", f"NOT USABLE: {err}")
+        return False
+    _row("llama-cpp-python", f"{llama_cpp.__version__} ({llama_cpp.__file__})")
+    _row("GPU offload", "yes" if llama_cpp.llama_supports_gpu_offload() else "no (CPU build)")
+    _row("CPU features", llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip())
+    return True
+
+
+def _model_rows(result: SettingsResult) -> bool:
+    from lsp_server.engine import EngineError
+    from lsp_server.engine.llama_cpp import LlamaCppEngine
+
+    settings = result.settings
+    path = models.local_path(settings.model)
+    _row("model", settings.model)
+    if path is None:
+        _row("model file", f"not downloaded (run: fim-lsp model pull {settings.model})")
+        return False
+    _row("model file", f"{path} ({path.stat().st_size / 2**20:.0f} MiB)")
+    engine = LlamaCppEngine(settings)
+    t0 = time.monotonic()
+    try:
+        info = engine.load(lambda _m, _p: None)
+    except EngineError as err:
+        _row("model load", f"FAILED: {err.user_message()}")
+        return False
+    _row("model load", f"ok in {time.monotonic() - t0:.1f}s: {info.details.get('name', '')}")
+    _row("FIM format", info.fim_format)
+    _row("context / threads", f"{info.details['n_ctx']} tokens / {info.details['n_threads']} threads, "
+                              f"{info.details['n_gpu_layers']} GPU layers")
+    engine.close()
+    return True
+
+
+def _remote_rows(result: SettingsResult) -> bool:
+    settings = result.settings
+    _row("backend", f"{settings.backend} at {settings.url or '(no url set)'}")
+    module = {"llama-server": "llama_server", "openai": "openai_compat", "ollama": "ollama"}[settings.backend]
+    try:
+        check = importlib.import_module(f"lsp_server.engine.{module}").check
+    except (ImportError, AttributeError) as err:
+        _row("connection", f"cannot check: {err}")
+        return False
+    ok = True
+    for label, value in check(settings):
+        _row(label, value)
+        ok = ok and "fail" not in value.lower()
+    return ok
+
+
+def run_doctor(result: SettingsResult) -> int:
+    _row("fim-lsp", __version__)
+    _row("python", f"{sys.version.split()[0]} on {platform.platform()}")
+    _row("config file", f"{config_file()} ({'found' if config_file().is_file() else 'not present'})")
+    _row("model cache", str(models.models_dir()))
+    for problem in result.problems:
+        _row("settings problem", problem)
+    ok = _llama_cpp_rows()
+    if result.settings.backend == "llama_cpp":
+        ok = _model_rows(result) and ok
+    else:
+        ok = _remote_rows(result) and ok
+    return 0 if ok else 1

@@ -1,0 +1,165 @@
+"""Open buffers, incremental edits and LSP position maths in UTF-16 or UTF-8 code units.
+
+LSP positions count columns in the negotiated encoding (UTF-16 by default), while Python
+strings index code points; emoji and other astral characters are 2 UTF-16 units but 1 code
+point, and CJK characters are 3 UTF-8 bytes. Everything here is pure and never imports pygls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+UTF16 = "utf-16"
+UTF8 = "utf-8"
+UTF32 = "utf-32"
+
+
+class PositionError(ValueError):
+    """A position that does not exist in the document."""
+
+
+def _unit_len(ch: str, encoding: str) -> int:
+    cp = ord(ch)
+    if encoding == UTF16:
+        return 2 if cp > 0xFFFF else 1
+    if encoding == UTF8:
+        return 1 if cp < 0x80 else 2 if cp < 0x800 else 3 if cp < 0x10000 else 4
+    return 1
+
+
+def column_to_index(line: str, column: int, encoding: str) -> int:
+    """Code-point index in ``line`` of an LSP column; columns past the end clamp to it.
+
+    A column inside a surrogate pair or a multi-byte sequence rounds up to the next character.
+    """
+    if column < 0:
+        raise PositionError(f"negative column {column}")
+    units = 0
+    for i, ch in enumerate(line):
+        if units >= column:
+            return i
+        units += _unit_len(ch, encoding)
+    return len(line)
+
+
+def index_to_column(line: str, index: int, encoding: str) -> int:
+    return sum(_unit_len(ch, encoding) for ch in line[:index])
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines without their terminators; LSP treats \\n, \\r\\n and \\r as line ends."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An immutable view of one document version, safe to hand to a worker thread."""
+
+    uri: str
+    text: str
+    version: int
+    language_id: str = ""
+    _line_starts: tuple[int, ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def line_starts(self) -> tuple[int, ...]:
+        if not self._line_starts:
+            starts = [0]
+            i = 0
+            text = self.text
+            while True:
+                j = text.find("\n", i)
+                if j < 0:
+                    break
+                starts.append(j + 1)
+                i = j + 1
+            object.__setattr__(self, "_line_starts", tuple(starts))
+        return self._line_starts
+
+    @property
+    def line_count(self) -> int:
+        return len(self.line_starts)
+
+    def line_text(self, line: int) -> str:
+        starts = self.line_starts
+        end = starts[line + 1] - 1 if line + 1 < len(starts) else len(self.text)
+        return self.text[starts[line] : end].rstrip("\r")
+
+    def offset_at(self, line: int, column: int, encoding: str = UTF16) -> int:
+        """String index of an LSP position; raises PositionError for a line that does not exist."""
+        if line < 0 or column < 0:
+            raise PositionError(f"invalid position {line}:{column}")
+        if line >= self.line_count:
+            raise PositionError(f"line {line} is past the end of the document ({self.line_count} lines)")
+        return self.line_starts[line] + column_to_index(self.line_text(line), column, encoding)
+
+    def position_at(self, offset: int, encoding: str = UTF16) -> tuple[int, int]:
+        offset = max(0, min(offset, len(self.text)))
+        starts = self.line_starts
+        lo, hi = 0, len(starts) - 1
+        while lo < hi:  # last line start <= offset
+            mid = (lo + hi + 1) // 2
+            if starts[mid] <= offset:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo, index_to_column(self.text[starts[lo] : offset], offset - starts[lo], encoding)
+
+
+@dataclass(frozen=True)
+class TextChange:
+    """One ``contentChanges`` entry: a full replacement when ``range`` is None."""
+
+    text: str
+    range: tuple[int, int, int, int] | None = None  # start line, start col, end line, end col
+
+
+def apply_change(doc: Snapshot, change: TextChange, version: int, encoding: str) -> Snapshot:
+    if change.range is None:
+        return Snapshot(doc.uri, change.text, version, doc.language_id)
+    sl, sc, el, ec = change.range
+    start = _clamped_offset(doc, sl, sc, encoding)
+    end = _clamped_offset(doc, el, ec, encoding)
+    if end < start:
+        raise PositionError(f"change range end {el}:{ec} is before its start {sl}:{sc}")
+    return Snapshot(doc.uri, doc.text[:start] + change.text + doc.text[end:], version, doc.language_id)
+
+
+def _clamped_offset(doc: Snapshot, line: int, column: int, encoding: str) -> int:
+    """Edits may address the position just past the last line (an end-of-document insert)."""
+    if line >= doc.line_count:
+        return len(doc.text)
+    return doc.offset_at(line, column, encoding)
+
+
+class DocumentStore:
+    """The open buffers, by URI. Versions are recorded so stale results can be dropped."""
+
+    def __init__(self) -> None:
+        self._docs: dict[str, Snapshot] = {}
+
+    def open(self, uri: str, text: str, version: int, language_id: str = "") -> Snapshot:
+        doc = Snapshot(uri, text, version, language_id)
+        self._docs[uri] = doc
+        return doc
+
+    def change(self, uri: str, version: int, changes: list[TextChange], encoding: str) -> Snapshot:
+        doc = self._docs.get(uri)
+        if doc is None:
+            raise KeyError(uri)
+        for change in changes:
+            doc = apply_change(doc, change, version, encoding)
+        self._docs[uri] = doc
+        return doc
+
+    def close(self, uri: str) -> None:
+        self._docs.pop(uri, None)
+
+    def get(self, uri: str) -> Snapshot | None:
+        return self._docs.get(uri)
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def others(self, uri: str) -> list[Snapshot]:
+        return [d for u, d in self._docs.items() if u != uri]

@@ -1,0 +1,106 @@
+"""The Engine protocol shared by the in-process llama.cpp engine and the remote backends.
+
+Engines are synchronous and blocking: the server runs them on its own worker thread(s), so the
+event loop never waits on them. Cancellation is cooperative through `CancelToken`, checked at
+least once per generated token (and per prompt chunk).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from lsp_server.context.types import Prompt
+
+
+class EngineError(Exception):
+    """A failure the user must hear about once, with what to do (``hint``)."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+    def user_message(self) -> str:
+        return f"{self} {self.hint}".strip()
+
+
+class CancelToken:
+    """Set by the scheduler when a newer request or ``$/cancelRequest`` makes a job stale."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+# Progress callback: (message, percentage or None).
+ProgressCallback = Callable[[str, "int | None"], None]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do, so the server can adapt the request."""
+
+    raw_fim: bool = True  # accepts a raw prompt with FIM control tokens
+    server_side_fim: bool = False  # builds the FIM prompt itself (llama-server /infill)
+    local: bool = True  # runs in this process
+    reports_cache: bool = True  # reports prompt tokens reused from its KV cache
+    parallel: int = 1  # jobs the backend can usefully run at once
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    backend: str
+    model: str
+    fim_format: str
+    capabilities: Capabilities
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GenerationJob:
+    prompt: Prompt
+    max_tokens: int = 128
+    # time.monotonic() value after which generation stops (at the next token).
+    deadline: float | None = None
+    # Seconds of generation allowed once the prompt is evaluated (stop_reason "deadline").
+    # Separate from `deadline` so a cold prompt still gets a useful first line.
+    time_budget_s: float | None = None
+    # Called with the text generated so far; True stops generation (post-processing cut rules).
+    should_stop: Callable[[str], bool] | None = None
+    # Key for cache/slot affinity (the document URI); remote engines may map it to a slot.
+    session: str = ""
+
+
+@dataclass
+class GenerationResult:
+    text: str
+    stop_reason: str  # "eos" | "max_tokens" | "deadline" | "stop" | "cancelled" | "error"
+    n_prompt: int = 0  # prompt tokens in the request
+    n_reused: int = 0  # of those, tokens reused from the KV cache
+    n_generated: int = 0
+    t_prompt_s: float = 0.0
+    t_gen_s: float = 0.0
+
+
+class Engine(Protocol):
+    def load(self, progress: ProgressCallback) -> EngineInfo:
+        """Load the model or connect; may download. Raises EngineError with a hint."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Token count used to cut prompt windows; remote engines may estimate."""
+        ...
+
+    def generate(self, job: GenerationJob, cancel: CancelToken) -> GenerationResult:
+        """Run one completion; returns early with stop_reason "cancelled" when cancelled."""
+        ...
+
+    def close(self) -> None: ...

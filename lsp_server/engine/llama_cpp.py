@@ -1,0 +1,346 @@
+"""In-process engine: llama.cpp through llama-cpp-python, owning one context.
+
+Every method except the constructor must run on the server's single engine thread: a llama.cpp
+context is not thread-safe. The engine keeps the token sequence that is in the KV cache and
+reuses its longest common prefix with each new prompt, so while the user types only the few
+changed tokens at the end of the prompt are evaluated.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lsp_server import models
+from lsp_server.config import Settings
+from lsp_server.context.templates import FimTemplate, NoFimSupport, Segment, detect_template, template_by_name
+from lsp_server.context.types import Prompt
+from lsp_server.engine.base import (
+    CancelToken,
+    Capabilities,
+    EngineError,
+    EngineInfo,
+    GenerationJob,
+    GenerationResult,
+    ProgressCallback,
+)
+
+log = logging.getLogger(__name__)
+_native_log = logging.getLogger("lsp_server.llama_cpp.native")
+
+_TOKEN_ATTR_CONTROL = 1 << 3
+_TOKEN_ATTR_USER_DEFINED = 1 << 4
+
+
+def _import_llama_cpp() -> Any:
+    try:
+        import llama_cpp
+    except Exception as err:  # missing package, or its shared library failed to load
+        raise EngineError(
+            f"llama-cpp-python is not usable: {err}",
+            "Reinstall with scripts/setup.sh (or pip install llama-cpp-python).",
+        ) from err
+    _route_native_logs(llama_cpp)
+    return llama_cpp
+
+
+_log_callback: Any = None
+
+
+def _route_native_logs(llama_cpp: Any) -> None:
+    """Send llama.cpp's own log lines to our logger (stderr / --log-file), never to stdout."""
+    global _log_callback
+    if _log_callback is not None:
+        return
+
+    @llama_cpp.llama_log_callback  # type: ignore[misc]
+    def callback(level: int, text: bytes, _data: ctypes.c_void_p) -> None:
+        # ggml levels: 1 debug, 2 info, 3 warn, 4 error, 5 continuation.
+        py_level = {3: logging.WARNING, 4: logging.ERROR}.get(level, logging.DEBUG)
+        if _native_log.isEnabledFor(py_level):
+            msg = text.decode("utf-8", "replace").rstrip()
+            if msg:
+                _native_log.log(py_level, "%s", msg)
+
+    _log_callback = callback  # keep a reference: ctypes must not free it
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+
+
+def physical_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class LoadedModel:
+    path: Path
+    template: FimTemplate
+    special: dict[str, int]
+
+
+class LlamaCppEngine:
+    """The default backend: a GGUF model in this process, on CPU or offloaded to a GPU."""
+
+    capabilities = Capabilities(raw_fim=True, server_side_fim=False, local=True, reports_cache=True)
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._llm: Any = None
+        self._lib: Any = None
+        self._loaded: LoadedModel | None = None
+        self._stop_ids: set[int] = set()
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def load(self, progress: ProgressCallback) -> EngineInfo:
+        try:
+            path = models.resolve(self.settings.model, progress)
+        except models.ModelError as err:
+            raise EngineError(str(err), err.hint) from err
+        lib = _import_llama_cpp()
+        progress(f"Loading {path.name}", None)
+        self._llm = self._open(lib, path)
+        self._lib = lib
+        special = self._special_tokens()
+        template = self._pick_template(special)
+        self._loaded = LoadedModel(path, template, special)
+        self._stop_ids = {special[t] for t in template.stop_toks if t in special}
+        self._warn_if_chat_model()
+        log.info("model %s loaded; FIM format %s", path.name, template.name)
+        return self.info()
+
+    def _open(self, lib: Any, path: Path) -> Any:
+        s = self.settings
+        try:
+            # verbose=True: with False, llama-cpp-python redirects fd 1 and 2 while loading, which
+            # can swallow protocol bytes on stdio. Native logs are routed to our logger instead.
+            llm = lib.Llama(
+                model_path=str(path),
+                n_ctx=s.n_ctx,
+                n_batch=max(s.n_batch, 512),
+                n_ubatch=max(s.n_batch, 512),
+                n_threads=s.n_threads or physical_cores(),
+                n_threads_batch=s.n_threads or physical_cores(),
+                n_gpu_layers=s.n_gpu_layers,
+                logits_all=False,
+                verbose=True,
+            )
+        except (ValueError, RuntimeError, OSError) as err:
+            raise EngineError(
+                f"cannot load {path.name}: {err}",
+                "The file may be corrupt or not a GGUF model (delete it and pull again), or it needs more "
+                "memory than is free (pick a smaller model, lower fimLsp.nCtx or fimLsp.nGpuLayers).",
+            ) from err
+        logging.getLogger("llama-cpp-python").setLevel(logging.WARNING)
+        return llm
+
+    def _vocab(self) -> Any:
+        return self._llm._model.vocab
+
+    def _n_vocab(self) -> int:
+        return int(self._lib.llama_vocab_n_tokens(self._vocab()))
+
+    def _special_tokens(self) -> dict[str, int]:
+        """Text -> id of every control / user-defined token (FIM markers live there)."""
+        lib, vocab = self._lib, self._vocab()
+        found: dict[str, int] = {}
+        for tok in range(self._n_vocab()):
+            attr = lib.llama_vocab_get_attr(vocab, tok)
+            if attr & (_TOKEN_ATTR_CONTROL | _TOKEN_ATTR_USER_DEFINED):
+                text = lib.llama_vocab_get_text(vocab, tok).decode("utf-8", "replace")
+                found.setdefault(text, tok)
+                # SentencePiece vocabularies (CodeLlama) spell markers with a leading "▁".
+                found.setdefault(text.removeprefix("▁"), tok)
+        return found
+
+    def _gguf_fim_texts(self) -> tuple[str, str, str] | None:
+        lib, vocab = self._lib, self._vocab()
+        ids = (lib.llama_vocab_fim_pre(vocab), lib.llama_vocab_fim_suf(vocab), lib.llama_vocab_fim_mid(vocab))
+        if any(i < 0 for i in ids):
+            return None
+        texts = [lib.llama_vocab_get_text(vocab, i).decode("utf-8", "replace") for i in ids]
+        return (texts[0], texts[1], texts[2])
+
+    def _pick_template(self, special: dict[str, int]) -> FimTemplate:
+        if self.settings.fim_template != "auto":
+            try:
+                template = template_by_name(self.settings.fim_template)
+            except ValueError as err:
+                raise EngineError(str(err), "Fix fimLsp.fimTemplate or set it to auto.") from err
+        else:
+            arch = str(self._llm.metadata.get("general.architecture", ""))
+            try:
+                template = detect_template(special.__contains__, arch, self._gguf_fim_texts())
+            except NoFimSupport as err:
+                raise EngineError(f"{Path(self._llm.model_path).name}: {err}.", "") from err
+        missing = [t for t in template.required_tokens if t and t not in special]
+        if missing:
+            raise EngineError(
+                f"the model has no {', '.join(missing)} token(s) needed by the {template.name} FIM format",
+                "Set fimLsp.fimTemplate to auto or to the model's format.",
+            )
+        if template.repo_name_tok and template.repo_name_tok not in special:
+            template = replace(template, repo_name_tok="", file_sep_tok="")
+        return template
+
+    def _warn_if_chat_model(self) -> None:
+        name = str(self._llm.metadata.get("general.name", "")).lower()
+        if "instruct" in name or "chat" in name:
+            log.warning(
+                "%s is an instruct/chat model; base models usually complete code better",
+                self._llm.metadata.get("general.name"),
+            )
+
+    def info(self) -> EngineInfo:
+        assert self._loaded is not None
+        meta = self._llm.metadata
+        return EngineInfo(
+            backend="llama_cpp",
+            model=str(self._loaded.path),
+            fim_format=self._loaded.template.name,
+            capabilities=self.capabilities,
+            details={
+                "name": str(meta.get("general.name", "")),
+                "architecture": str(meta.get("general.architecture", "")),
+                "n_ctx": str(self._llm.n_ctx()),
+                "n_threads": str(self.settings.n_threads or physical_cores()),
+                "n_gpu_layers": str(self.settings.n_gpu_layers),
+                "system_info": self._lib.llama_print_system_info().decode("utf-8", "replace").strip(),
+            },
+        )
+
+    @property
+    def template(self) -> FimTemplate:
+        assert self._loaded is not None
+        return self._loaded.template
+
+    # -- tokens ----------------------------------------------------------------------------
+
+    def count_tokens(self, text: str) -> int:
+        if not text:
+            return 0
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def tokens_for(self, prompt: Prompt) -> list[int]:
+        """The FIM token sequence; user text is tokenized with special tokens off."""
+        assert self._loaded is not None
+        out: list[int] = []
+        if self._lib.llama_vocab_get_add_bos(self._vocab()):
+            out.append(int(self._lib.llama_vocab_bos(self._vocab())))
+        for seg in self._loaded.template.render(prompt):
+            out += self._segment_tokens(seg)
+        return out
+
+    def _segment_tokens(self, seg: Segment) -> list[int]:
+        assert self._loaded is not None
+        if seg.special:
+            return [self._loaded.special[seg.text]]
+        return list(self._llm.tokenize(seg.text.encode("utf-8"), add_bos=False, special=False))
+
+    # -- generation ------------------------------------------------------------------------
+
+    def generate(self, job: GenerationJob, cancel: CancelToken) -> GenerationResult:
+        tokens = self._fit(self.tokens_for(job.prompt), job.max_tokens)
+        t0 = time.monotonic()
+        reused = self._reuse_prefix(tokens)
+        if not self._eval_prompt(tokens[reused:], cancel):
+            return GenerationResult("", "cancelled", len(tokens), reused, 0, time.monotonic() - t0)
+        t1 = time.monotonic()
+        text, reason, n_gen = self._decode(job, cancel)
+        return GenerationResult(text, reason, len(tokens), reused, n_gen, t1 - t0, time.monotonic() - t1)
+
+    def _fit(self, tokens: list[int], max_tokens: int) -> list[int]:
+        limit = self._llm.n_ctx() - max_tokens - 1
+        if len(tokens) <= limit:
+            return tokens
+        log.warning("prompt of %d tokens cut to %d to fit the context", len(tokens), limit)
+        return tokens[len(tokens) - limit :]
+
+    def cached_tokens(self) -> list[int]:
+        return [int(t) for t in self._llm.input_ids[: self._llm.n_tokens]]
+
+    def _reuse_prefix(self, tokens: list[int]) -> int:
+        """Keep the longest common prefix of the KV cache; drop the rest. Returns tokens kept."""
+        llm = self._llm
+        cached = llm.input_ids[: llm.n_tokens]
+        n = min(len(cached), len(tokens))
+        if n:
+            diff = np.nonzero(cached[:n] != np.asarray(tokens[:n], dtype=cached.dtype))[0]
+            common = int(diff[0]) if diff.size else n
+        else:
+            common = 0
+        # The last prompt token is always evaluated again: its logits start the generation.
+        common = min(common, len(tokens) - 1)
+        llm.n_tokens = common
+        llm._ctx.kv_cache_seq_rm(-1, common, -1)
+        return common
+
+    def _eval_prompt(self, tokens: list[int], cancel: CancelToken) -> bool:
+        """Evaluate in chunks of n_batch so a cancel lands between chunks; False if cancelled.
+
+        What was evaluated before a cancel stays cached: the next keystroke's prompt shares it.
+        """
+        step = self.settings.n_batch
+        for i in range(0, len(tokens), step):
+            if cancel.cancelled:
+                return False
+            self._eval(tokens[i : i + step])
+        return True
+
+    def _eval(self, tokens: list[int]) -> None:
+        try:
+            self._llm.eval(tokens)
+        except RuntimeError as err:
+            # A failed decode leaves the cache in an unknown state: start over next time.
+            self._llm.n_tokens = 0
+            self._llm._ctx.kv_cache_clear()
+            raise EngineError(f"llama.cpp decode failed: {err}", "Try a smaller fimLsp.nCtx or model.") from err
+
+    def _next_token(self) -> int:
+        ptr = self._lib.llama_get_logits_ith(self._llm._ctx.ctx, -1)
+        logits = np.ctypeslib.as_array(ptr, shape=(self._llm.n_vocab(),))
+        return int(np.argmax(logits))
+
+    def _is_end(self, token: int) -> bool:
+        return bool(self._lib.llama_vocab_is_eog(self._vocab(), token)) or token in self._stop_ids
+
+    def _decode(self, job: GenerationJob, cancel: CancelToken) -> tuple[str, str, int]:
+        """Greedy decoding: FIM wants the most likely code, and greedy is reproducible."""
+        pending = b""
+        text = ""
+        deadline = job.deadline
+        if job.time_budget_s is not None:
+            budget_end = time.monotonic() + job.time_budget_s
+            deadline = budget_end if deadline is None else min(deadline, budget_end)
+        for n in range(job.max_tokens):
+            token = self._next_token()
+            if self._is_end(token):
+                return text, "eos", n
+            pending += self._llm.detokenize([token], special=False)
+            try:
+                text += pending.decode("utf-8")
+                pending = b""
+            except UnicodeDecodeError:
+                pass  # a multi-byte character split across tokens: wait for the rest
+            if cancel.cancelled:
+                return text, "cancelled", n + 1
+            if job.should_stop is not None and job.should_stop(text):
+                return text, "stop", n + 1
+            if deadline is not None and time.monotonic() >= deadline:
+                return text, "deadline", n + 1
+            self._eval([token])
+        return text, "max_tokens", job.max_tokens
+
+    def close(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None

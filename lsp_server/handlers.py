@@ -1,0 +1,55 @@
+"""The only @server.feature sites. Each handler is a few lines that forward to FimServer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lsprotocol import types
+
+from lsp_server.server import STATS_REQUEST, FimServer
+
+
+def register(server: FimServer) -> FimServer:
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: FimServer, params: types.InitializeParams) -> None:
+        ls.on_initialize(params)
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: FimServer, _params: types.InitializedParams) -> None:
+        await ls.on_initialized()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(ls: FimServer, params: types.DidChangeConfigurationParams) -> None:
+        await ls.on_configuration_changed(params.settings)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: FimServer, params: types.DidOpenTextDocumentParams) -> None:
+        ls.did_open(params.text_document)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: FimServer, params: types.DidChangeTextDocumentParams) -> None:
+        ls.did_change(params)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: FimServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.did_close(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    async def inline_completion(
+        ls: FimServer, params: types.InlineCompletionParams
+    ) -> types.InlineCompletionList:
+        return await ls.inline_completion(params)
+
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[]))
+    async def completion(ls: FimServer, params: types.CompletionParams) -> types.CompletionList:
+        return await ls.completion(params)
+
+    @server.feature(STATS_REQUEST)
+    def stats(ls: FimServer, _params: Any = None) -> dict[str, object]:
+        return ls.stats()
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: FimServer, _params: Any = None) -> None:
+        ls.on_shutdown()
+
+    return server

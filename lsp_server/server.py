@@ -1,0 +1,321 @@
+"""The LanguageServer subclass: owns the document store, settings, engine and worker.
+
+Handlers (handlers.py) stay a few lines each and call the methods here, which translate between
+LSP types and the pure domain modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+from pygls.uris import to_fs_path
+
+from lsp_server import __version__
+from lsp_server.completion import CompletionQuery, CompletionService
+from lsp_server.config import SECTION, Settings, SettingsSources
+from lsp_server.documents import UTF8, UTF16, DocumentStore, PositionError, Snapshot, TextChange
+from lsp_server.engine import EngineError
+from lsp_server.worker import StaleJob
+
+log = logging.getLogger(__name__)
+
+STATUS_NOTIFICATION = "fimLsp/status"
+STATS_REQUEST = "fimLsp/stats"
+
+
+class FimProtocol(LanguageServerProtocol):
+    """pygls 2.1 keeps a future per handled notification forever; forget each once it is done."""
+
+    def _execute_handler(self, msg_id, handler, callback, args=None, kwargs=None):  # type: ignore[no-untyped-def]
+        def done(future: Future[Any]) -> None:
+            self._request_futures.pop(msg_id, None)
+            callback(future)
+
+        super()._execute_handler(msg_id, handler, done, args, kwargs)
+
+
+class FimServer(LanguageServer):
+    def __init__(self, sources: SettingsSources | None = None) -> None:
+        super().__init__("fim-lsp", __version__, protocol_cls=FimProtocol)
+        self.sources = sources or SettingsSources()
+        self.documents = DocumentStore()
+        self.service = CompletionService(Settings())
+        self._shown: set[str] = set()
+        self._load_task: asyncio.Task[None] | None = None
+        self._root: Path | None = None
+
+    # -- settings ----------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        return self.service.settings
+
+    def on_initialize(self, params: types.InitializeParams) -> None:
+        options = params.initialization_options
+        if isinstance(options, dict) and isinstance(options.get(SECTION), dict):
+            options = options[SECTION]
+        self.sources.init_options = options
+        root = params.root_uri or (params.workspace_folders[0].uri if params.workspace_folders else None)
+        fs_root = to_fs_path(root) if root else None
+        self._root = Path(fs_root) if fs_root else None
+        self._apply_settings()
+
+    def _apply_settings(self) -> bool:
+        """Recompute settings from all sources; True when the engine must be reloaded."""
+        result = self.sources.resolve()
+        for problem in result.problems:
+            self.show_once(f"fim-lsp settings: {problem}", types.MessageType.Warning)
+        reload = self.service.needs_reload(result.settings)
+        self.service.settings = result.settings
+        return reload
+
+    def _supports_configuration(self) -> bool:
+        ws = self.client_capabilities.workspace
+        return bool(ws and ws.configuration)
+
+    async def pull_configuration(self) -> None:
+        if not self._supports_configuration():
+            return
+        try:
+            items = await asyncio.wait_for(
+                self.workspace_configuration_async(
+                    types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)])
+                ),
+                timeout=5,
+            )
+        except Exception as err:  # a client that fails this request must not stop the server
+            log.warning("workspace/configuration failed: %s", err)
+            return
+        value = items[0] if items else None
+        self.sources.workspace = value if isinstance(value, dict) else None
+
+    async def on_initialized(self) -> None:
+        await self.pull_configuration()
+        self._apply_settings()
+        self.start_loading()
+
+    async def on_configuration_changed(self, settings: Any) -> None:
+        """Clients may send ``settings: null`` (nvim-lspconfig): always re-pull."""
+        if isinstance(settings, dict) and isinstance(settings.get(SECTION), dict):
+            self.sources.workspace = settings[SECTION]
+        await self.pull_configuration()
+        if self._apply_settings() or (self.service.error is not None):
+            self.start_loading()
+        self.send_status()
+
+    # -- engine loading ------------------------------------------------------------------------
+
+    def start_loading(self) -> None:
+        if self._load_task is not None and not self._load_task.done():
+            self._load_task.cancel()
+        self._load_task = asyncio.ensure_future(self._load())
+
+    async def _load(self) -> None:
+        self._shown.clear()
+        self.send_status("loading")
+        progress = await self._progress_reporter(f"fim-lsp: loading {self.settings.model}")
+        try:
+            info = await self.service.load(progress.report)
+        except EngineError as err:
+            progress.end(f"failed: {err}")
+            self.show_once(f"fim-lsp: {err.user_message()}", types.MessageType.Error)
+            self.send_status("error", err.user_message())
+            return
+        progress.end("ready")
+        log.info("engine ready: %s (%s, FIM %s)", info.model, info.backend, info.fim_format)
+        self.send_status("ready")
+
+    async def _progress_reporter(self, title: str) -> _Progress:
+        caps = self.client_capabilities.window
+        token: str | None = None
+        if caps and caps.work_done_progress:
+            token = f"fim-lsp-load-{uuid.uuid4()}"
+            try:
+                await asyncio.wait_for(self.work_done_progress.create_async(token), timeout=5)
+            except Exception as err:
+                log.debug("progress create failed: %s", err)
+                token = None
+        return _Progress(self, token, title, asyncio.get_running_loop())
+
+    def send_status(self, state: str | None = None, message: str = "") -> None:
+        if state is None:
+            state = "ready" if self.service.ready else ("error" if self.service.error else "loading")
+            message = self.service.error.user_message() if self.service.error else ""
+        if not self.settings.enabled:
+            state = "disabled"
+        self.protocol.notify(STATUS_NOTIFICATION, {"state": state, "message": message, "model": self.settings.model})
+
+    def show_once(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
+        if message in self._shown:
+            return
+        self._shown.add(message)
+        log.warning("%s", message)
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    # -- documents -------------------------------------------------------------------------------
+
+    @property
+    def encoding(self) -> str:
+        enc = str(self.workspace.position_encoding or UTF16)
+        return UTF8 if enc == UTF8 else enc
+
+    def did_open(self, doc: types.TextDocumentItem) -> None:
+        self.documents.open(doc.uri, doc.text, doc.version, doc.language_id)
+
+    def did_change(self, params: types.DidChangeTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        changes = [_text_change(c) for c in params.content_changes]
+        try:
+            self.documents.change(uri, params.text_document.version, changes, self.encoding)
+        except KeyError:
+            log.warning("didChange for a document that is not open: %s", uri)
+        except PositionError as err:
+            log.warning("bad didChange for %s: %s", uri, err)
+        # A newer version makes any running completion for this document stale: stop it now.
+        self.service.worker.cancel(uri)
+
+    def did_close(self, uri: str) -> None:
+        self.documents.close(uri)
+        self.service.forget(uri)
+
+    # -- completion ------------------------------------------------------------------------------
+
+    def _query(self, uri: str, position: types.Position, several: bool) -> CompletionQuery | None:
+        doc = self.documents.get(uri)
+        if doc is None:
+            log.warning("completion for a document that is not open: %s", uri)
+            return None
+        if doc.language_id and doc.language_id in self.settings.disabled_languages:
+            return None
+        try:
+            offset = doc.offset_at(position.line, position.character, self.encoding)
+        except PositionError as err:
+            log.warning("completion at a bad position in %s: %s", uri, err)
+            return None
+        others = tuple((self._relative(d.uri), d.text) for d in reversed(self.documents.others(uri))
+                       if d.language_id == doc.language_id)
+        return CompletionQuery(doc, offset, self._relative(uri), self._root.name if self._root else "",
+                               several, others)
+
+    def _relative(self, uri: str) -> str:
+        path = to_fs_path(uri)
+        if not path:
+            return uri.rsplit("/", 1)[-1]
+        if self._root is not None:
+            try:
+                return Path(path).relative_to(self._root).as_posix()
+            except ValueError:
+                pass
+        return Path(path).name
+
+    async def suggest(self, uri: str, position: types.Position, several: bool) -> list[str]:
+        """Suggestion texts for a position; [] when disabled, not ready, stale or failing."""
+        if not self.settings.enabled or not self.service.ready:
+            return []
+        query = self._query(uri, position, several)
+        if query is None:
+            return []
+        try:
+            texts = await self.service.complete(query)
+        except StaleJob:
+            self.service.stats.dropped += 1
+            return []
+        except EngineError as err:
+            self.show_once(f"fim-lsp: {err.user_message()}")
+            return []
+        current = self.documents.get(uri)
+        if current is None or current.version != query.snapshot.version:
+            log.debug("dropping a result for %s v%s (now v%s)", uri, query.snapshot.version,
+                      current.version if current else None)
+            return []
+        return texts
+
+    async def inline_completion(self, params: types.InlineCompletionParams) -> types.InlineCompletionList:
+        several = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+        texts = await self.suggest(params.text_document.uri, params.position, several)
+        if params.context.selected_completion_info is not None:
+            texts = _with_selected_item(texts, params.context.selected_completion_info.text)
+        cursor = types.Range(params.position, params.position)
+        return types.InlineCompletionList(
+            items=[types.InlineCompletionItem(insert_text=t, range=cursor) for t in texts]
+        )
+
+    async def completion(self, params: types.CompletionParams) -> types.CompletionList:
+        texts = await self.suggest(params.text_document.uri, params.position, several=False)
+        cursor = types.Range(params.position, params.position)
+        items = [
+            types.CompletionItem(
+                label=_label(t),
+                kind=types.CompletionItemKind.Snippet,
+                detail="fim-lsp",
+                documentation=types.MarkupContent(kind=types.MarkupKind.Markdown, value=f"```\n{t}\n```"),
+                text_edit=types.TextEdit(range=cursor, new_text=t),
+                insert_text_format=types.InsertTextFormat.PlainText,
+                sort_text="0",
+                filter_text=t.strip().split("\n", 1)[0] or t,
+            )
+            for t in texts
+        ]
+        return types.CompletionList(is_incomplete=True, items=items)
+
+    def stats(self) -> dict[str, object]:
+        data = self.service.stats.as_json()
+        data["dropped"] = self.service.stats.dropped + self.service.worker.dropped
+        data["documents"] = len(self.documents)
+        return data
+
+    def on_shutdown(self) -> None:
+        self.service.shutdown()
+
+
+def _text_change(change: types.TextDocumentContentChangeEvent) -> TextChange:
+    rng = getattr(change, "range", None)
+    if rng is None:
+        return TextChange(change.text)
+    return TextChange(change.text, (rng.start.line, rng.start.character, rng.end.line, rng.end.character))
+
+
+def _label(text: str) -> str:
+    first = next((ln.strip() for ln in text.split("\n") if ln.strip()), text.strip())
+    return first if len(first) <= 60 else first[:57] + "..."
+
+
+def _with_selected_item(texts: list[str], selected: str) -> list[str]:
+    """When a completion-menu item is selected, only suggestions that extend it make sense."""
+    return [t for t in texts if t.startswith(selected)] if selected else texts
+
+
+class _Progress:
+    """Work-done progress fed from the worker thread; a no-op when the client lacks support."""
+
+    def __init__(self, server: FimServer, token: str | None, title: str, loop: asyncio.AbstractEventLoop) -> None:
+        self._server, self._token, self._loop = server, token, loop
+        self._last = 0.0
+        if token is not None:
+            server.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, percentage=0))
+
+    def report(self, message: str, percentage: int | None) -> None:
+        now = time.monotonic()
+        if self._token is None or (now - self._last < 0.2 and percentage not in (0, 100)):
+            return
+        self._last = now
+        value = types.WorkDoneProgressReport(message=message, percentage=percentage)
+        self._call(lambda: self._server.work_done_progress.report(self._token, value))  # type: ignore[arg-type]
+
+    def end(self, message: str) -> None:
+        if self._token is not None:
+            token = self._token
+            self._call(lambda: self._server.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message)))
+
+    def _call(self, fn: Callable[[], None]) -> None:
+        self._loop.call_soon_threadsafe(fn)

@@ -1,0 +1,65 @@
+"""The engine's worker thread(s) and stale-work dropping. Pure asyncio + threads, no pygls.
+
+A llama.cpp context is not thread-safe, so the in-process engine gets exactly one worker that
+owns it; the event loop only awaits futures. Each job has a key (the document URI): submitting
+a newer job for the same key cancels the older one, which stops at its next token, and a job
+still queued when it goes stale is dropped without touching the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from lsp_server.engine.base import CancelToken
+
+T = TypeVar("T")
+
+
+class StaleJob(Exception):
+    """The job was superseded before it started."""
+
+
+class EngineWorker:
+    def __init__(self, threads: int = 1) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fim-engine")
+        self._latest: dict[str, CancelToken] = {}
+        self.dropped = 0
+
+    async def call(self, fn: Callable[[], T]) -> T:
+        """Run on the worker with no staleness tracking (model loading, doctor)."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+
+    def cancel(self, key: str) -> None:
+        token = self._latest.pop(key, None)
+        if token is not None:
+            token.cancel()
+
+    async def submit(self, key: str, fn: Callable[[CancelToken], T]) -> T:
+        """Run ``fn`` on the worker; cancelling the awaiting task cancels the job too."""
+        self.cancel(key)
+        token = CancelToken()
+        self._latest[key] = token
+
+        def run() -> T:
+            if token.cancelled:
+                self.dropped += 1
+                raise StaleJob(key)
+            return fn(token)
+
+        future = asyncio.get_running_loop().run_in_executor(self._pool, run)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            token.cancel()  # the thread stops at its next token; nobody waits for it
+            raise
+        finally:
+            if self._latest.get(key) is token:
+                del self._latest[key]
+
+    def shutdown(self) -> None:
+        for token in self._latest.values():
+            token.cancel()
+        self._pool.shutdown(wait=False, cancel_futures=True)
