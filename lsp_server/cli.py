@@ -82,6 +82,12 @@ def _complete(args: argparse.Namespace) -> int:
     service = CompletionService(result.settings)
 
     async def run() -> list[str]:
+        try:
+            return await complete_once()
+        finally:
+            await service.shutdown()
+
+    async def complete_once() -> list[str]:
         t0 = time.monotonic()
         info = await service.load(_progress_printer("model"))
         print(f"model: {Path(info.model).name} ({info.backend}, FIM format {info.fim_format}), "
@@ -98,8 +104,6 @@ def _complete(args: argparse.Namespace) -> int:
     except EngineError as err:
         print(f"fim-lsp: {err.user_message()}", file=sys.stderr)
         return 1
-    finally:
-        service.shutdown()
     if not texts:
         print("fim-lsp: no suggestion at this position", file=sys.stderr)
         return 3

@@ -6,6 +6,7 @@ anchors that keep the KV cache warm, and the counters behind ``fimLsp/stats``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 from lsp_server.config import Settings
 from lsp_server.context.types import ExtraChunk
-from lsp_server.context.window import Anchor, PromptBudget, build_prompt, extra_chunks
+from lsp_server.context.window import Anchor, PromptBudget, build_prompt, extra_chunks, heal_indentation, unheal
 from lsp_server.documents import Snapshot
 from lsp_server.engine import Engine, EngineError, EngineInfo, GenerationJob, GenerationResult, create_engine
 from lsp_server.engine.base import CancelToken, ProgressCallback
@@ -129,9 +130,13 @@ class CompletionService:
         self.stats.requests += 1
         engine, settings = self._engine, self.settings
         started = time.monotonic()
-        result, ctx = await self.worker.submit(
-            query.snapshot.uri, lambda token: self._run(engine, settings, query, token)
-        )
+        try:
+            result, ctx = await self.worker.submit(
+                query.snapshot.uri, lambda token: self._run(engine, settings, query, token)
+            )
+        except asyncio.CancelledError:  # $/cancelRequest: the worker stops at its next token
+            self.stats.cancelled += 1
+            raise
         self.stats.record(result, time.monotonic() - started)
         if self.stats.coldStartS is None and result.stop_reason != "cancelled":
             self.stats.coldStartS = time.monotonic() - self._started
@@ -152,25 +157,31 @@ class CompletionService:
         prompt, anchor = build_prompt(text, offset, budget, engine.count_tokens, self._anchors.get(uri),
                                       query.path, query.repo, query.snapshot.language_id, extra)
         self._anchors[uri] = anchor
+        prompt, indent = heal_indentation(prompt)
         ctx = CursorContext.from_text(text[max(0, offset - 4000) : offset], text[offset : offset + 4000],
                                       settings.multiline)
+        stop = should_stop(ctx)
         job = GenerationJob(
             prompt=prompt,
             max_tokens=settings.max_tokens if ctx.multiline else min(settings.max_tokens, 48),
             time_budget_s=settings.time_budget_ms / 1000,
-            should_stop=should_stop(ctx),
+            should_stop=lambda generated: stop(unheal(generated, indent)),
             session=uri,
         )
-        return engine.generate(job, token), ctx
+        result = engine.generate(job, token)
+        result.text = unheal(result.text, indent)
+        return result, ctx
 
-    def shutdown(self) -> None:
-        self.worker.shutdown()
-        engine, self._engine = self._engine, None
+    async def shutdown(self) -> None:
+        """Stop running jobs, then close the engine on its own thread (never under a decode)."""
+        self.worker.cancel_all()
+        engine, self._engine, self.info = self._engine, None, None
         if engine is not None:
             try:
-                engine.close()
+                await asyncio.wait_for(self.worker.call(engine.close), timeout=30)
             except Exception:  # closing on exit must never raise
                 log.debug("engine close failed", exc_info=True)
+        self.worker.shutdown()
 
 
 def alternatives(text: str, ctx: CursorContext, several: bool) -> list[str]:

@@ -49,7 +49,7 @@ def register(server: FimServer) -> FimServer:
         return ls.stats()
 
     @server.feature(types.SHUTDOWN)
-    def shutdown(ls: FimServer, _params: Any = None) -> None:
-        ls.on_shutdown()
+    async def shutdown(ls: FimServer, _params: Any = None) -> None:
+        await ls.on_shutdown()
 
     return server

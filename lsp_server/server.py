@@ -17,7 +17,8 @@ from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
+from pygls.exceptions import JsonRpcInvalidParams
+from pygls.protocol import JsonRPCNotification, JsonRPCProtocol, LanguageServerProtocol
 from pygls.uris import to_fs_path
 
 from lsp_server import __version__
@@ -31,10 +32,22 @@ log = logging.getLogger(__name__)
 
 STATUS_NOTIFICATION = "fimLsp/status"
 STATS_REQUEST = "fimLsp/stats"
+IGNORED_METHOD = "$/fimLsp/ignored"  # "$/" notifications may be ignored by spec
 
 
 class FimProtocol(LanguageServerProtocol):
-    """pygls 2.1 keeps a future per handled notification forever; forget each once it is done."""
+    """Two pygls 2.1 gaps: requests with invalid params got no response at all, and a future
+    per handled notification was kept forever (memory grew with every didChange)."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcInvalidParams as err:
+            if "id" not in data or "method" not in data:
+                raise
+            log.warning("invalid params for %s (request %s)", data["method"], data["id"])
+            self._send_response(data["id"], error=err.to_response_error())
+            return JsonRPCNotification(method=IGNORED_METHOD, params=None, jsonrpc=JsonRPCProtocol.VERSION)
 
     def _execute_handler(self, msg_id, handler, callback, args=None, kwargs=None):  # type: ignore[no-untyped-def]
         def done(future: Future[Any]) -> None:
@@ -53,6 +66,10 @@ class FimServer(LanguageServer):
         self._shown: set[str] = set()
         self._load_task: asyncio.Task[None] | None = None
         self._root: Path | None = None
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Protocol noise (malformed JSON, a bad notification) goes to the log, not to pop-ups."""
+        log.error("protocol error (%s): %s", getattr(source, "__name__", source), error)
 
     # -- settings ----------------------------------------------------------------------------
 
@@ -272,10 +289,13 @@ class FimServer(LanguageServer):
         data = self.service.stats.as_json()
         data["dropped"] = self.service.stats.dropped + self.service.worker.dropped
         data["documents"] = len(self.documents)
+        data["pendingFutures"] = len(self.protocol._request_futures)
         return data
 
-    def on_shutdown(self) -> None:
-        self.service.shutdown()
+    async def on_shutdown(self) -> None:
+        if self._load_task is not None and not self._load_task.done():
+            self._load_task.cancel()
+        await self.service.shutdown()
 
 
 def _text_change(change: types.TextDocumentContentChangeEvent) -> TextChange:

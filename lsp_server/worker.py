@@ -59,7 +59,11 @@ class EngineWorker:
             if self._latest.get(key) is token:
                 del self._latest[key]
 
-    def shutdown(self) -> None:
+    def cancel_all(self) -> None:
         for token in self._latest.values():
             token.cancel()
+        self._latest.clear()
+
+    def shutdown(self) -> None:
+        self.cancel_all()
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -78,3 +78,7 @@ def test_template_override_by_name() -> None:
     assert template_by_name("starcoder") is STARCODER
     with pytest.raises(ValueError, match="known: auto"):
         template_by_name("nope")
+
+
+def test_no_repo_header_without_other_files() -> None:
+    assert QWEN.render_text(PROMPT).startswith("<|fim_prefix|>def f():\n")

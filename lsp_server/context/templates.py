@@ -68,6 +68,13 @@ class FimTemplate:
         return [s for s in segs if s.text]
 
     def _header(self, prompt: Prompt) -> Iterable[Segment]:
+        """Repository context, only when there are other files to show.
+
+        Measured here: the repo-level header alone (repo name + path, no other files) made the
+        Qwen2.5-Coder 0.5B test model write prose and stray calls instead of the function body.
+        """
+        if not prompt.extra:
+            return
         if self.file_sep_tok:
             if self.repo_name_tok and prompt.repo:
                 yield Segment(self.repo_name_tok, True)
@@ -75,9 +82,8 @@ class FimTemplate:
             for chunk in prompt.extra:
                 yield Segment(self.file_sep_tok, True)
                 yield Segment(f"{chunk.path}\n{chunk.text}\n")
-            if prompt.path or prompt.extra:
-                yield Segment(self.file_sep_tok, True)
-                yield Segment(f"{prompt.path}\n")
+            yield Segment(self.file_sep_tok, True)
+            yield Segment(f"{prompt.path}\n")
         else:
             for chunk in prompt.extra:
                 yield Segment(f"{_comment_header(chunk.path)}\n{chunk.text}\n\n")

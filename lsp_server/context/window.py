@@ -9,7 +9,7 @@ token sequence before it is identical from one keystroke to the next and the KV 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lsp_server.context.types import ExtraChunk, Prompt
 
@@ -148,3 +148,28 @@ def extra_chunks(
             chunks.append(ExtraChunk(path, text[:end]))
             left -= used
     return tuple(chunks)
+
+
+def heal_indentation(prompt: Prompt) -> tuple[Prompt, str]:
+    """Move trailing indentation of a whitespace-only cursor line out of the prompt.
+
+    BPE vocabularies merge runs of spaces with the next word (``"   " + " return"``), so a
+    prompt ending in a bare ``"    "`` token makes the model emit ``" return"`` and indent one
+    space too far (measured on Qwen2.5-Coder). The model writes the indentation itself instead,
+    and `unheal` removes it again from what it generated.
+    """
+    tail = prompt.middle[prompt.middle.rfind("\n") + 1 :]
+    if not tail or tail.strip(" \t"):
+        return prompt, ""
+    cut = len(prompt.middle) - len(tail)
+    return replace(prompt, middle=prompt.middle[:cut]), tail
+
+
+def unheal(text: str, indent: str) -> str:
+    """Drop up to ``len(indent)`` leading blanks the model wrote for a healed prompt."""
+    if not indent:
+        return text
+    n = 0
+    while n < len(indent) and n < len(text) and text[n] in " \t":
+        n += 1
+    return text[n:]

@@ -82,15 +82,12 @@ class ProblemGate:
     def __init__(self, label: str, first_probe_s: float = 0.5, max_probe_s: float = 5.0) -> None:
         self._label = label
         self._lock = threading.Lock()
-        self._problem: str | None = None
+        self._problem: str | None = None  # the key of the problem being reported, if any
+        self._message = ""
         self._first_probe_s = first_probe_s
         self._max_probe_s = max_probe_s
         self._probe_s = first_probe_s
         self._next_try = 0.0
-
-    @property
-    def problem(self) -> str | None:
-        return self._problem
 
     def may_try(self) -> bool:
         """False while a known problem lasts and the next probe is not due yet."""
@@ -107,22 +104,24 @@ class ProblemGate:
             if self._problem == _problem_key(err):
                 log.debug("%s: still failing: %s", self._label, err)
                 return
-            self._problem = _problem_key(err)
-        log.warning("%s: %s", self._label, err.user_message())
+            self._problem, self._message = _problem_key(err), str(err)
+        log.info("%s: %s (reported once until it works again)", self._label, err)
         raise err
 
     def mark(self, err: EngineError) -> None:
         """Record a problem the caller reports itself (``load`` raises every time)."""
         with self._lock:
-            self._problem = _problem_key(err)
-            self._next_try = time.monotonic() + (self._probe_s if isinstance(err, EngineDown) else 0)
+            self._problem, self._message = _problem_key(err), str(err)
+            self._next_try = time.monotonic() + (
+                self._probe_s if isinstance(err, EngineDown) else 0
+            )
 
     def succeeded(self) -> None:
         with self._lock:
             was, self._problem = self._problem, None
             self._probe_s = self._first_probe_s
         if was is not None:
-            log.info("%s: working again (was: %s)", self._label, was)
+            log.info("%s: working again (was: %s)", self._label, self._message)
 
 
 def _problem_key(err: EngineError) -> str:
@@ -135,37 +134,64 @@ def _problem_key(err: EngineError) -> str:
 
 
 class StreamWatch:
-    """Closes a streaming response's socket when the job is cancelled or its deadline passes.
+    """Closes a streaming response's socket when the job is cancelled or out of time.
 
     A per-chunk check alone cannot stop a read that is blocked waiting for the server (prompt
     processing on a busy engine); shutting the socket down wakes that read at once, and the server
     sees the client gone and frees its slot.
+
+    Time runs out at ``deadline``, or ``budget_s`` after the first generated text (the job's
+    ``time_budget_s``: a cold prompt still gets its first line).
     """
 
-    def __init__(self, cancel: CancelToken, deadline: float | None) -> None:
+    def __init__(
+        self, cancel: CancelToken, deadline: float | None, budget_s: float | None = None
+    ) -> None:
         self._cancel = cancel
         self._deadline = deadline
+        self._budget_s = budget_s
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
         self.reason: str | None = None  # "cancelled" | "deadline" once it fired
 
+    def generating(self) -> None:
+        """The first text arrived: the generation time budget starts now."""
+        if self._budget_s is not None:
+            end = time.monotonic() + self._budget_s
+            self._deadline = end if self._deadline is None else min(self._deadline, end)
+            self._budget_s = None
+
     def due(self) -> str | None:
         """Why the stream must stop now, if it must."""
         if self._cancel.cancelled:
             return "cancelled"
-        if self._deadline is not None and time.monotonic() >= self._deadline:
+        deadline = self._deadline
+        if deadline is not None and time.monotonic() >= deadline:
             return "deadline"
         return None
 
-    def attach(self, response: httpx.Response) -> None:
-        stream = response.extensions.get("network_stream")
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="fim-lsp-stream-watch", daemon=True)
+        self._thread.start()
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: keep the socket of the connection this request opens.
+
+        llama-server sends no response headers until the prompt is processed, so the socket must
+        be known before a response exists for a cancel during prompt processing to reach it.
+        """
+        if event != "connection.connect_tcp.complete":
+            return
+        stream = info.get("return_value")
         sock = stream.get_extra_info("socket") if stream is not None else None
         if isinstance(sock, socket.socket):
-            self._sock = sock
-            self._thread = threading.Thread(target=self._run, name="fim-lsp-stream-watch", daemon=True)
-            self._thread.start()
+            with self._lock:
+                self._sock = sock
+                if self.reason is not None:  # aborted while connecting
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
 
     def _run(self) -> None:
         while not self._done.wait(WATCH_POLL_S):
@@ -222,21 +248,28 @@ class HttpTransport:
         self.base_url = base_url.rstrip("/")
         self.label = label
         self._down_hint = down_hint
-        self._client = httpx.Client(
+        self._client = self._new_client(headers, keepalive=True)
+        # Generation streams get a connection each: its socket is then known from the moment it
+        # opens (see StreamWatch.trace), and an aborted stream never leaves a pooled connection.
+        self._stream_client = self._new_client(headers, keepalive=False)
+        self._retry = True  # no retries while the engine is known to be down
+
+    def _new_client(self, headers: dict[str, str] | None, keepalive: bool) -> httpx.Client:
+        return httpx.Client(
             base_url=self.base_url,
             headers=headers or {},
             timeout=httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+            limits=httpx.Limits(max_keepalive_connections=None if keepalive else 0),
             # Don't pick up proxies from the environment for what is usually a LAN/localhost host.
             trust_env=False,
         )
-        self._lock = threading.Lock()
-        self._retry = True  # no retries while the engine is known to be down
 
     def set_retry(self, enabled: bool) -> None:
         self._retry = enabled
 
     def close(self) -> None:
         self._client.close()
+        self._stream_client.close()
 
     def get_json(self, path: str, timeout: float | None = None) -> Any:
         response = self._send("GET", path, None, timeout)
@@ -255,35 +288,57 @@ class HttpTransport:
                 "Check the URL and the backend setting.",
             ) from err
 
-    def _send(self, method: str, path: str, body: dict[str, Any] | None, timeout: float | None) -> httpx.Response:
+    def _send(
+        self, method: str, path: str, body: dict[str, Any] | None, timeout: float | None
+    ) -> httpx.Response:
         kwargs: dict[str, Any] = {"json": body} if body is not None else {}
         if timeout is not None:
             kwargs["timeout"] = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_S))
-        response = self._with_retry(lambda: self._client.request(method, path, **kwargs), None, None)
+        response = self._with_retry(
+            lambda: self._client.request(method, path, **kwargs), None, None
+        )
         self.raise_for_status(response)
         return response
 
     @contextlib.contextmanager
     def stream(
-        self, path: str, body: dict[str, Any], cancel: CancelToken, deadline: float | None
+        self,
+        path: str,
+        body: dict[str, Any],
+        cancel: CancelToken,
+        deadline: float | None,
+        budget_s: float | None = None,
     ) -> Iterator[tuple[Iterator[str], StreamWatch]]:
         """POST ``body`` and yield the response lines and the watch that may abort them.
 
         Leaving the block closes the response (and with it the connection when unread), which is
         how an early stop reaches the server.
         """
-        watch = StreamWatch(cancel, deadline)
-        request = self._client.build_request("POST", path, json=body)
-        response = self._with_retry(lambda: self._client.send(request, stream=True), cancel, deadline)
+        watch = StreamWatch(cancel, deadline, budget_s)
+        request = self._stream_client.build_request(
+            "POST", path, json=body, extensions={"trace": watch.trace}
+        )
+        watch.start()
         try:
-            if response.status_code >= 400:
-                response.read()
-                self.raise_for_status(response)
-            watch.attach(response)
-            yield self._lines(response, watch), watch
+            try:
+                response = self._with_retry(
+                    lambda: self._stream_client.send(request, stream=True), cancel, deadline
+                )
+            except EngineDown:
+                if watch.reason is None:
+                    raise
+                yield iter(()), watch  # we closed it while the server processed the prompt
+                return
+            try:
+                if response.status_code >= 400:
+                    response.read()
+                    self.raise_for_status(response)
+                yield self._lines(response, watch), watch
+            finally:
+                watch.stop()
+                response.close()
         finally:
             watch.stop()
-            response.close()
 
     def _lines(self, response: httpx.Response, watch: StreamWatch) -> Iterator[str]:
         try:
@@ -320,7 +375,9 @@ class HttpTransport:
             what = "did not answer in time"
         else:
             what = "dropped the connection"
-        return EngineDown(f"{self.label} at {self.base_url} {what} ({type(err).__name__}).", self._down_hint)
+        return EngineDown(
+            f"{self.label} at {self.base_url} {what} ({type(err).__name__}).", self._down_hint
+        )
 
     def raise_for_status(self, response: httpx.Response) -> None:
         if response.status_code < 400:
@@ -334,7 +391,9 @@ class HttpTransport:
             )
         if status == 503:
             # llama-server answers 503 while it loads the model; Ollama and vLLM when overloaded.
-            raise EngineDown(f"{self.label} at {self.base_url} is not ready ({detail}).", self._down_hint)
+            raise EngineDown(
+                f"{self.label} at {self.base_url} is not ready ({detail}).", self._down_hint
+            )
         raise EngineError(f"{self.label} at {self.base_url} answered {status}: {detail}", "")
 
 
@@ -414,7 +473,9 @@ def collect(chunks: Iterator[Chunk], job: GenerationJob, watch: StreamWatch) -> 
     finished = False
     for chunk in chunks:
         if chunk.text:
-            first = first if first is not None else time.monotonic()
+            if first is None:
+                first = time.monotonic()
+                watch.generating()
             parts.append(chunk.text)
             count += 1
         _merge_stats(result, chunk)
@@ -425,7 +486,12 @@ def collect(chunks: Iterator[Chunk], job: GenerationJob, watch: StreamWatch) -> 
         if finished:
             continue  # only counts are left to read
         reason = watch.due()
-        if reason is None and job.should_stop is not None and chunk.text and job.should_stop("".join(parts)):
+        if (
+            reason is None
+            and job.should_stop is not None
+            and chunk.text
+            and job.should_stop("".join(parts))
+        ):
             reason = "stop"
         if reason is not None:
             watch.abort(reason)
@@ -458,11 +524,14 @@ def _merge_stats(result: GenerationResult, chunk: Chunk) -> None:
         result.t_gen_s = chunk.t_gen_s
 
 
-def remaining_ms(deadline: float | None) -> int | None:
-    """Milliseconds left before ``deadline`` (at least 1), for server-side time limits."""
-    if deadline is None:
-        return None
-    return max(1, int((deadline - time.monotonic()) * 1000))
+def generation_limit_ms(job: GenerationJob) -> int | None:
+    """The job's time limit in milliseconds (at least 1), for a server-side backstop."""
+    limits = []
+    if job.deadline is not None:
+        limits.append(job.deadline - time.monotonic())
+    if job.time_budget_s is not None:
+        limits.append(job.time_budget_s)
+    return max(1, int(min(limits) * 1000)) if limits else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -492,7 +561,9 @@ def guess_template(model_name: str) -> FimTemplate | None:
     return None
 
 
-def resolve_template(setting: str, model_name: str, detected: FimTemplate | None = None) -> FimTemplate:
+def resolve_template(
+    setting: str, model_name: str, detected: FimTemplate | None = None
+) -> FimTemplate:
     """The template for a raw FIM prompt: the setting, else what the server told, else a guess."""
     if setting and setting != "auto":
         try:
@@ -625,7 +696,10 @@ class RemoteEngine:
             if self._info is None:
                 self._info = self._connect(progress)
                 log.info(
-                    "%s at %s: model %s, FIM %s", self.label, self.url, self._info.model,
+                    "%s at %s: model %s, FIM %s",
+                    self.label,
+                    self.url,
+                    self._info.model,
                     self._info.fim_format,
                 )
             return self._info
@@ -651,7 +725,10 @@ class RemoteEngine:
         to_chunk: Callable[[dict[str, Any]], Chunk],
     ) -> GenerationResult:
         """POST a streaming request and collect it, mapping each event with ``to_chunk``."""
-        with self.http.stream(path, body, cancel, job.deadline) as (lines, watch):
+        with self.http.stream(path, body, cancel, job.deadline, job.time_budget_s) as (
+            lines,
+            watch,
+        ):
             chunks = (self._checked(event, to_chunk) for event in events(lines))
             return collect(chunks, job, watch)
 
@@ -680,14 +757,13 @@ def check(settings: Settings) -> list[tuple[str, str]]:
     from lsp_server.context.types import Prompt
     from lsp_server.engine import create_engine
 
-    rows: list[tuple[str, str]] = [("backend", settings.backend)]
     try:
         engine = create_engine(settings)
     except EngineError as err:
-        return rows + [("connection", f"failed: {err.user_message()}")]
+        return [("connection", f"failed: {err.user_message()}")]
     if not isinstance(engine, RemoteEngine):
-        return rows + [("connection", "not a remote backend")]
-    rows.append(("url", engine.url))
+        return [("connection", "not a remote backend")]
+    rows: list[tuple[str, str]] = [("url", engine.url)]
     if settings.api_key_env:
         state = "set" if api_key(settings) else "not set"
         rows.append(("API key", f"${settings.api_key_env} {state}"))

@@ -8,7 +8,9 @@ changed tokens at the end of the prompt are evaluated.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import io
 import logging
 import os
 import time
@@ -120,26 +122,31 @@ class LlamaCppEngine:
 
     def _open(self, lib: Any, path: Path) -> Any:
         s = self.settings
+        chatter = io.StringIO()
         try:
             # verbose=True: with False, llama-cpp-python redirects fd 1 and 2 while loading, which
-            # can swallow protocol bytes on stdio. Native logs are routed to our logger instead.
-            llm = lib.Llama(
-                model_path=str(path),
-                n_ctx=s.n_ctx,
-                n_batch=max(s.n_batch, 512),
-                n_ubatch=max(s.n_batch, 512),
-                n_threads=s.n_threads or physical_cores(),
-                n_threads_batch=s.n_threads or physical_cores(),
-                n_gpu_layers=s.n_gpu_layers,
-                logits_all=False,
-                verbose=True,
-            )
+            # can swallow protocol bytes on stdio. Native logs are routed to our logger instead,
+            # and the Python-level chatter it prints (metadata, chat template) to the debug log.
+            with contextlib.redirect_stderr(chatter):
+                llm = lib.Llama(
+                    model_path=str(path),
+                    n_ctx=s.n_ctx,
+                    n_batch=max(s.n_batch, 512),
+                    n_ubatch=max(s.n_batch, 512),
+                    n_threads=s.n_threads or physical_cores(),
+                    n_threads_batch=s.n_threads or physical_cores(),
+                    n_gpu_layers=s.n_gpu_layers,
+                    logits_all=False,
+                    verbose=True,
+                )
         except (ValueError, RuntimeError, OSError) as err:
             raise EngineError(
                 f"cannot load {path.name}: {err}",
                 "The file may be corrupt or not a GGUF model (delete it and pull again), or it needs more "
                 "memory than is free (pick a smaller model, lower fimLsp.nCtx or fimLsp.nGpuLayers).",
             ) from err
+        finally:
+            log.debug("llama-cpp-python: %s", chatter.getvalue())
         logging.getLogger("llama-cpp-python").setLevel(logging.WARNING)
         return llm
 
@@ -335,7 +342,8 @@ class LlamaCppEngine:
                 return text, "cancelled", n + 1
             if job.should_stop is not None and job.should_stop(text):
                 return text, "stop", n + 1
-            if deadline is not None and time.monotonic() >= deadline:
+            # Past the time budget, stop at the next line end: a half line is no suggestion.
+            if deadline is not None and time.monotonic() >= deadline and "\n" in text.lstrip("\n"):
                 return text, "deadline", n + 1
             self._eval([token])
         return text, "max_tokens", job.max_tokens

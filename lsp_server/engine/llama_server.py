@@ -3,8 +3,10 @@
 Two routes (API: llama.cpp ``tools/server/README.md``):
 
 - ``/infill``: the server builds the FIM prompt from the model's own FIM tokens (``input_prefix``,
-  ``input_suffix``, ``input_extra`` for other files, ``prompt`` after the middle token). Used when
-  ``fimTemplate`` is ``auto`` and the server accepts infill for its model.
+  ``input_suffix``, ``input_extra`` for other files, ``prompt`` for `Prompt.middle`). Used when
+  ``fimTemplate`` is ``auto`` and the server accepts infill for its model. Note: the README says
+  ``prompt`` goes after the middle token, but ``format_prompt_infill`` (server-common.cpp, in the
+  llama.cpp we pin) appends it to the prefix, before the suffix token.
 - ``/completion``: our own template rendered as raw text; used when ``fimTemplate`` names a
   template, or when ``/infill`` is refused but the vocabulary still has a family's FIM tokens.
 
@@ -37,7 +39,8 @@ from lsp_server.engine.http import (
     RemoteEngine,
     SlotMemory,
     api_key,
-    remaining_ms,
+    check,
+    generation_limit_ms,
     resolve_template,
     sse_events,
 )
@@ -118,7 +121,9 @@ class LlamaServerEngine(RemoteEngine):
 
         def has_token(text: str) -> bool:
             if text not in memo:
-                reply = self.http.post_json("/tokenize", {"content": text, "parse_special": True}, timeout=10)
+                reply = self.http.post_json(
+                    "/tokenize", {"content": text, "parse_special": True}, timeout=10
+                )
                 memo[text] = len(reply.get("tokens", [])) == 1
             return memo[text]
 
@@ -180,10 +185,10 @@ class LlamaServerEngine(RemoteEngine):
             "id_slot": self._slots.get(job.session),
             "temperature": 0.0,
         }
-        budget = remaining_ms(job.deadline)
-        if budget is not None:
-            # Server-side backstop, counted from the first token and applied after a newline.
-            body["t_max_predict_ms"] = budget
+        limit = generation_limit_ms(job)
+        if limit is not None:
+            # Server-side backstop: counted from the first token, applied after a newline.
+            body["t_max_predict_ms"] = limit
         if self._route == INFILL:
             body.update(_infill_fields(job.prompt))
             return INFILL, body
@@ -220,7 +225,7 @@ def _infill_fields(prompt: Prompt) -> dict[str, Any]:
         "input_prefix": prompt.prefix,
         "input_suffix": prompt.suffix,
         "input_extra": [{"filename": c.path, "text": c.text} for c in prompt.extra],
-        # After the FIM middle token, so the cached prompt survives typing (see Prompt).
+        # The text from the anchor to the cursor; the server appends it to the prefix.
         "prompt": prompt.middle,
     }
 
@@ -244,3 +249,5 @@ def _int(value: Any) -> int | None:
 def _seconds(ms: Any) -> float | None:
     return float(ms) / 1000.0 if isinstance(ms, int | float) else None
 
+
+__all__ = ["LlamaServerEngine", "check"]  # check: the rows `fim-lsp doctor` prints

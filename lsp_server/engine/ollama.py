@@ -33,6 +33,7 @@ from lsp_server.engine.http import (
     Chunk,
     RemoteEngine,
     api_key,
+    check,
     guess_template,
     ndjson_events,
     resolve_template,
@@ -92,14 +93,18 @@ class OllamaEngine(RemoteEngine):
             hint = "Set remoteModel to one of: " + ", ".join(names) + "."
         else:
             hint = "Run `ollama pull qwen2.5-coder:1.5b-base`, then set remoteModel."
-        raise EngineError(f"the remoteModel setting is empty and Ollama has {len(names)} models", hint)
+        raise EngineError(
+            f"the remoteModel setting is empty and Ollama has {len(names)} models", hint
+        )
 
     def _show(self, model: str) -> dict[str, Any]:
         try:
             reply = self.http.post_json("/api/show", {"model": model}, timeout=10)
         except EngineError as err:
             if "answered 404" in str(err):
-                raise EngineError(f"Ollama has no model {model!r}", f"Run `ollama pull {model}`.") from err
+                raise EngineError(
+                    f"Ollama has no model {model!r}", f"Run `ollama pull {model}`."
+                ) from err
             raise
         return reply if isinstance(reply, dict) else {}
 
@@ -163,3 +168,5 @@ def _int(value: Any) -> int | None:
 def _ns(value: Any) -> float | None:
     return float(value) / 1e9 if isinstance(value, int | float) else None
 
+
+__all__ = ["OllamaEngine", "check"]  # check: the rows `fim-lsp doctor` prints

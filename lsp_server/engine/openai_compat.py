@@ -25,7 +25,14 @@ from lsp_server.engine.base import (
     GenerationResult,
     ProgressCallback,
 )
-from lsp_server.engine.http import Chunk, RemoteEngine, api_key, resolve_template, sse_events
+from lsp_server.engine.http import (
+    Chunk,
+    RemoteEngine,
+    api_key,
+    check,
+    resolve_template,
+    sse_events,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +85,9 @@ class OpenAIEngine(RemoteEngine):
         wanted = self.settings.remote_model
         if wanted:
             if served and wanted not in served:
-                log.warning("%s does not list model %r (it serves %s)", self.url, wanted, ", ".join(served))
+                log.warning(
+                    "%s does not list model %r (it serves %s)", self.url, wanted, ", ".join(served)
+                )
             return wanted
         if not served:
             raise EngineError(
@@ -86,7 +95,9 @@ class OpenAIEngine(RemoteEngine):
                 "Set remoteModel to the model name the server expects.",
             )
         if len(served) > 1:
-            log.info("%s serves %s; using %s (set remoteModel to choose)", self.url, served, served[0])
+            log.info(
+                "%s serves %s; using %s (set remoteModel to choose)", self.url, served, served[0]
+            )
         return served[0]
 
     def _generate(self, job: GenerationJob, cancel: CancelToken) -> GenerationResult:
@@ -129,3 +140,6 @@ def _chunk(event: dict[str, Any]) -> Chunk:
 
 def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int | float) else None
+
+
+__all__ = ["OpenAIEngine", "check"]  # check: the rows `fim-lsp doctor` prints

@@ -1,0 +1,197 @@
+"""The real server over stdio with the real model, once per recorded client."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import json
+import time
+from concurrent.futures import Future
+
+import psutil
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
+from pytest_lsp import LanguageClient
+
+pytestmark = pytest.mark.model
+
+URI = "file:///work/demo/stats.py"
+SOURCE = '''def mean(values):
+    """Return the arithmetic mean of values."""
+    return sum(values) / len(values)
+
+
+def variance(values):
+    """Return the population variance of values."""
+    m = mean(values)
+    
+
+if __name__ == "__main__":
+    print(variance([1.0, 2.0, 3.0]))
+'''
+BODY = types.Position(line=8, character=4)
+
+
+def open_doc(client: LanguageClient, text: str = SOURCE, uri: str = URI, version: int = 1) -> None:
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(types.TextDocumentItem(uri=uri, language_id="python", version=version, text=text))
+    )
+
+
+def inline_params(position: types.Position = BODY, uri: str = URI, invoked: bool = False) -> types.InlineCompletionParams:
+    kind = types.InlineCompletionTriggerKind.Invoked if invoked else types.InlineCompletionTriggerKind.Automatic
+    return types.InlineCompletionParams(
+        context=types.InlineCompletionContext(trigger_kind=kind),
+        text_document=types.TextDocumentIdentifier(uri),
+        position=position,
+    )
+
+
+async def write_raw(client: LanguageClient, body: bytes) -> None:
+    assert client._server is not None and client._server.stdin is not None
+    client._server.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    await client._server.stdin.drain()
+
+
+async def send_raw(client: LanguageClient, message: dict[str, object]) -> object:
+    """Send a request the typed client would refuse to build, and await its response."""
+    future: Future[object] = Future()
+    client.protocol._request_futures[str(message["id"])] = future
+    await write_raw(client, json.dumps(message).encode())
+    return await asyncio.wait_for(asyncio.wrap_future(future), timeout=30)
+
+
+async def server_stats(client: LanguageClient) -> dict[str, object]:
+    result = await client.protocol.send_request_async("fimLsp/stats", None)
+    return result if isinstance(result, dict) else result._asdict()
+
+
+def insert(text: str, position: types.Position, snippet: str) -> str:
+    lines = text.split("\n")
+    offset = sum(len(ln) + 1 for ln in lines[: position.line]) + position.character
+    return text[:offset] + snippet + text[offset:]
+
+
+async def test_inline_completion_in_a_function_body(client: LanguageClient) -> None:
+    open_doc(client)
+    result = await client.text_document_inline_completion_async(inline_params())
+    assert isinstance(result, types.InlineCompletionList) and len(result.items) == 1
+    item = result.items[0]
+    assert isinstance(item.insert_text, str) and item.insert_text.strip()
+    assert item.range == types.Range(BODY, BODY)
+    completed = insert(SOURCE, BODY, item.insert_text)
+    ast.parse(completed)  # the suggestion makes the file parse
+    assert 'if __name__ == "__main__":' not in item.insert_text  # no echo of the suffix
+    assert completed.count("def variance") == 1
+
+
+async def test_invoked_request_may_offer_alternatives(client: LanguageClient) -> None:
+    open_doc(client)
+    result = await client.text_document_inline_completion_async(inline_params(invoked=True))
+    assert isinstance(result, types.InlineCompletionList) and 1 <= len(result.items) <= 2
+    texts = [i.insert_text for i in result.items]
+    assert len(set(texts)) == len(texts)
+
+
+async def test_completion_fallback(client: LanguageClient) -> None:
+    open_doc(client)
+    result = await client.text_document_completion_async(
+        types.CompletionParams(text_document=types.TextDocumentIdentifier(URI), position=BODY)
+    )
+    assert isinstance(result, types.CompletionList) and len(result.items) == 1
+    item = result.items[0]
+    assert isinstance(item.text_edit, types.TextEdit)
+    assert item.text_edit.range == types.Range(BODY, BODY)
+    suggestion = item.text_edit.new_text
+    assert item.label == next(ln.strip() for ln in suggestion.split("\n") if ln.strip())[:60]
+    ast.parse(insert(SOURCE, BODY, suggestion))
+
+
+LONG_SOURCE = "\n".join(f"def helper_{i}(x):\n    return x * {i} + {i * 7} - len(str(x))\n" for i in range(60))
+LONG_SOURCE += "\n\ndef main():\n    \n"
+LONG_CURSOR = types.Position(line=LONG_SOURCE.count("\n") - 1, character=4)
+
+
+async def test_cancelled_request_gets_the_cancel_error_quickly(client: LanguageClient) -> None:
+    open_doc(client, LONG_SOURCE)
+    params = inline_params(LONG_CURSOR)
+    future = client.protocol.send_request(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id="slow-1")
+    await asyncio.sleep(0.5)  # the ~600-token cold prompt takes several seconds on 2 cores
+    started = time.monotonic()
+    client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="slow-1"))
+    with pytest.raises(JsonRpcRequestCancelled):
+        await asyncio.wrap_future(future)
+    assert time.monotonic() - started < 3.0
+    after = await client.text_document_inline_completion_async(inline_params(LONG_CURSOR))
+    assert isinstance(after, types.InlineCompletionList)
+    stats = await server_stats(client)
+    assert stats["cancelled"] >= 1 and stats["completed"] >= 1
+
+
+async def test_result_for_an_older_version_is_not_returned(client: LanguageClient) -> None:
+    open_doc(client, LONG_SOURCE)
+    pending = asyncio.ensure_future(client.text_document_inline_completion_async(inline_params(LONG_CURSOR)))
+    await asyncio.sleep(0.3)
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=URI, version=2),
+            content_changes=[types.TextDocumentContentChangePartial(
+                range=types.Range(LONG_CURSOR, LONG_CURSOR), text="r")],
+        )
+    )
+    stale = await pending
+    assert list(stale.items) == []
+    fresh = await client.text_document_inline_completion_async(
+        inline_params(types.Position(LONG_CURSOR.line, LONG_CURSOR.character + 1))
+    )
+    assert isinstance(fresh, types.InlineCompletionList)
+
+
+async def test_bad_inputs_get_an_error_or_empty_result_and_the_server_stays_up(client: LanguageClient) -> None:
+    open_doc(client)
+    far = await client.text_document_inline_completion_async(inline_params(types.Position(9999, 0)))
+    assert list(far.items) == []
+    unknown = await client.text_document_inline_completion_async(inline_params(uri="file:///never/opened.py"))
+    assert list(unknown.items) == []
+    with pytest.raises(JsonRpcException):  # missing params: an error response, not a crash
+        await send_raw(client, {"jsonrpc": "2.0", "id": "raw-1", "method": types.TEXT_DOCUMENT_INLINE_COMPLETION,
+                                "params": {"position": {}}})
+    await write_raw(client, b"{bad json")  # malformed JSON is logged and skipped
+    ok = await client.text_document_inline_completion_async(inline_params())
+    assert ok.items and ok.items[0].insert_text
+
+
+async def test_thousand_changes_leave_memory_flat(client: LanguageClient) -> None:
+    open_doc(client)
+    assert client._server is not None
+    proc = psutil.Process(client._server.pid)
+
+    def change(version: int) -> None:
+        pos = types.Position(8, 4 + (version % 2))
+        edit = "x" if version % 2 == 0 else ""
+        end = pos if version % 2 == 0 else types.Position(8, 4 + 1)
+        start = pos if version % 2 == 0 else types.Position(8, 4)
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=URI, version=version),
+            content_changes=[types.TextDocumentContentChangePartial(range=types.Range(start, end), text=edit)],
+        ))
+
+    for v in range(2, 202):  # warm-up
+        change(v)
+    await server_stats(client)
+    before = proc.memory_info().rss
+    for v in range(202, 1202):
+        change(v)
+    stats = await server_stats(client)
+    grown = proc.memory_info().rss - before
+    assert stats["pendingFutures"] <= 2, stats
+    assert grown < 8 * 2**20, f"RSS grew {grown / 2**20:.1f} MiB over 1000 didChange"
+
+
+async def test_shutdown_and_exit_leave_no_process(client: LanguageClient) -> None:
+    assert client._server is not None
+    pid = client._server.pid
+    await client.shutdown_session()
+    assert client._server.returncode == 0
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
