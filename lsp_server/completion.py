@@ -14,9 +14,23 @@ from dataclasses import asdict, dataclass, field
 
 from lsp_server.config import Settings
 from lsp_server.context.types import ExtraChunk
-from lsp_server.context.window import Anchor, PromptBudget, build_prompt, extra_chunks, heal_indentation, unheal
+from lsp_server.context.window import (
+    Anchor,
+    PromptBudget,
+    build_prompt,
+    extra_chunks,
+    heal_indentation,
+    unheal,
+)
 from lsp_server.documents import Snapshot
-from lsp_server.engine import Engine, EngineError, EngineInfo, GenerationJob, GenerationResult, create_engine
+from lsp_server.engine import (
+    Engine,
+    EngineError,
+    EngineInfo,
+    GenerationJob,
+    GenerationResult,
+    create_engine,
+)
 from lsp_server.engine.base import CancelToken, ProgressCallback
 from lsp_server.postprocess import CursorContext, clean, should_stop
 from lsp_server.worker import EngineWorker

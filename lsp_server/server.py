@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pygls.lsp.server import LanguageServer
 from pygls.exceptions import JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
 from pygls.protocol import JsonRPCNotification, JsonRPCProtocol, LanguageServerProtocol
 from pygls.uris import to_fs_path
 
 from lsp_server import __version__
 from lsp_server.completion import CompletionQuery, CompletionService
 from lsp_server.config import SECTION, Settings, SettingsSources
-from lsp_server.documents import UTF8, UTF16, DocumentStore, PositionError, Snapshot, TextChange
+from lsp_server.documents import UTF8, UTF16, DocumentStore, PositionError, TextChange
 from lsp_server.engine import EngineError
 from lsp_server.worker import StaleJob
 

@@ -2,7 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from lsp_server.documents import UTF8, UTF16, DocumentStore, PositionError, Snapshot, TextChange, column_to_index
+from lsp_server.documents import (
+    UTF8,
+    UTF16,
+    DocumentStore,
+    PositionError,
+    Snapshot,
+    TextChange,
+    column_to_index,
+)
 
 TEXT = "a😀b = 1\n漢字x = 2\nlast"
 

@@ -1,6 +1,12 @@
 from __future__ import annotations
 
-from lsp_server.context.window import MAX_MIDDLE_LINES, Anchor, PromptBudget, build_prompt, extra_chunks
+from lsp_server.context.window import (
+    MAX_MIDDLE_LINES,
+    Anchor,
+    PromptBudget,
+    build_prompt,
+    extra_chunks,
+)
 
 
 def words(text: str) -> int:

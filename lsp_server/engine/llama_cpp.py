@@ -22,7 +22,13 @@ import numpy as np
 
 from lsp_server import models
 from lsp_server.config import Settings
-from lsp_server.context.templates import FimTemplate, NoFimSupport, Segment, detect_template, template_by_name
+from lsp_server.context.templates import (
+    FimTemplate,
+    NoFimSupport,
+    Segment,
+    detect_template,
+    template_by_name,
+)
 from lsp_server.context.types import Prompt
 from lsp_server.engine.base import (
     CancelToken,

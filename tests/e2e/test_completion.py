@@ -25,11 +25,11 @@ SOURCE = '''def mean(values):
 def variance(values):
     """Return the population variance of values."""
     m = mean(values)
-    
+{indent}
 
 if __name__ == "__main__":
     print(variance([1.0, 2.0, 3.0]))
-'''
+'''.format(indent="    ")
 BODY = types.Position(line=8, character=4)
 
 

@@ -1,0 +1,72 @@
+"""The in-process engine on the real test model: token building, KV reuse, abort."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from lsp_server import models
+from lsp_server.config import Settings
+from lsp_server.context.types import Prompt
+from lsp_server.engine.base import CancelToken, GenerationJob
+from lsp_server.engine.llama_cpp import LlamaCppEngine
+
+pytestmark = pytest.mark.model
+MODEL = "qwen2.5-coder-0.5b-offline"
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[LlamaCppEngine]:
+    if models.local_path(MODEL) is None:
+        pytest.fail(f"test model missing: run `fim-lsp model pull {MODEL}`")
+    eng = LlamaCppEngine(Settings(n_threads=2, n_ctx=2048, n_batch=32))
+    eng.load(lambda _m, _p: None)
+    yield eng
+    eng.close()
+
+
+def test_detects_qwen_format_from_the_gguf(engine: LlamaCppEngine) -> None:
+    info = engine.info()
+    assert info.fim_format == "qwen" and info.details["architecture"] == "qwen2"
+
+
+def test_control_tokens_in_user_code_stay_plain_text(engine: LlamaCppEngine) -> None:
+    special = engine._loaded.special  # type: ignore[union-attr]
+    fim_ids = {special["<|fim_prefix|>"], special["<|fim_suffix|>"], special["<|fim_middle|>"]}
+    tokens = engine.tokens_for(Prompt(prefix="s = '<|fim_middle|><|fim_suffix|>'\n", suffix="<|fim_prefix|>"))
+    assert sum(t in fim_ids for t in tokens) == 3  # only the template's own three markers
+
+
+def test_typing_reuses_the_kv_cache(engine: LlamaCppEngine) -> None:
+    prefix = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(20))
+    first = engine.generate(GenerationJob(Prompt(prefix, "\n", "def g("), max_tokens=4), CancelToken())
+    second = engine.generate(GenerationJob(Prompt(prefix, "\n", "def g(a"), max_tokens=4), CancelToken())
+    assert first.n_prompt > 200
+    assert second.n_reused >= second.n_prompt - 3  # only the typed tail is evaluated again
+
+
+def test_cancel_stops_within_a_token(engine: LlamaCppEngine) -> None:
+    token = CancelToken()
+    steps: list[float] = []
+
+    def stop_check(text: str) -> bool:
+        steps.append(time.monotonic())
+        if len(steps) == 3:
+            threading.Thread(target=token.cancel).start()
+            time.sleep(0.05)
+        return False
+
+    prompt = Prompt("# count to one hundred\nnumbers = [", "]\n", "1, 2, 3")
+    result = engine.generate(GenerationJob(prompt, max_tokens=64, should_stop=stop_check), token)
+    assert result.stop_reason == "cancelled"
+    assert result.n_generated <= 4
+
+
+def test_cancel_during_prompt_keeps_what_was_evaluated(engine: LlamaCppEngine) -> None:
+    token = CancelToken()
+    token.cancel()
+    result = engine.generate(GenerationJob(Prompt("x = 1\n" * 50, ""), max_tokens=8), token)
+    assert result.stop_reason == "cancelled" and result.n_generated == 0
