@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from lsp_server.config import Settings
 from lsp_server.context.types import ExtraChunk
@@ -33,7 +33,10 @@ from lsp_server.engine import (
 )
 from lsp_server.engine.base import CancelToken, ProgressCallback
 from lsp_server.postprocess import CursorContext, clean, should_stop
-from lsp_server.worker import EngineWorker
+from lsp_server.suggestion_cache import HEAD, SuggestionCache
+from lsp_server.worker import EngineWorker, StaleJob
+
+PREFETCH = "#prefetch"  # worker key suffix: a didChange does not cancel prefetches
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,8 @@ class Stats:
     completed: int = 0
     cancelled: int = 0
     dropped: int = 0
+    cacheHits: int = 0
+    prefetched: int = 0
     nPrompt: int = 0
     nReused: int = 0
     nGenerated: int = 0
@@ -102,6 +107,8 @@ class CompletionService:
         self.worker = EngineWorker(threads=1)
         self._anchors: dict[str, Anchor] = {}
         self.stats = Stats()
+        self.cache = SuggestionCache()
+        self._prefetches: dict[str, tuple[tuple[int, str, str], asyncio.Future[None]]] = {}
         self._started = time.monotonic()
 
     @property
@@ -135,6 +142,7 @@ class CompletionService:
 
     def forget(self, uri: str) -> None:
         self._anchors.pop(uri, None)
+        self.cache.forget(uri)
         self.worker.cancel(uri)
 
     async def complete(self, query: CompletionQuery) -> list[str]:
@@ -143,6 +151,11 @@ class CompletionService:
             return []
         self.stats.requests += 1
         engine, settings = self._engine, self.settings
+        text, offset, uri = query.snapshot.text, query.offset, query.snapshot.uri
+        cached = await self._from_cache_or_prefetch(uri, text, offset)
+        if cached is not None:
+            self.stats.cacheHits += 1
+            return cached
         started = time.monotonic()
         try:
             result, ctx = await self.worker.submit(
@@ -156,7 +169,52 @@ class CompletionService:
             self.stats.coldStartS = time.monotonic() - self._started
         if result.stop_reason == "cancelled":
             return []
-        return alternatives(clean(result.text, ctx, result.stop_reason), ctx, query.several)
+        texts = alternatives(clean(result.text, ctx, result.stop_reason), ctx, query.several)
+        self.cache.remember(uri, text[:offset], text[offset : offset + HEAD], texts)
+        if texts and settings.prefetch:
+            self._start_prefetch(query, texts[0])
+        return texts
+
+    async def _from_cache_or_prefetch(self, uri: str, text: str, offset: int) -> list[str] | None:
+        """A cached answer; waits for a running prefetch of exactly this state, else cancels it."""
+        before, after = text[:offset], text[offset : offset + HEAD]
+        cached = self.cache.lookup(uri, before, after)
+        if cached is not None:
+            return cached
+        running = self._prefetches.pop(uri, None)
+        if running is not None:
+            target, task = running
+            if target == (len(before), before[-HEAD:], after) and not task.done():
+                await asyncio.shield(task)
+                return self.cache.lookup(uri, before, after)
+            self.worker.cancel(uri + PREFETCH)
+        return None
+
+    def _start_prefetch(self, query: CompletionQuery, accepted: str) -> None:
+        """Compute the next suggestion as if this one were accepted, while the user reads it."""
+        doc, offset = query.snapshot, query.offset
+        text = doc.text[:offset] + accepted + doc.text[offset:]
+        ahead = replace(query, snapshot=replace(doc, text=text), offset=offset + len(accepted))
+        before, after = text[: ahead.offset], text[ahead.offset : ahead.offset + HEAD]
+        task = asyncio.ensure_future(self._prefetch(ahead))
+        self._prefetches[doc.uri] = ((len(before), before[-HEAD:], after), task)
+
+    async def _prefetch(self, query: CompletionQuery) -> None:
+        engine, settings = self._engine, self.settings
+        if engine is None:
+            return
+        try:
+            result, ctx = await self.worker.submit(
+                query.snapshot.uri + PREFETCH, lambda token: self._run(engine, settings, query, token)
+            )
+        except (StaleJob, EngineError, asyncio.CancelledError):
+            return
+        if result.stop_reason == "cancelled":
+            return
+        self.stats.prefetched += 1
+        text, offset = query.snapshot.text, query.offset
+        texts = alternatives(clean(result.text, ctx, result.stop_reason), ctx, query.several)
+        self.cache.remember(query.snapshot.uri, text[:offset], text[offset : offset + HEAD], texts)
 
     def _run(
         self, engine: Engine, settings: Settings, query: CompletionQuery, token: CancelToken

@@ -51,6 +51,7 @@ class Settings:
     disabled_languages: tuple[str, ...] = field(default=())
     extra_context: bool = False  # other open buffers as repository context (off: hurt the 0.5B test model)
     extra_context_tokens: int = 256
+    prefetch: bool = True  # after a suggestion, compute the next one as if it were accepted
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {

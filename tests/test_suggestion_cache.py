@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from lsp_server.suggestion_cache import SuggestionCache
+
+BEFORE = "def area(r):\n    "
+AFTER = "\n\nprint(area(2))\n"
+
+
+def test_typing_the_suggestion_returns_its_rest() -> None:
+    cache = SuggestionCache()
+    cache.remember("u", BEFORE, AFTER, ["return 3.14 * r * r"])
+    assert cache.lookup("u", BEFORE + "ret", AFTER) == ["urn 3.14 * r * r"]
+    assert cache.lookup("u", BEFORE + "return 3.14 * r", AFTER) == [" * r"]
+
+
+def test_diverging_or_edited_text_misses() -> None:
+    cache = SuggestionCache()
+    cache.remember("u", BEFORE, AFTER, ["return 3.14 * r * r"])
+    assert cache.lookup("u", BEFORE + "pri", AFTER) is None  # typed something else
+    assert cache.lookup("u", BEFORE + "ret", AFTER + "# edit below") is None  # suffix changed
+    assert cache.lookup("u", "x = 1\n" + BEFORE + "ret", AFTER) is None  # text above changed
+    assert cache.lookup("other", BEFORE + "ret", AFTER) is None
+    assert cache.lookup("u", BEFORE + "return 3.14 * r * r", AFTER) is None  # fully typed
+
+
+def test_exact_position_hits_and_lru_bound() -> None:
+    cache = SuggestionCache(capacity=2)
+    cache.remember("u", "a", "z", ["1"])
+    cache.remember("u", "b", "z", ["2"])
+    cache.remember("u", "c", "z", ["3"])
+    assert cache.lookup("u", "c", "z") == ["3"]
+    assert cache.lookup("u", "a", "z") is None  # evicted
+    cache.forget("u")
+    assert cache.lookup("u", "c", "z") is None
