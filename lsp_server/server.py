@@ -40,6 +40,7 @@ class FimProtocol(LanguageServerProtocol):
     per handled notification was kept forever (memory grew with every didChange)."""
 
     def structure_message(self, data: dict[str, Any]) -> Any:
+        _fix_trigger_kind(data)
         try:
             return super().structure_message(data)
         except JsonRpcInvalidParams as err:
@@ -55,6 +56,19 @@ class FimProtocol(LanguageServerProtocol):
             callback(future)
 
         super()._execute_handler(msg_id, handler, done, args, kwargs)
+
+
+def _fix_trigger_kind(data: dict[str, Any]) -> None:
+    """vscode-languageclient 9 forwards VS Code's 0-based trigger kind; LSP's starts at 1.
+
+    0 is not a valid LSP value (pygls would reject the whole request), and in VS Code it means
+    an explicit invocation, so read it as Invoked.
+    """
+    if data.get("method") != types.TEXT_DOCUMENT_INLINE_COMPLETION:
+        return
+    context = (data.get("params") or {}).get("context")
+    if isinstance(context, dict) and context.get("triggerKind") == 0:
+        context["triggerKind"] = types.InlineCompletionTriggerKind.Invoked.value
 
 
 class FimServer(LanguageServer):

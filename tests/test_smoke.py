@@ -7,6 +7,7 @@ import sys
 from collections.abc import AsyncIterator
 
 import pytest_lsp
+from lsp_helpers import send_raw
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
@@ -63,3 +64,13 @@ async def test_configuration_change_with_null_settings_repulls(client: LanguageC
             break
         await asyncio.sleep(0.1)
     assert any("/another/missing.gguf" in m for m in [m.message for m in client.messages])
+
+
+async def test_vscode_zero_based_trigger_kind_is_accepted(client: LanguageClient) -> None:
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        types.TextDocumentItem(uri="file:///z.py", language_id="python", version=1, text="x = ")))
+    result = await send_raw(client, {
+        "jsonrpc": "2.0", "id": "tk-0", "method": types.TEXT_DOCUMENT_INLINE_COMPLETION,
+        "params": {"textDocument": {"uri": "file:///z.py"}, "position": {"line": 0, "character": 4},
+                   "context": {"triggerKind": 0}}})
+    assert result is not None

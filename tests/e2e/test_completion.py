@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import json
 import time
-from concurrent.futures import Future
 
 import psutil
 import pytest
+from lsp_helpers import send_raw, write_raw
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
 from pytest_lsp import LanguageClient
@@ -46,20 +45,6 @@ def inline_params(position: types.Position = BODY, uri: str = URI, invoked: bool
         text_document=types.TextDocumentIdentifier(uri),
         position=position,
     )
-
-
-async def write_raw(client: LanguageClient, body: bytes) -> None:
-    assert client._server is not None and client._server.stdin is not None
-    client._server.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-    await client._server.stdin.drain()
-
-
-async def send_raw(client: LanguageClient, message: dict[str, object]) -> object:
-    """Send a request the typed client would refuse to build, and await its response."""
-    future: Future[object] = Future()
-    client.protocol._request_futures[str(message["id"])] = future
-    await write_raw(client, json.dumps(message).encode())
-    return await asyncio.wait_for(asyncio.wrap_future(future), timeout=30)
 
 
 async def server_stats(client: LanguageClient) -> dict[str, object]:

@@ -11,8 +11,8 @@ const HEADER = /^(name|model|preset)s?\b/i;
 
 /**
  * Parses `fim-lsp model list`: one model a line, its name first, then free text. Blank lines,
- * `#` comments, a header line and rule lines are skipped; a leading `*` or `-` marker is
- * dropped (`*` is taken to mean "current").
+ * `#` comments, a header line, rule lines and `key: value` trailers are skipped; a leading `*`
+ * or `-` marker is dropped (`*` is taken to mean "current").
  */
 export function parseModelList(stdout: string): ModelEntry[] {
   const out: ModelEntry[] = [];
@@ -30,7 +30,8 @@ export function parseModelList(stdout: string): ModelEntry[] {
       line = line.slice(2).trim();
     }
     const match = /^(\S+)\s*(.*)$/.exec(line);
-    if (!match || seen.has(match[1])) {
+    // "cache: /path" and similar trailers are not models.
+    if (!match || match[1].endsWith(":") || seen.has(match[1])) {
       continue;
     }
     seen.add(match[1]);

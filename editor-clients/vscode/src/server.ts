@@ -16,6 +16,7 @@ import {
   WorkDoneProgressReport,
 } from "vscode-languageclient/node";
 import { delay } from "./common/delay";
+import { lspTriggerKind } from "./common/triggerKind";
 import { SECTION, firstWorkspaceFolder, getSettings, updateSetting } from "./common/vscodeapi";
 import { missingServerMessage, resolveCommand } from "./resolve";
 import {
@@ -113,7 +114,8 @@ export class FimServer implements vscode.Disposable {
           ) {
             return null;
           }
-          const result = await next(document, position, context, token);
+          const fixed = { ...context, triggerKind: lspTriggerKind(context.triggerKind) };
+          const result = await next(document, position, fixed as vscode.InlineCompletionContext, token);
           const items = Array.isArray(result) ? result : (result?.items ?? []);
           this.inlineItems.fire({ document, version: document.version, position, items });
           return result;

@@ -30,7 +30,7 @@ const suite = path.join(extensionDir, "out/test/e2e/suite.js");
 const timeoutMs = Number(process.env.FIM_LSP_E2E_TIMEOUT_S ?? 600) * 1000;
 // Every process this run starts inherits this marker, so the cleanup can find stragglers
 // (the extension host and fim-lsp) even when they left the server's process group.
-const runId = randomUUID();
+const runId = process.env.FIM_LSP_E2E_RUN_ID ?? randomUUID();
 
 function say(line) {
   process.stdout.write(`[run.mjs] ${line}\n`);
@@ -121,6 +121,8 @@ async function main() {
     "fimLsp.trace.server": "messages",
     "editor.inlineSuggest.enabled": true,
     "workbench.startupEditor": "none",
+    "workbench.secondarySideBar.defaultVisibility": "hidden",
+    "chat.disableAIFeatures": true,
     "extensions.autoUpdate": false,
     "extensions.autoCheckUpdates": false,
     "telemetry.telemetryLevel": "off",
@@ -209,12 +211,16 @@ async function main() {
       `&payload=${encodeURIComponent(JSON.stringify(payload))}`;
     say(`opening ${url}`);
     await page.goto(url);
+    await page.bringToFront();
 
     const result = await Promise.race([
       exited.then((c) => ({ exitCode: c })),
       new Promise((r) => setTimeout(() => r({ timeout: true }), timeoutMs)),
     ]);
     if (result.timeout) throw new Error(`suite did not finish within ${timeoutMs / 1000} s`);
+    if (process.env.FIM_LSP_E2E_SCREENSHOT) {
+      await page.screenshot({ path: process.env.FIM_LSP_E2E_SCREENSHOT }).catch(() => {});
+    }
     say(`extension host exited with ${result.exitCode} after ${Math.round((Date.now() - started) / 1000)} s`);
     if (!fs.existsSync(resultFile)) throw new Error("the suite wrote no result file: it never ran");
     const { results } = JSON.parse(fs.readFileSync(resultFile, "utf8"));

@@ -95,19 +95,22 @@ const tests: Test[] = [
       const doc = await vscode.workspace.openTextDocument(uri);
       assert.strictEqual(doc.languageId, "python");
       const editor = await vscode.window.showTextDocument(doc);
+      // VS Code asks for inline suggestions only while the editor has text focus.
+      await vscode.commands.executeCommand("workbench.action.focusActiveEditorGroup");
       const line = doc.lineAt(doc.lineCount - 1).text.length === 0 ? doc.lineCount - 2 : doc.lineCount - 1;
       const at = new vscode.Position(line, doc.lineAt(line).text.length);
       editor.selection = new vscode.Selection(at, at);
       const before = doc.getText();
       log(`cursor at ${line + 1}:${at.character + 1} after ${JSON.stringify(doc.lineAt(line).text)}`);
 
-      const served = nextEvent<InlineItemsEvent>(
-        api.server.onInlineItems,
-        (e) => e.document.uri.toString() === uri.toString() && e.items.length > 0,
-      );
+      const served = nextEvent<InlineItemsEvent>(api.server.onInlineItems, (e) => {
+        log(`server answered v${e.version} at ${e.position.line + 1}:${e.position.character + 1}: ${e.items.length} item(s)`);
+        return e.document.uri.toString() === uri.toString() && e.items.length > 0;
+      });
       let event: InlineItemsEvent;
       try {
-        await vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
+        // Not awaited: the command's promise may settle only once the suggestion is shown.
+        void vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
         event = await withTimeout("a non-empty inline completion", SUGGEST_TIMEOUT_MS, served.value);
       } finally {
         served.dispose();
@@ -120,11 +123,51 @@ const tests: Test[] = [
 
       // The ghost text appears a moment after the provider answers; commit until it lands.
       await waitFor("the committed suggestion in the buffer", 30_000, async () => {
-        await vscode.commands.executeCommand("editor.action.inlineSuggest.commit");
+        await withTimeout("inlineSuggest.commit", 5_000, Promise.resolve(
+          vscode.commands.executeCommand("editor.action.inlineSuggest.commit"),
+        ));
         return doc.getText() !== before ? true : undefined;
       });
       assert.strictEqual(doc.getText(), expected, "the buffer holds exactly the suggestion");
       log(`buffer line now: ${JSON.stringify(doc.lineAt(line).text)}`);
+      await vscode.commands.executeCommand("workbench.action.files.revert");
+    },
+  ],
+  [
+    "accept next word takes a strict prefix of the suggestion",
+    async (api) => {
+      const folder = vscode.workspace.workspaceFolders![0];
+      const uri = vscode.Uri.joinPath(folder.uri, "sample.py");
+      const doc = await vscode.workspace.openTextDocument(uri);
+      const editor = await vscode.window.showTextDocument(doc);
+      await vscode.commands.executeCommand("workbench.action.focusActiveEditorGroup");
+      const line = doc.lineAt(doc.lineCount - 1).text.length === 0 ? doc.lineCount - 2 : doc.lineCount - 1;
+      const at = new vscode.Position(line, doc.lineAt(line).text.length);
+      editor.selection = new vscode.Selection(at, at);
+      const before = doc.lineAt(line).text;
+      const served = nextEvent<InlineItemsEvent>(
+        api.server.onInlineItems,
+        (e) => e.document.uri.toString() === uri.toString() && e.items.length > 0,
+      );
+      let event: InlineItemsEvent;
+      try {
+        void vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
+        event = await withTimeout("a non-empty inline completion", SUGGEST_TIMEOUT_MS, served.value);
+      } finally {
+        served.dispose();
+      }
+      const item = event.items[0];
+      const insert = typeof item.insertText === "string" ? item.insertText : item.insertText.value;
+      await waitFor("part of the suggestion in the buffer", 30_000, async () => {
+        await withTimeout("acceptNextWord", 5_000, Promise.resolve(
+          vscode.commands.executeCommand("editor.action.inlineSuggest.acceptNextWord"),
+        ));
+        return doc.lineAt(line).text !== before ? true : undefined;
+      });
+      const added = doc.lineAt(line).text.slice(before.length);
+      log(`suggestion ${JSON.stringify(insert)}; accepted word ${JSON.stringify(added)}`);
+      assert.ok(added.length > 0 && added.length < insert.trimEnd().length, "a part, not all");
+      assert.ok(insert.startsWith(added), "the accepted part is the suggestion's start");
       await vscode.commands.executeCommand("workbench.action.files.revert");
     },
   ],
@@ -159,6 +202,24 @@ const tests: Test[] = [
       await vscode.commands.executeCommand("fimLsp.toggle");
       await waitFor("suggestions on", 10_000, () =>
         api.status.current.suggestionsEnabled === true ? true : undefined,
+      );
+    },
+  ],
+  [
+    "a missing server command shows the error state, and fixing the path recovers",
+    async (api) => {
+      const config = vscode.workspace.getConfiguration("fimLsp");
+      const real = config.get<string>("server.path");
+      try {
+        await config.update("server.path", "/nonexistent/fim-lsp", vscode.ConfigurationTarget.Workspace);
+        await waitFor("status missing", 30_000, () => (api.status.current.state === "missing" ? true : undefined));
+        assert.match(api.status.current.message, /cannot find the server command "\/nonexistent\/fim-lsp"/);
+        assert.strictEqual(api.server.languageClient, undefined, "no client without a server");
+      } finally {
+        await config.update("server.path", real, vscode.ConfigurationTarget.Workspace);
+      }
+      await waitFor(`status ready again (now: ${api.status.current.state})`, MODEL_TIMEOUT_MS, () =>
+        api.status.current.state === "ready" ? true : undefined,
       );
     },
   ],

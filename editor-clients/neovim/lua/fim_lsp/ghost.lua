@@ -1,0 +1,417 @@
+-- Ghost text drawn with extmarks, for Neovim versions without vim.lsp.inline_completion
+-- (0.10, 0.11) or when `ghost_text.native = false`. One state per buffer.
+local text = require('fim_lsp.text')
+
+local api = vim.api
+local uv = vim.uv or vim.loop
+local M = {}
+
+M.ns = api.nvim_create_namespace('fim_lsp.ghost')
+
+local METHOD = 'textDocument/inlineCompletion'
+local TRIGGER_INVOKED, TRIGGER_AUTOMATIC = 1, 2
+
+---@class fim_lsp.GhostItem
+---@field text string      what to insert at the cursor where the request was made
+---@field suffix integer   bytes after that cursor the item replaces (its range end)
+
+---@class fim_lsp.GhostState
+---@field bufnr integer
+---@field client_id integer
+---@field timer uv.uv_timer_t?
+---@field request_id integer?
+---@field items fim_lsp.GhostItem[]
+---@field index integer
+---@field typed string      typed or accepted since the items arrived
+---@field anchor {row: integer, prefix: string, tick: integer}?  where the ghost is drawn
+---@field extmark integer?
+
+---@type table<integer, fim_lsp.GhostState>
+local states = {}
+
+---@type fim_lsp.Config
+local config
+
+local function has011()
+  return vim.fn.has('nvim-0.11') == 1
+end
+
+local function client_request(client, method, params, handler, bufnr)
+  if has011() then
+    return client:request(method, params, handler, bufnr)
+  end
+  return client.request(method, params, handler, bufnr)
+end
+
+local function client_cancel(client, id)
+  if has011() then
+    return client:cancel_request(id)
+  end
+  return client.cancel_request(id)
+end
+
+local function cursor()
+  local pos = api.nvim_win_get_cursor(0)
+  return pos[1] - 1, pos[2]
+end
+
+local function line_at(bufnr, row)
+  return api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ''
+end
+
+---@param st fim_lsp.GhostState
+local function current_remaining(st)
+  local item = st.items[st.index]
+  return item and text.remaining(item.text, st.typed)
+end
+
+---@param st fim_lsp.GhostState
+local function undraw(st)
+  if st.extmark then
+    pcall(api.nvim_buf_del_extmark, st.bufnr, M.ns, st.extmark)
+    st.extmark = nil
+  end
+end
+
+---@param st fim_lsp.GhostState
+local function cancel_pending(st)
+  if st.timer then
+    st.timer:stop()
+  end
+  if st.request_id then
+    local client = vim.lsp.get_client_by_id(st.client_id)
+    if client then
+      pcall(client_cancel, client, st.request_id)
+    end
+    st.request_id = nil
+  end
+end
+
+--- Forgets the suggestion (and any request still out).
+---@param st fim_lsp.GhostState
+local function clear(st)
+  cancel_pending(st)
+  undraw(st)
+  st.items, st.index, st.typed, st.anchor = {}, 1, '', nil
+end
+
+--- Draws the current item at the cursor: the first line inline, the rest as virtual lines.
+---@param st fim_lsp.GhostState
+local function draw(st)
+  undraw(st)
+  local rest = current_remaining(st)
+  if not rest or rest == '' then
+    st.items, st.index, st.typed, st.anchor = {}, 1, '', nil
+    return
+  end
+  local row, col = cursor()
+  local first, below = text.split_ghost(rest)
+  local hl = config.ghost_text.hl_group
+  local virt_lines = {}
+  for _, l in ipairs(below) do
+    virt_lines[#virt_lines + 1] = { { l, hl } }
+  end
+  st.extmark = api.nvim_buf_set_extmark(st.bufnr, M.ns, row, col, {
+    virt_text = first ~= '' and { { first, hl } } or nil,
+    virt_text_pos = 'inline',
+    virt_lines = #virt_lines > 0 and virt_lines or nil,
+    hl_mode = 'combine',
+    priority = 200,
+  })
+  st.anchor = {
+    row = row,
+    prefix = line_at(st.bufnr, row):sub(1, col),
+    tick = api.nvim_buf_get_changedtick(st.bufnr),
+  }
+end
+
+--- Turns the server's answer into items relative to the cursor; drops those that do not
+--- start where the cursor is or disagree with text already typed.
+local function to_items(st, client, result, row, col)
+  local raw = result and (result.items or result) or {}
+  local line = line_at(st.bufnr, row)
+  local items = {}
+  for _, item in ipairs(raw) do
+    local insert = text.insert_text(item)
+    local start_col, suffix = col, 0
+    local ok = true
+    if item.range then
+      local s, e = item.range.start, item.range['end']
+      if s.line ~= row or e.line ~= row then
+        ok = false
+      else
+        start_col = text.byte_col(line, s.character, client.offset_encoding)
+        suffix = math.max(0, text.byte_col(line, e.character, client.offset_encoding) - col)
+      end
+    end
+    if ok and start_col <= col then
+      local ghost = text.remaining(insert, line:sub(start_col + 1, col))
+      if ghost and ghost ~= '' then
+        items[#items + 1] = { text = ghost, suffix = suffix }
+      end
+    end
+  end
+  return items
+end
+
+---@param st fim_lsp.GhostState
+---@param trigger integer
+local function request(st, trigger)
+  local client = vim.lsp.get_client_by_id(st.client_id)
+  if not client or not config.enabled or api.nvim_get_current_buf() ~= st.bufnr then
+    return
+  end
+  if not vim.startswith(api.nvim_get_mode().mode, 'i') then
+    return
+  end
+  cancel_pending(st)
+  local row, col = cursor()
+  local tick = api.nvim_buf_get_changedtick(st.bufnr)
+  local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
+  params.context = { triggerKind = trigger }
+  local ok, id
+  ok, id = client_request(client, METHOD, params, function(err, result)
+    if st.request_id ~= id then
+      return -- superseded or cancelled
+    end
+    st.request_id = nil
+    if err then
+      vim.lsp.log.warn('fim_lsp: inlineCompletion failed', err)
+      return
+    end
+    -- Stale: the buffer or the cursor moved on while the model was thinking.
+    local r, c = cursor()
+    if api.nvim_get_current_buf() ~= st.bufnr
+      or api.nvim_buf_get_changedtick(st.bufnr) ~= tick
+      or r ~= row or c ~= col
+      or not vim.startswith(api.nvim_get_mode().mode, 'i')
+    then
+      return
+    end
+    local items = to_items(st, client, result, row, col)
+    if #items > 0 then
+      st.items, st.index, st.typed = items, 1, ''
+      draw(st)
+    end
+  end, st.bufnr)
+  st.request_id = ok and id or nil
+end
+
+---@param st fim_lsp.GhostState
+local function schedule(st)
+  if not config.enabled then
+    return
+  end
+  st.timer = st.timer or uv.new_timer()
+  st.timer:stop()
+  st.timer:start(config.ghost_text.debounce_ms, 0, vim.schedule_wrap(function()
+    if states[st.bufnr] == st then
+      request(st, TRIGGER_AUTOMATIC)
+    end
+  end))
+end
+
+--- Text changed in insert mode: keep and trim the ghost on matching typing, else drop it
+--- and ask again after the debounce.
+---@param st fim_lsp.GhostState
+local function on_text_changed(st)
+  if st.anchor then
+    local row, col = cursor()
+    local line = line_at(st.bufnr, row)
+    local prefix = st.anchor.prefix
+    if row == st.anchor.row and col >= #prefix and line:sub(1, #prefix) == prefix then
+      local typed = line:sub(#prefix + 1, col)
+      local rest = current_remaining(st)
+      if typed == '' then
+        st.anchor.tick = api.nvim_buf_get_changedtick(st.bufnr)
+        return
+      end
+      if rest and #typed < #rest and rest:sub(1, #typed) == typed then
+        st.typed = st.typed .. typed
+        draw(st)
+        return
+      end
+    end
+    clear(st)
+  end
+  schedule(st)
+end
+
+---@param st fim_lsp.GhostState
+local function on_cursor_moved(st)
+  if not st.anchor then
+    return
+  end
+  -- Typing moves the cursor too; that case belongs to TextChangedI, which comes next.
+  if api.nvim_buf_get_changedtick(st.bufnr) ~= st.anchor.tick then
+    return
+  end
+  local row, col = cursor()
+  if row ~= st.anchor.row or col ~= #st.anchor.prefix then
+    clear(st)
+  end
+end
+
+--- Inserts `chunk` at the cursor (replacing `suffix` bytes after it) and moves past it.
+local function insert_at_cursor(bufnr, chunk, suffix)
+  local row, col = cursor()
+  local line = line_at(bufnr, row)
+  local lines = vim.split(chunk, '\n', { plain = true })
+  api.nvim_buf_set_text(bufnr, row, col, row, math.min(col + suffix, #line), lines)
+  local end_row = row + #lines - 1
+  local end_col = #lines == 1 and col + #lines[1] or #lines[#lines]
+  api.nvim_win_set_cursor(0, { end_row + 1, end_col })
+end
+
+---@param how 'all'|'word'|'line'
+---@return boolean accepted
+local function accept(how)
+  local st = states[api.nvim_get_current_buf()]
+  local rest = st and st.anchor and current_remaining(st)
+  if not rest or rest == '' then
+    return false
+  end
+  local chunk = rest
+  if how == 'word' then
+    chunk = text.next_word(rest)
+  elseif how == 'line' then
+    chunk = text.next_line(rest)
+  end
+  local whole = chunk == rest
+  local suffix = whole and st.items[st.index].suffix or 0
+  cancel_pending(st)
+  undraw(st)
+  insert_at_cursor(st.bufnr, chunk, suffix)
+  if whole then
+    st.items, st.index, st.typed, st.anchor = {}, 1, '', nil
+  else
+    st.typed = st.typed .. chunk
+    draw(st)
+  end
+  return true
+end
+
+-- Public, per current buffer -------------------------------------------------------------
+
+function M.accept()
+  return accept('all')
+end
+
+function M.accept_word()
+  return accept('word')
+end
+
+function M.accept_line()
+  return accept('line')
+end
+
+---@return boolean dismissed
+function M.dismiss()
+  local st = states[api.nvim_get_current_buf()]
+  if not st or not st.anchor then
+    return false
+  end
+  clear(st)
+  return true
+end
+
+--- Shows the next (or previous) suggestion; with one or none, asks the server anew.
+---@param step integer
+function M.cycle(step)
+  local st = states[api.nvim_get_current_buf()]
+  if not st then
+    return
+  end
+  local n = #st.items
+  if n > 1 and st.anchor then
+    for k = 1, n - 1 do
+      local i = (st.index - 1 + k * step) % n + 1
+      if text.remaining(st.items[i].text, st.typed) then
+        st.index = i
+        draw(st)
+        return
+      end
+    end
+  end
+  clear(st)
+  request(st, TRIGGER_INVOKED)
+end
+
+--- Asks for a suggestion now (no debounce).
+function M.trigger()
+  local st = states[api.nvim_get_current_buf()]
+  if st then
+    clear(st)
+    request(st, TRIGGER_INVOKED)
+  end
+end
+
+--- The suggestion shown in the buffer: what is left to insert, or nil.
+---@param bufnr? integer
+---@return string?
+function M.visible(bufnr)
+  local st = states[bufnr or api.nvim_get_current_buf()]
+  if st and st.anchor and st.extmark then
+    return current_remaining(st)
+  end
+  return nil
+end
+
+function M.clear_all()
+  for _, st in pairs(states) do
+    clear(st)
+  end
+end
+
+---@param bufnr integer
+---@param client_id integer
+---@param cfg fim_lsp.Config
+function M.attach(bufnr, client_id, cfg)
+  config = cfg
+  if states[bufnr] then
+    states[bufnr].client_id = client_id
+    return
+  end
+  local st = { bufnr = bufnr, client_id = client_id, items = {}, index = 1, typed = '' }
+  states[bufnr] = st
+  local group = api.nvim_create_augroup('fim_lsp.ghost.' .. bufnr, { clear = true })
+  api.nvim_create_autocmd('TextChangedI', {
+    group = group,
+    buffer = bufnr,
+    callback = function()
+      on_text_changed(st)
+    end,
+  })
+  api.nvim_create_autocmd('CursorMovedI', {
+    group = group,
+    buffer = bufnr,
+    callback = function()
+      on_cursor_moved(st)
+    end,
+  })
+  api.nvim_create_autocmd({ 'InsertLeave', 'BufLeave' }, {
+    group = group,
+    buffer = bufnr,
+    callback = function()
+      clear(st)
+    end,
+  })
+  api.nvim_create_autocmd({ 'BufUnload', 'LspDetach' }, {
+    group = group,
+    buffer = bufnr,
+    callback = function(ev)
+      if ev.event == 'LspDetach' and ev.data and ev.data.client_id ~= st.client_id then
+        return
+      end
+      clear(st)
+      if st.timer then
+        st.timer:close()
+        st.timer = nil
+      end
+      states[bufnr] = nil
+      pcall(api.nvim_del_augroup_by_id, group)
+    end,
+  })
+end
+
+return M

@@ -1,0 +1,66 @@
+-- :checkhealth fim_lsp
+local M = {}
+
+function M.check()
+  local health = vim.health
+  local fim = require('fim_lsp')
+
+  health.start('Neovim')
+  if vim.fn.has('nvim-0.10') == 1 then
+    health.ok(('Neovim %s'):format(tostring(vim.version())))
+  else
+    health.error('Neovim 0.10 or newer is needed')
+  end
+  if fim.mode() == 'native' then
+    health.ok('ghost text: vim.lsp.inline_completion (native)')
+  else
+    health.ok('ghost text: extmarks (this plugin\'s renderer)')
+  end
+  if vim.lsp.completion and vim.lsp.completion.enable then
+    health.ok('completion menu: vim.lsp.completion')
+  else
+    health.info('vim.lsp.completion is missing (Neovim < 0.11): use <C-x><C-o> or nvim-cmp')
+  end
+
+  health.start('fim-lsp server')
+  local cmd = fim.config.cmd
+  local exe = type(cmd) == 'table' and cmd[1] or cmd
+  if vim.fn.executable(exe) ~= 1 then
+    health.error(('%q is not executable'):format(exe), {
+      'Install it: pip install fim-lsp (or pip install -e . in a checkout)',
+      "Or point setup() at it: require('fim_lsp').setup({ cmd = { '/path/to/.venv/bin/fim-lsp' } })",
+    })
+  else
+    local path = vim.fn.exepath(exe)
+    local out = vim.fn.system({ path, '--version' })
+    if vim.v.shell_error == 0 then
+      health.ok(('%s (%s)'):format(path, vim.trim(out)))
+    else
+      health.warn(('%s --version failed: %s'):format(path, vim.trim(out)))
+    end
+  end
+
+  local clients = vim.lsp.get_clients and vim.lsp.get_clients({ name = 'fim_lsp' }) or {}
+  if #clients == 0 then
+    health.info('no fim-lsp client running (did you call require("fim_lsp").setup()?)')
+  end
+  for _, client in ipairs(clients) do
+    local s = fim.server_status[client.id]
+    local caps = client.server_capabilities or {}
+    if caps.inlineCompletionProvider then
+      health.ok(('client %d: server offers inline completion'):format(client.id))
+    else
+      health.warn(('client %d: server does not offer inlineCompletionProvider'):format(client.id))
+    end
+    if not s then
+      health.info(('client %d: no status yet'):format(client.id))
+    elseif s.state == 'error' then
+      health.error(('client %d: %s'):format(client.id, s.message))
+    else
+      health.ok(('client %d: %s %s %s'):format(client.id, s.state, s.model, s.message))
+    end
+  end
+  health.info('suggestions are ' .. (fim.config.enabled and 'on' or 'off') .. ' (:FimLsp toggle)')
+end
+
+return M

@@ -1,0 +1,284 @@
+-- End-to-end test of the plugin in a real, headless Neovim, against the real fim-lsp server
+-- and model. Run with the Neovim under test:
+--
+--   FIM_LSP_SERVER=.venv/bin/fim-lsp nvim -l editor-clients/neovim/tests/e2e.lua
+--
+-- It starts a second Neovim (same binary, --embed --headless) with the plugin, drives it over
+-- RPC as a user would (keys go through nvim_input, so mappings and autocmds run), and prints
+-- one line per test and "N passed, M failed". FIM_LSP_NVIM_MODE=native tests the
+-- vim.lsp.inline_completion path (Neovim 0.12+); the default tests the extmark renderer.
+local here = vim.fs.dirname(vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':p'))
+local plugin = vim.fs.dirname(here)
+local repo = vim.fs.dirname(vim.fs.dirname(plugin))
+vim.opt.rtp:prepend(plugin) -- for fim_lsp.text in this driver
+local mode = os.getenv('FIM_LSP_NVIM_MODE') or 'extmarks'
+local server = os.getenv('FIM_LSP_SERVER') or (repo .. '/.venv/bin/fim-lsp')
+local MODEL_MS = tonumber(os.getenv('FIM_LSP_E2E_MODEL_TIMEOUT_MS')) or 240000
+local SUGGEST_MS = tonumber(os.getenv('FIM_LSP_E2E_SUGGEST_TIMEOUT_MS')) or 120000
+
+local function say(fmt, ...)
+  io.stdout:write(('[nvim-e2e %s] '):format(os.date('%H:%M:%S')) .. fmt:format(...) .. '\n')
+  io.stdout:flush()
+end
+
+if vim.fn.executable(server) ~= 1 then
+  say('fim-lsp server not found at %s (set FIM_LSP_SERVER)', server)
+  os.exit(2)
+end
+if mode == 'native' and not (vim.lsp.inline_completion and vim.lsp.inline_completion.enable) then
+  say('native mode needs vim.lsp.inline_completion (Neovim 0.12+); this is %s', tostring(vim.version()))
+  os.exit(3)
+end
+
+local scratch = vim.fn.tempname()
+vim.fn.mkdir(scratch .. '/proj', 'p')
+local sample = scratch .. '/proj/sample.py'
+local SAMPLE = { 'def add(a, b):', '    return a + b', '', '', 'def multiply(a, b):' }
+vim.fn.writefile(SAMPLE, sample)
+
+local env = {
+  FIM_LSP_SERVER = server,
+  FIM_LSP_NVIM_MODE = mode,
+  FIM_LSP_SERVER_LOG = scratch .. '/fim-lsp.log',
+  XDG_CONFIG_HOME = scratch .. '/config',
+  XDG_DATA_HOME = scratch .. '/data',
+  XDG_STATE_HOME = scratch .. '/state',
+}
+local chan = vim.fn.jobstart({
+  vim.v.progpath, '--embed', '--headless', '-n', '-i', 'NONE',
+  '--cmd', 'set rtp^=' .. plugin,
+  '-u', here .. '/child_init.lua',
+}, { rpc = true, env = env, cwd = scratch .. '/proj' })
+assert(chan > 0, 'could not start the Neovim under test')
+say('Neovim %s, mode %s, server %s', tostring(vim.version()), mode, server)
+
+local function lua(code, ...)
+  local value = vim.rpcrequest(chan, 'nvim_exec_lua', code, { ... })
+  if value == vim.NIL then
+    return nil
+  end
+  return value
+end
+local function input(keys)
+  vim.rpcrequest(chan, 'nvim_input', keys)
+end
+local function lines()
+  return vim.rpcrequest(chan, 'nvim_buf_get_lines', 0, 0, -1, false)
+end
+local function wait_for(what, ms, probe)
+  local value
+  local ok = vim.wait(ms, function()
+    value = probe()
+    return value ~= nil and value ~= false
+  end, 50)
+  if not ok then
+    error(('timed out after %d ms waiting for %s'):format(ms, what), 2)
+  end
+  return value
+end
+local function eq(want, got, what)
+  if not vim.deep_equal(want, got) then
+    error(('%s: expected %s, got %s'):format(what, vim.inspect(want), vim.inspect(got)), 2)
+  end
+end
+
+--- The ghost text on screen: the plugin's own extmark, or the native one (0.12+).
+local GHOST = [[
+  local native = ...
+  local ns = vim.api.nvim_get_namespaces()[native and 'nvim.lsp.inline_completion' or 'fim_lsp.ghost']
+  if not ns then return nil end
+  local marks = vim.api.nvim_buf_get_extmarks(0, ns, 0, -1, { details = true })
+  if #marks == 0 then return nil end
+  local d = marks[1][4]
+  local out = {}
+  for _, chunk in ipairs(d.virt_text or {}) do out[#out + 1] = chunk[1] end
+  local text = table.concat(out)
+  for _, l in ipairs(d.virt_lines or {}) do
+    local parts = {}
+    for _, chunk in ipairs(l) do parts[#parts + 1] = chunk[1] end
+    text = text .. '\n' .. table.concat(parts)
+  end
+  return text
+]]
+local function ghost()
+  return lua(GHOST, mode == 'native')
+end
+local function visible()
+  return lua("return require('fim_lsp').visible()")
+end
+
+local results = {}
+local function test(name, body)
+  local started = vim.uv.now()
+  local ok, err = xpcall(body, debug.traceback)
+  results[#results + 1] = { name = name, ok = ok }
+  say('%s %s (%d ms)%s', ok and 'PASS' or 'FAIL', name, vim.uv.now() - started, ok and '' or ('\n' .. err))
+end
+
+local suggestion -- the first suggestion seen, reused by later tests
+
+test('the server attaches and reports ready', function()
+  vim.rpcrequest(chan, 'nvim_command', 'edit ' .. sample)
+  eq('python', lua('return vim.bo.filetype'), 'filetype')
+  wait_for('the fim_lsp client', 30000, function()
+    return lua("return #vim.lsp.get_clients({ bufnr = 0, name = 'fim_lsp' })") == 1 or nil
+  end)
+  local status = wait_for('status ready', MODEL_MS, function()
+    local s = lua([[
+      local c = vim.lsp.get_clients({ bufnr = 0, name = 'fim_lsp' })[1]
+      local st = c and require('fim_lsp').server_status[c.id]
+      return st and st.state == 'ready' and require('fim_lsp').status() or nil
+    ]])
+    return s
+  end)
+  say('  %s', status)
+  eq(mode, lua("return require('fim_lsp').mode()"), 'renderer')
+  eq(true, lua([[
+    local c = vim.lsp.get_clients({ bufnr = 0, name = 'fim_lsp' })[1]
+    return c.server_capabilities.inlineCompletionProvider ~= nil
+  ]]), 'server offers inlineCompletionProvider')
+end)
+
+test('typing shows ghost text from the model; <Tab> accepts it', function()
+  input('Go    return ')
+  wait_for('the typed line', 5000, function()
+    return lines()[#SAMPLE + 1] == '    return ' or nil
+  end)
+  local shown = wait_for('ghost text', SUGGEST_MS, ghost)
+  suggestion = shown
+  say('  ghost text: %q', shown)
+  assert(vim.trim(shown) ~= '', 'the ghost text is not blank')
+  eq(SAMPLE, vim.list_slice(lines(), 1, #SAMPLE), 'ghost text is not buffer text')
+  eq('    return ', lines()[#SAMPLE + 1], 'the buffer line before accepting')
+
+  if mode == 'extmarks' then
+    eq(shown, visible(), 'visible() matches the drawn text')
+  end
+  input('<Tab>')
+  local want = vim.list_extend(vim.deepcopy(SAMPLE), vim.split('    return ' .. shown, '\n', { plain = true }))
+  wait_for('the accepted suggestion in the buffer', 5000, function()
+    return vim.deep_equal(lines(), want) or nil
+  end)
+  wait_for('the ghost text gone', 5000, function()
+    return ghost() == nil or ghost() ~= shown or nil
+  end)
+  say('  buffer line now: %q', lines()[#SAMPLE + 1])
+  input('<Esc>')
+end)
+
+if mode == 'extmarks' then
+  test('matching typing keeps and trims the ghost; accept word, then line', function()
+    local prefix = '    return '
+    input('o<CR><CR>def subtract(a, b):<CR>' .. prefix)
+    local row = #lines()
+    wait_for('the typed line', 5000, function()
+      return lines()[row] == prefix or nil
+    end)
+    local shown = wait_for('ghost text of 2+ characters', SUGGEST_MS, function()
+      local g = ghost()
+      return g and #g >= 2 and g:match('^[^%s]') and g or nil
+    end)
+    say('  ghost text: %q', shown)
+    local first = shown:sub(1, 1)
+    input(first == '<' and '<lt>' or first)
+    wait_for('the ghost trimmed by the typed ' .. first, 5000, function()
+      return ghost() == shown:sub(2) or nil
+    end)
+    eq(prefix .. first, lines()[row], 'the typed character is in the buffer')
+
+    local rest = shown:sub(2)
+    local word = require('fim_lsp.text').next_word(rest)
+    input('<M-Right>')
+    wait_for(('the next word %q accepted'):format(word), 5000, function()
+      return lines()[row] == prefix .. first .. word or nil
+    end)
+    if #word < #rest then
+      eq(rest:sub(#word + 1), ghost(), 'the ghost after accepting a word')
+      local line = require('fim_lsp.text').next_line(rest:sub(#word + 1))
+      input('<M-Down>')
+      wait_for(('the line %q accepted'):format(line), 5000, function()
+        return lines()[row] == prefix .. first .. word .. line:gsub('\n.*', '') or nil
+      end)
+    end
+    say('  buffer line now: %q', lines()[row])
+    input('<Esc>')
+  end)
+
+  test('divergent typing clears the ghost; <C-]> dismisses one', function()
+    local prefix = '    return '
+    input('o<CR><CR>def divide(a, b):<CR>' .. prefix)
+    local row = #lines()
+    wait_for('the typed line', 5000, function()
+      return lines()[row] == prefix or nil
+    end)
+    local shown = wait_for('ghost text', SUGGEST_MS, ghost)
+    say('  ghost text: %q', shown)
+    local odd = shown:sub(1, 1) == '~' and '`' or '~'
+    -- A long debounce, so that no new suggestion can replace the cleared one meanwhile.
+    lua('require("fim_lsp").config.ghost_text.debounce_ms = 10000')
+    input(odd)
+    wait_for('the ghost cleared after typing ' .. odd, 2000, function()
+      return lines()[row] == prefix .. odd and ghost() == nil or nil
+    end)
+    lua('require("fim_lsp").config.ghost_text.debounce_ms = 100')
+    input('<BS>')
+    local again = wait_for('ghost text again', SUGGEST_MS, ghost)
+    input('<C-]>')
+    wait_for('the ghost dismissed', 2000, function()
+      return ghost() == nil or nil
+    end)
+    eq(prefix, lines()[row], 'dismiss leaves the buffer alone')
+    say('  dismissed %q', again)
+    input('<Esc>')
+  end)
+end
+
+if mode == 'extmarks' and vim.lsp.completion and vim.lsp.completion.get then
+  test('the completion menu offers the suggestion (vim.lsp.completion)', function()
+    local prefix = '    return '
+    -- Menu only: a long debounce keeps the ghost text out of the way.
+    lua('require("fim_lsp").config.ghost_text.debounce_ms = 600000')
+    input('o<CR><CR>def power(a, b):<CR>' .. prefix)
+    wait_for('the typed line', 5000, function()
+      return lines()[#lines()] == prefix or nil
+    end)
+    lua('vim.lsp.completion.get()')
+    local item = wait_for('the completion menu', SUGGEST_MS, function()
+      return lua([[
+        if vim.fn.pumvisible() ~= 1 then return nil end
+        local items = vim.fn.complete_info({ 'items' }).items
+        local lsp = items[1] and items[1].user_data.nvim.lsp
+        return lsp and { abbr = items[1].abbr, newText = lsp.completion_item.textEdit.newText } or nil
+      ]])
+    end)
+    say('  menu item: %q, inserts %q', item.abbr, item.newText)
+    assert(vim.trim(item.newText) ~= '', 'the completion is not blank')
+    local row = #lines()
+    input('<C-y>')
+    local want = vim.split(prefix .. item.newText, '\n', { plain = true })
+    wait_for('the whole suggestion in the buffer', 5000, function()
+      return vim.deep_equal(vim.list_slice(lines(), row, row + #want - 1), want) or nil
+    end)
+    say('  buffer line now: %q', lines()[row])
+    input('<Esc>')
+  end)
+end
+
+local failed = 0
+for _, r in ipairs(results) do
+  if not r.ok then
+    failed = failed + 1
+  end
+end
+if failed > 0 and vim.fn.filereadable(env.FIM_LSP_SERVER_LOG) == 1 then
+  local log = vim.fn.readfile(env.FIM_LSP_SERVER_LOG)
+  say('--- tail of the fim-lsp log\n%s', table.concat(vim.list_slice(log, math.max(1, #log - 40)), '\n'))
+end
+
+-- Quit the editor under test; Neovim stops its language servers on the way out.
+pcall(vim.rpcrequest, chan, 'nvim_command', 'qall!')
+vim.fn.jobwait({ chan }, 10000)
+vim.fn.jobstop(chan)
+vim.fn.delete(scratch, 'rf')
+io.stdout:write(('nvim-e2e (%s): %d passed, %d failed\n'):format(mode, #results - failed, failed))
+os.exit(failed == 0 and 0 or 1)

