@@ -15,7 +15,7 @@ demo: setup
 # remote backends against a real llama-server, and the editor clients in real Neovim. The real
 # VS Code suite (slower: code-server + chromium) runs when FIM_LSP_VSCODE_E2E=1, as in CI.
 test: setup-dev
-	editor-clients/setup-deps.sh $(if $(filter 1,$(FIM_LSP_VSCODE_E2E)),,--skip-apt --skip-vscode)
+	editor-clients/setup-deps.sh $(if $(filter 1,$(FIM_LSP_VSCODE_E2E)),,--skip-apt --skip-vscode-e2e)
 	.venv/bin/python -m pytest -q -rs --durations=15
 
 lint:

