@@ -16,7 +16,7 @@ demo: setup
 # VS Code suite (slower: code-server + chromium) runs when FIM_LSP_VSCODE_E2E=1, as in CI.
 test: setup-dev
 	editor-clients/setup-deps.sh $(if $(filter 1,$(FIM_LSP_VSCODE_E2E)),,--skip-apt --skip-vscode-e2e)
-	.venv/bin/python -m pytest -q -rs --durations=15
+	FIM_LSP_LLAMA_SERVER=$$(scripts/build-llama.sh)/bin/llama-server .venv/bin/python -m pytest -q -rs --durations=15
 
 lint:
 	.venv/bin/ruff check lsp_server tests

@@ -24,6 +24,7 @@ def _setup_logging(verbose: bool, log_file: str | None) -> None:
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     if not verbose:
         logging.getLogger("pygls").setLevel(logging.WARNING)
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
         logging.getLogger("lsp_server.llama_cpp.native").setLevel(logging.WARNING)
 
 

@@ -108,6 +108,7 @@ class CompletionService:
         self._anchors: dict[str, Anchor] = {}
         self.stats = Stats()
         self.cache = SuggestionCache()
+        self._prefetch_error: EngineError | None = None
         self._prefetches: dict[str, tuple[tuple[int, str, str], asyncio.Future[None]]] = {}
         self._started = time.monotonic()
 
@@ -150,6 +151,9 @@ class CompletionService:
         if self._engine is None:
             return []
         self.stats.requests += 1
+        if self._prefetch_error is not None:
+            err, self._prefetch_error = self._prefetch_error, None
+            raise err
         engine, settings = self._engine, self.settings
         text, offset, uri = query.snapshot.text, query.offset, query.snapshot.uri
         cached = await self._from_cache_or_prefetch(uri, text, offset)
@@ -207,7 +211,10 @@ class CompletionService:
             result, ctx = await self.worker.submit(
                 query.snapshot.uri + PREFETCH, lambda token: self._run(engine, settings, query, token)
             )
-        except (StaleJob, EngineError, asyncio.CancelledError):
+        except (StaleJob, asyncio.CancelledError):
+            return
+        except EngineError as err:  # e.g. the remote engine went down: tell the user next time
+            self._prefetch_error = err
             return
         if result.stop_reason == "cancelled":
             return

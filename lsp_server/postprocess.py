@@ -129,8 +129,9 @@ def clean(text: str, ctx: CursorContext, stop_reason: str = "eos") -> str:
     cut = find_cut(text, ctx, final=True)
     if cut is not None:
         text = text[:cut]
-    if stop_reason == "deadline" and ctx.multiline and "\n" in text:
-        text = text[: text.rfind("\n")]
+    if stop_reason == "deadline":
+        # Out of time mid-line: keep the complete lines only; a half line is no suggestion.
+        text = text[: text.rfind("\n")] if "\n" in text else ""
     if not ctx.multiline or "\n" not in text:
         text = _trim_right_echo(text, ctx.line_after)
     text = text.rstrip()

@@ -80,6 +80,7 @@ class FimServer(LanguageServer):
         self._shown: set[str] = set()
         self._load_task: asyncio.Task[None] | None = None
         self._root: Path | None = None
+        self._last_load = 0.0
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Protocol noise (malformed JSON, a bad notification) goes to the log, not to pop-ups."""
@@ -140,6 +141,7 @@ class FimServer(LanguageServer):
         if isinstance(settings, dict) and isinstance(settings.get(SECTION), dict):
             self.sources.workspace = settings[SECTION]
         await self.pull_configuration()
+        self._shown.clear()  # new settings: their problems deserve a new message
         if self._apply_settings() or (self.service.error is not None):
             self.start_loading()
         self.send_status()
@@ -152,7 +154,7 @@ class FimServer(LanguageServer):
         self._load_task = asyncio.ensure_future(self._load())
 
     async def _load(self) -> None:
-        self._shown.clear()
+        self._last_load = time.monotonic()
         self.send_status("loading")
         progress = await self._progress_reporter(f"fim-lsp: loading {self.settings.model}")
         try:
@@ -251,7 +253,10 @@ class FimServer(LanguageServer):
 
     async def suggest(self, uri: str, position: types.Position, several: bool) -> list[str]:
         """Suggestion texts for a position; [] when disabled, not ready, stale or failing."""
-        if not self.settings.enabled or not self.service.ready:
+        if not self.settings.enabled:
+            return []
+        if not self.service.ready:
+            self._retry_remote_load()
             return []
         query = self._query(uri, position, several)
         if query is None:
@@ -270,6 +275,13 @@ class FimServer(LanguageServer):
                       current.version if current else None)
             return []
         return texts
+
+    def _retry_remote_load(self) -> None:
+        """A shared engine that was down at start-up may be back: retry now and then."""
+        loading = self._load_task is not None and not self._load_task.done()
+        remote = self.settings.backend != "llama_cpp"
+        if remote and not loading and self.service.error is not None and time.monotonic() - self._last_load > 10:
+            self.start_loading()
 
     async def inline_completion(self, params: types.InlineCompletionParams) -> types.InlineCompletionList:
         several = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked

@@ -210,7 +210,7 @@ class StreamWatch:
                     self._sock.shutdown(socket.SHUT_RDWR)
 
     def stop(self) -> None:
-        """Called before the response is closed, so a pooled connection is never shut later."""
+        """End the watch; from here on the socket is left alone (its fd may be reused)."""
         with self._lock:
             self._done.set()
         if self._thread is not None and self._thread is not threading.current_thread():
@@ -686,10 +686,6 @@ class RemoteEngine:
         self.http.close()
 
     # -- for subclasses --
-
-    @property
-    def info(self) -> EngineInfo | None:
-        return self._info
 
     def _connect_once(self, progress: ProgressCallback) -> EngineInfo:
         with self._connect_lock:

@@ -231,9 +231,9 @@ def _infill_fields(prompt: Prompt) -> dict[str, Any]:
 
 
 def _model_name(props: dict[str, Any]) -> str:
-    alias = str(props.get("model_alias") or "")
-    path = str(props.get("model_path") or "")
-    return alias or os.path.basename(path) or "unknown"
+    """The alias given with --alias, else the model file's name (the alias defaults to its path)."""
+    alias = str(props.get("model_alias") or props.get("model_path") or "")
+    return os.path.basename(alias) if alias.endswith(".gguf") else alias or "unknown"
 
 
 def _auth_headers(settings: Settings) -> dict[str, str]:

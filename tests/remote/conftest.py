@@ -74,7 +74,9 @@ class LlamaServer:
             "-t", "2", "--parallel", str(SLOTS), "-c", str(CTX), "--no-webui",
         ]  # fmt: skip
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -87,7 +89,9 @@ class LlamaServer:
                 pass
             time.sleep(0.2)
         self.kill()
-        raise RuntimeError(f"llama-server did not become healthy in {timeout_s}s; see {self.log_path}")
+        raise RuntimeError(
+            f"llama-server did not become healthy in {timeout_s}s; see {self.log_path}"
+        )
 
     def kill(self) -> None:
         """SIGKILL the whole process group: the test for a crashed engine wants no goodbye."""
@@ -118,7 +122,9 @@ def llama_server_binary() -> Path:
 
 
 @pytest.fixture(scope="session")
-def llama_server(llama_server_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
+def llama_server(
+    llama_server_binary: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LlamaServer]:
     """One llama-server with several slots, shared by the session's tests."""
     log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
     server = LlamaServer(llama_server_binary, free_port(), log_path).start()
@@ -129,9 +135,7 @@ def llama_server(llama_server_binary: Path, tmp_path_factory: pytest.TempPathFac
 
 
 @pytest.fixture
-def private_llama_server(
-    llama_server_binary: Path, tmp_path: Path
-) -> Iterator[LlamaServer]:
+def private_llama_server(llama_server_binary: Path, tmp_path: Path) -> Iterator[LlamaServer]:
     """A llama-server of the test's own, for tests that kill it."""
     server = LlamaServer(llama_server_binary, free_port(), tmp_path / "server.log")
     try:

@@ -62,7 +62,7 @@ class ReplayServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def stop(self) -> None:

@@ -7,24 +7,31 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from replay import ReplayServer, Reply, recorded
 
 from lsp_server.config import Settings
+from lsp_server.context.templates import QWEN, STARCODER
 from lsp_server.context.types import ExtraChunk, Prompt
 from lsp_server.engine.base import CancelToken, EngineError, GenerationJob
 from lsp_server.engine.ollama import OllamaEngine
-from replay import Reply, ReplayServer, recorded
 
-PROMPT = Prompt(prefix="def add(a, b):\n", suffix="\n\nprint(add(1, 2))\n", middle="    ", path="calc.py")
+PROMPT = Prompt(
+    prefix="def add(a, b):\n", suffix="\n\nprint(add(1, 2))\n", middle="    ", path="calc.py"
+)
 
 
-def ollama(show: str, generate: str = "ollama/generate_stop.ndjson", **replies: Reply) -> ReplayServer:
+def ollama(
+    show: str, generate: str = "ollama/generate_stop.ndjson", **replies: Reply
+) -> ReplayServer:
     routes = {
         ("GET", "/api/version"): recorded("ollama/version.json"),
         ("GET", "/api/tags"): recorded("ollama/tags_one.json"),
         ("POST", "/api/show"): recorded(show),
         ("POST", "/api/generate"): recorded(generate),
     }
-    routes.update({("POST", "/" + path.replace("_", "/")): reply for path, reply in replies.items()})
+    routes.update(
+        {("POST", "/" + path.replace("_", "/")): reply for path, reply in replies.items()}
+    )
     return ReplayServer(routes).start()
 
 
@@ -36,7 +43,11 @@ def qwen_server() -> Iterator[ReplayServer]:
 
 
 def engine_for(server: ReplayServer, **settings: object) -> OllamaEngine:
-    values: dict[str, object] = {"backend": "ollama", "url": server.url, "remote_model": "qwen2.5-coder:1.5b-base"}
+    values: dict[str, object] = {
+        "backend": "ollama",
+        "url": server.url,
+        "remote_model": "qwen2.5-coder:1.5b-base",
+    }
     values.update(settings)
     return OllamaEngine(Settings(**values))  # type: ignore[arg-type]
 
@@ -52,14 +63,21 @@ def test_raw_mode_request_and_response(qwen_server: ReplayServer) -> None:
     assert info.details["ollama version"] == "0.12.3"
     assert qwen_server.last("/api/show").body == {"model": "qwen2.5-coder:1.5b-base"}
 
-    prompt = Prompt(PROMPT.prefix, PROMPT.suffix, PROMPT.middle, PROMPT.path, extra=(ExtraChunk("util.py", "X = 1"),))
+    prompt = Prompt(
+        PROMPT.prefix,
+        PROMPT.suffix,
+        PROMPT.middle,
+        PROMPT.path,
+        extra=(ExtraChunk("util.py", "X = 1"),),
+    )
     result = engine.generate(GenerationJob(prompt=prompt, max_tokens=24), CancelToken())
 
     body = qwen_server.last("/api/generate").body
     assert body["raw"] is True and body["stream"] is True and "suffix" not in body
     assert body["model"] == "qwen2.5-coder:1.5b-base"
-    assert body["prompt"] == (
-        "<|file_sep|>util.py\nX = 1\n<|file_sep|>calc.py\n"
+    assert body["prompt"] == QWEN.render_text(prompt)
+    assert "util.py\nX = 1\n" in body["prompt"]  # the other file, as repository context
+    assert body["prompt"].endswith(
         "<|fim_prefix|>def add(a, b):\n<|fim_suffix|>\n\nprint(add(1, 2))\n<|fim_middle|>    "
     )
     assert body["options"]["num_predict"] == 24
@@ -103,7 +121,9 @@ def test_named_template_overrides_the_guess(qwen_server: ReplayServer) -> None:
     engine = engine_for(qwen_server, fim_template="starcoder")
     assert engine.load(lambda *_: None).fim_format == "starcoder"
     engine.generate(GenerationJob(prompt=PROMPT, max_tokens=8), CancelToken())
-    assert qwen_server.last("/api/generate").body["prompt"].startswith("<file_sep>calc.py\n<fim_prefix>")
+    sent = qwen_server.last("/api/generate").body["prompt"]
+    assert sent == STARCODER.render_text(PROMPT)
+    assert "<fim_prefix>def add(a, b):\n<fim_suffix>" in sent
 
 
 def test_chat_model_without_fim_is_a_clear_error() -> None:
@@ -163,9 +183,13 @@ def test_cancel_closes_the_stream() -> None:
 
 
 def test_should_stop_ends_the_request(qwen_server: ReplayServer) -> None:
-    qwen_server.routes[("POST", "/api/generate")] = recorded("ollama/generate_long.ndjson", delay_s=0.01)
+    qwen_server.routes[("POST", "/api/generate")] = recorded(
+        "ollama/generate_long.ndjson", delay_s=0.01
+    )
     engine = engine_for(qwen_server)
-    job = GenerationJob(prompt=PROMPT, max_tokens=800, should_stop=lambda text: text.count("\n") >= 2)
+    job = GenerationJob(
+        prompt=PROMPT, max_tokens=800, should_stop=lambda text: text.count("\n") >= 2
+    )
     result = engine.generate(job, CancelToken())
     assert (result.text, result.stop_reason) == ("    x0 = 0\n    x1 = 1\n", "stop")
     _wait_for(lambda: qwen_server.disconnects == 1)
