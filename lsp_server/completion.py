@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 # Settings whose change needs a new engine (a model reload or a new connection).
 RELOAD_FIELDS = ("model", "backend", "url", "remote_model", "api_key_env", "n_ctx", "n_threads",
-                 "n_gpu_layers", "fim_template", "n_batch")
+                 "n_gpu_layers", "fim_template", "n_batch", "kv_reuse")
 
 
 @dataclass
@@ -181,6 +181,8 @@ class CompletionService:
 
     async def _from_cache_or_prefetch(self, uri: str, text: str, offset: int) -> list[str] | None:
         """A cached answer; waits for a running prefetch of exactly this state, else cancels it."""
+        if not self.settings.suggestion_cache:
+            return None
         before, after = text[:offset], text[offset : offset + HEAD]
         cached = self.cache.lookup(uri, before, after)
         if cached is not None:
@@ -236,6 +238,8 @@ class CompletionService:
         prompt, anchor = build_prompt(text, offset, budget, engine.count_tokens, self._anchors.get(uri),
                                       query.path, query.repo, query.snapshot.language_id, extra)
         self._anchors[uri] = anchor
+        if settings.prompt_layout == "psm":  # the classic layout: the whole prefix before the suffix
+            prompt = replace(prompt, prefix=prompt.prefix + prompt.middle, middle="")
         prompt, indent = heal_indentation(prompt)
         ctx = CursorContext.from_text(text[max(0, offset - 4000) : offset], text[offset : offset + 4000],
                                       settings.multiline)

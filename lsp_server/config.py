@@ -52,11 +52,15 @@ class Settings:
     extra_context: bool = False  # other open buffers as repository context (off: hurt the 0.5B test model)
     extra_context_tokens: int = 256
     prefetch: bool = True  # after a suggestion, compute the next one as if it were accepted
+    suggestion_cache: bool = True  # answer typed-through and repeated positions from memory
+    kv_reuse: bool = True  # keep the KV cache's common prefix between requests (off: benchmarks)
+    prompt_layout: str = "anchored"  # anchored: cursor-line text after the FIM middle token; psm
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "backend": BACKENDS,
     "multiline": ("auto", "always", "never"),
+    "prompt_layout": ("anchored", "psm"),
 }
 _MINIMUM: dict[str, int] = {
     "n_threads": 0,

@@ -291,6 +291,8 @@ class LlamaCppEngine:
             common = int(diff[0]) if diff.size else n
         else:
             common = 0
+        if not self.settings.kv_reuse:
+            common = 0
         # The last prompt token is always evaluated again: its logits start the generation.
         common = min(common, len(tokens) - 1)
         llm.n_tokens = common
