@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from concurrent.futures import Future
+from typing import Any
 
 from pytest_lsp import LanguageClient
 
@@ -21,3 +23,24 @@ async def send_raw(client: LanguageClient, message: dict[str, object]) -> object
     client.protocol._request_futures[str(message["id"])] = future
     await write_raw(client, json.dumps(message).encode())
     return await asyncio.wait_for(asyncio.wrap_future(future), timeout=30)
+
+
+def record_statuses(client: LanguageClient) -> None:
+    """Keep the server's fimLsp/status notifications on ``client.statuses``."""
+    statuses: list[dict[str, Any]] = []
+    client.statuses = statuses  # type: ignore[attr-defined]
+
+    @client.feature("fimLsp/status")
+    def _status(params: Any) -> None:
+        statuses.append({k: getattr(params, k, None) for k in ("state", "message", "model")})
+
+
+async def wait_state(client: LanguageClient, timeout: float = 120) -> dict[str, Any]:
+    """The first "ready" or "error" status the server reports (the model loaded, or failed)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        for status in reversed(client.statuses):  # type: ignore[attr-defined]
+            if status["state"] in ("ready", "error"):
+                return status
+        await asyncio.sleep(0.05)
+    raise TimeoutError("the server never reported ready or error")

@@ -8,7 +8,13 @@ from dataclasses import dataclass, field
 from lsp_server.completion import CompletionQuery, CompletionService
 from lsp_server.config import Settings
 from lsp_server.documents import Snapshot
-from lsp_server.engine.base import Capabilities, CancelToken, EngineInfo, GenerationJob, GenerationResult
+from lsp_server.engine.base import (
+    CancelToken,
+    Capabilities,
+    EngineInfo,
+    GenerationJob,
+    GenerationResult,
+)
 
 
 @dataclass

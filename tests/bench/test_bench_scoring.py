@@ -23,7 +23,13 @@ def test_exact_match_is_whitespace_tolerant_only_at_line_ends():
 
 @pytest.mark.parametrize(
     ("a", "b", "d"),
-    [("", "", 0), ("abc", "", 3), ("kitten", "sitting", 3), ("flaw", "lawn", 2), ("same", "same", 0)],
+    [
+        ("", "", 0),
+        ("abc", "", 3),
+        ("kitten", "sitting", 3),
+        ("flaw", "lawn", 2),
+        ("same", "same", 0),
+    ],
 )
 def test_levenshtein(a, b, d):
     assert levenshtein(a, b) == d

@@ -7,8 +7,15 @@ from bench.tasks import InfillTask, load_split, select_per_problem, subsample
 
 
 def _task(tid: str, split: str = "single-line") -> InfillTask:
-    return InfillTask(tid, split, "def f(x):\n", "    return y\n", "    y = x + 1\n",
-                      "def check(c):\n    assert c(1) == 2\n", "f")
+    return InfillTask(
+        tid,
+        split,
+        "def f(x):\n",
+        "    return y\n",
+        "    y = x + 1\n",
+        "def check(c):\n    assert c(1) == 2\n",
+        "f",
+    )
 
 
 def test_program_with_canonical_middle_runs_its_tests():
@@ -51,8 +58,14 @@ def test_subsample_keeps_order_and_size():
 
 
 def test_load_split_reads_gzipped_jsonl(tmp_path):
-    row = {"task_id": "MultiLineInfilling/HumanEval/3/L0_L1", "entry_point": "f", "prompt": "p\n",
-           "suffix": "s\n", "canonical_solution": "c\n", "test": "t"}
+    row = {
+        "task_id": "MultiLineInfilling/HumanEval/3/L0_L1",
+        "entry_point": "f",
+        "prompt": "p\n",
+        "suffix": "s\n",
+        "canonical_solution": "c\n",
+        "test": "t",
+    }
     with gzip.open(tmp_path / "HumanEval-MultiLineInfilling.jsonl.gz", "wt") as fh:
         fh.write(json.dumps(row) + "\n")
     [t] = load_split(tmp_path, "multi-line")

@@ -53,7 +53,9 @@ def test_typing_pace_is_human_and_seeded():
     text, keys = type_body(lines, __import__("random").Random(1))
     chars = sum(len(k.text) for k in keys if "\n" not in k.text)
     typing_time = sum(
-        b.t - a.t for a, b in zip(keys, keys[1:], strict=False) if b.t - a.t < 0.3 and "\n" not in b.text
+        b.t - a.t
+        for a, b in zip(keys, keys[1:], strict=False)
+        if b.t - a.t < 0.3 and "\n" not in b.text
     )
     cps = chars / typing_time
     assert 6.5 <= cps <= 14
@@ -67,10 +69,17 @@ def test_typing_pace_is_human_and_seeded():
 
 def test_pick_traces_from_files(tmp_path):
     (tmp_path / "mod.py").write_text(SOURCE)
-    [tr] = pick_traces(1, seed=0, min_chars=20, max_chars=500, modules=("missing.py", "mod.py"), root=tmp_path)
+    [tr] = pick_traces(
+        1, seed=0, min_chars=20, max_chars=500, modules=("missing.py", "mod.py"), root=tmp_path
+    )
     assert tr.meta["function"] == "method"
     assert tr.target_text == SOURCE
-    assert pick_traces(1, seed=0, min_chars=10_000, max_chars=20_000, modules=("mod.py",), root=tmp_path) == []
+    assert (
+        pick_traces(
+            1, seed=0, min_chars=10_000, max_chars=20_000, modules=("mod.py",), root=tmp_path
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize("mod", ["textwrap.py", "shlex.py"])

@@ -5,7 +5,6 @@ Each test runs once per recorded client (Neovim and VS Code capabilities).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 import pytest_lsp
+from lsp_helpers import record_statuses, wait_state
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
@@ -34,13 +34,7 @@ def server_command() -> list[str]:
 
 
 async def start(request: pytest.FixtureRequest, lsp_client: LanguageClient, **settings: Any) -> LanguageClient:
-    statuses: list[dict[str, Any]] = []
-    lsp_client.statuses = statuses  # type: ignore[attr-defined]
-
-    @lsp_client.feature("fimLsp/status")
-    def _status(params: Any) -> None:
-        statuses.append({k: getattr(params, k, None) for k in ("state", "message", "model")})
-
+    record_statuses(lsp_client)
     caps = client_capabilities(request.param)
     await lsp_client.initialize_session(
         types.InitializeParams(
@@ -52,22 +46,10 @@ async def start(request: pytest.FixtureRequest, lsp_client: LanguageClient, **se
     return lsp_client
 
 
-async def wait_ready(client: LanguageClient, timeout: float = 120) -> dict[str, Any]:
-    """Wait for the server's fimLsp/status to say the model is ready (or failed)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        for status in reversed(client.statuses):  # type: ignore[attr-defined]
-            if status["state"] in ("ready", "error"):
-                return status
-        await asyncio.sleep(0.1)
-    raise TimeoutError("server never reported ready")
-
-
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=server_command(), server_env=SERVER_ENV), params=CLIENTS)
 async def client(request: pytest.FixtureRequest, lsp_client: LanguageClient) -> AsyncIterator[LanguageClient]:
     await start(request, lsp_client)
-    assert (await wait_ready(lsp_client))["state"] == "ready"
+    assert (await wait_state(lsp_client))["state"] == "ready"
     yield lsp_client
     if lsp_client._server is not None and lsp_client._server.returncode is None:
         await lsp_client.shutdown_session()

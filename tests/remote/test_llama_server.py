@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import SLOTS, LlamaServer
+from llama_server_proc import SLOTS, LlamaServer
 
 from lsp_server.config import Settings
 from lsp_server.context.templates import QWEN

@@ -18,7 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import LlamaServer
+from llama_server_proc import LlamaServer
+from lsp_helpers import record_statuses, wait_state
 from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities, make_test_lsp_client
 
@@ -48,11 +49,7 @@ async def lsp_client(
 ) -> AsyncIterator[LanguageClient]:
     """A fim-lsp process with its own client; waits until the server reports ready (or error)."""
     client = make_test_lsp_client()
-    statuses: list[dict[str, Any]] = []
-
-    @client.feature("fimLsp/status")
-    def _status(params: Any) -> None:
-        statuses.append({k: getattr(params, k, None) for k in ("state", "message")})
+    record_statuses(client)
 
     await client.start_io(sys.executable, "-m", "lsp_server", "--stdio", env=ENV)
     try:
@@ -63,21 +60,10 @@ async def lsp_client(
                 initialization_options={**SETTINGS, **options},
             )
         )
-        client.statuses = statuses  # type: ignore[attr-defined]
         yield client
     finally:
         if client._server is not None and client._server.returncode is None:
             await client.shutdown_session()
-
-
-async def wait_state(client: LanguageClient, timeout: float = 60) -> dict[str, Any]:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        for status in reversed(client.statuses):  # type: ignore[attr-defined]
-            if status["state"] in ("ready", "error"):
-                return status
-        await asyncio.sleep(0.05)
-    raise TimeoutError("the server never reported ready or error")
 
 
 def open_doc(client: LanguageClient, text: str, uri: str) -> None:

@@ -86,6 +86,28 @@ test('setup merges options with vim.tbl_deep_extend and keeps defaults', functio
   eq(false, cc.capabilities.textDocument.inlineCompletion.dynamicRegistration)
 end)
 
+test('remote engine settings reach initializationOptions and workspace/configuration', function()
+  local fim = require('fim_lsp')
+  local remote = {
+    backend = 'openai',
+    url = 'http://127.0.0.1:8012',
+    remoteModel = 'Qwen/Qwen2.5-Coder-7B',
+    apiKeyEnv = 'TEAM_FIM_KEY',
+  }
+  fim.setup({ cmd = { 'true' }, settings = remote })
+  local cc = fim.client_config()
+  for key, value in pairs(remote) do
+    eq(value, cc.init_options[key])
+    eq(value, cc.settings.fimLsp[key])
+  end
+  -- set_settings merges: a new url keeps the backend and the rest.
+  fim.set_settings({ url = 'http://gpu-box.internal:8080' })
+  local s = fim.server_settings()
+  eq('openai', s.backend)
+  eq('http://gpu-box.internal:8080', s.url)
+  eq('TEAM_FIM_KEY', s.apiKeyEnv)
+end)
+
 test('mode: extmarks unless vim.lsp.inline_completion exists and native is on', function()
   local fim = require('fim_lsp')
   fim.setup({ cmd = { 'true' }, ghost_text = { native = false } })

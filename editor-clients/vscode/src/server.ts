@@ -55,6 +55,8 @@ export function findServer(settings: ExtensionSettings): string | undefined {
 export class FimServer implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private settings: ExtensionSettings = getSettings();
+  /** The initializationOptions the running server was started with. */
+  private startedWith: ServerSettings | undefined;
   private missingShown = false;
   private readonly inlineItems = new vscode.EventEmitter<InlineItemsEvent>();
   private readonly configurationAnswers = new vscode.EventEmitter<ServerSettings[]>();
@@ -89,6 +91,7 @@ export class FimServer implements vscode.Disposable {
     }
     this.missingShown = false;
     this.log.info(`starting ${command} ${this.settings.serverArgs.join(" ")}`.trim());
+    const initializationOptions = toServerSettings(this.settings);
 
     const serverOptions: ServerOptions = {
       command,
@@ -99,7 +102,7 @@ export class FimServer implements vscode.Disposable {
       documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
       outputChannel: this.log,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
-      initializationOptions: toServerSettings(this.settings),
+      initializationOptions,
       middleware: {
         workspace: {
           configuration: (params, token, next) => this.answerConfiguration(params, token, next),
@@ -143,6 +146,7 @@ export class FimServer implements vscode.Disposable {
       }
     });
     this.client = client;
+    this.startedWith = initializationOptions;
     this.status.setState("starting", "Starting server");
     try {
       await client.start();
@@ -174,10 +178,13 @@ export class FimServer implements vscode.Disposable {
     await this.start();
   }
 
-  /** Settings changed: restart for a new command, else hand the server its new settings. */
+  /**
+   * Settings changed: restart for a new command or for a start-up setting that was cleared,
+   * else hand the server its new settings.
+   */
   async onConfigurationChanged(): Promise<void> {
     const next = getSettings();
-    if (needsRestart(this.settings, next) || !this.client) {
+    if (needsRestart(this.settings, next, this.startedWith) || !this.client) {
       await this.restart();
       return;
     }

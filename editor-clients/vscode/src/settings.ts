@@ -3,6 +3,9 @@
 
 export type Multiline = "auto" | "always" | "never";
 
+/** Where completions are computed: in the server process, or by a shared inference engine. */
+export type Backend = "llama_cpp" | "llama-server" | "openai" | "ollama";
+
 export interface ExtensionSettings {
   enabled: boolean;
   /** languageId -> on/off; "*" is the default for ids not listed. */
@@ -15,6 +18,13 @@ export interface ExtensionSettings {
   debounceMs: number;
   serverPath: string;
   serverArgs: string[];
+  backend: Backend;
+  /** Base URL of a remote engine; empty: the backend's default. */
+  url: string;
+  /** Model name asked of an OpenAI-compatible or Ollama engine; empty: the server's choice. */
+  remoteModel: string;
+  /** Name of the environment variable that holds the API key (never the key); empty: default. */
+  apiKeyEnv: string;
 }
 
 /** What the server reads from initializationOptions and workspace/configuration `fimLsp`. */
@@ -26,6 +36,10 @@ export interface ServerSettings {
   nThreads?: number;
   nGpuLayers?: number;
   maxTokens?: number;
+  backend?: Backend;
+  url?: string;
+  remoteModel?: string;
+  apiKeyEnv?: string;
 }
 
 /** Reads one key of the `fimLsp` section; `WorkspaceConfiguration.get` fits. */
@@ -42,9 +56,16 @@ export const DEFAULT_SETTINGS: Readonly<ExtensionSettings> = Object.freeze({
   debounceMs: 75,
   serverPath: "fim-lsp",
   serverArgs: [],
+  backend: "llama_cpp",
+  url: "",
+  remoteModel: "",
+  apiKeyEnv: "",
 });
 
 const MULTILINE: readonly Multiline[] = ["auto", "always", "never"];
+const BACKENDS: readonly Backend[] = ["llama_cpp", "llama-server", "openai", "ollama"];
+/** A portable environment variable name; anything else (a pasted key, say) is not sent. */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function bool(value: unknown, fallback: boolean): boolean {
   return typeof value === "boolean" ? value : fallback;
@@ -56,6 +77,10 @@ function int(value: unknown, fallback: number, min: number): number {
 
 function str(value: unknown, fallback: string): string {
   return typeof value === "string" ? value.trim() : fallback;
+}
+
+function oneOf<T extends string>(value: unknown, choices: readonly T[], fallback: T): T {
+  return choices.includes(value as T) ? (value as T) : fallback;
 }
 
 function languageMap(value: unknown): Record<string, boolean> {
@@ -76,6 +101,7 @@ export function readSettings(get: SettingGetter): ExtensionSettings {
   const multiline = get("multiline");
   const gpuLayers = get("gpuLayers");
   const args = get("server.args");
+  const apiKeyEnv = str(get("apiKeyEnv"), d.apiKeyEnv);
   return {
     enabled: bool(get("enabled"), d.enabled),
     languages: languageMap(get("languages")),
@@ -83,10 +109,14 @@ export function readSettings(get: SettingGetter): ExtensionSettings {
     threads: int(get("threads"), d.threads, 0),
     gpuLayers: gpuLayers === null || gpuLayers === undefined ? null : int(gpuLayers, 0, -1),
     maxTokens: int(get("maxTokens"), d.maxTokens, 0),
-    multiline: MULTILINE.includes(multiline as Multiline) ? (multiline as Multiline) : d.multiline,
+    multiline: oneOf(multiline, MULTILINE, d.multiline),
     debounceMs: int(get("debounceMs"), d.debounceMs, 0),
     serverPath: str(get("server.path"), d.serverPath) || d.serverPath,
     serverArgs: Array.isArray(args) ? args.filter((a): a is string => typeof a === "string") : [],
+    backend: oneOf(get("backend"), BACKENDS, d.backend),
+    url: str(get("url"), d.url),
+    remoteModel: str(get("remoteModel"), d.remoteModel),
+    apiKeyEnv: ENV_NAME.test(apiKeyEnv) ? apiKeyEnv : d.apiKeyEnv,
   };
 }
 
@@ -99,8 +129,9 @@ export function isLanguageEnabled(settings: ExtensionSettings, languageId: strin
 }
 
 /**
- * The settings object the server gets. Values meaning "the server decides" (empty model,
- * 0 threads or tokens, no GPU layer count) are left out so the server's defaults apply.
+ * The settings object the server gets. Values meaning "the server decides" (empty model, URL,
+ * remote model or key variable, 0 threads or tokens, no GPU layer count, the in-process
+ * backend) are left out so the server's defaults and its config file apply.
  * A language map like {"*": false, "python": true} cannot be said with disabledLanguages;
  * the extension enforces it itself (see isLanguageEnabled).
  */
@@ -125,14 +156,42 @@ export function toServerSettings(settings: ExtensionSettings): ServerSettings {
   if (settings.maxTokens > 0) {
     out.maxTokens = settings.maxTokens;
   }
+  if (settings.backend !== DEFAULT_SETTINGS.backend) {
+    out.backend = settings.backend;
+  }
+  if (settings.url) {
+    out.url = settings.url;
+  }
+  if (settings.remoteModel) {
+    out.remoteModel = settings.remoteModel;
+  }
+  if (settings.apiKeyEnv) {
+    out.apiKeyEnv = settings.apiKeyEnv;
+  }
   return out;
 }
 
-/** A new command or arguments need a new server process; everything else is sent live. */
-export function needsRestart(before: ExtensionSettings, after: ExtensionSettings): boolean {
+/**
+ * A new command or arguments need a new server process; everything else is sent live.
+ * `startedWith` is what the running server got as initializationOptions: a key it got there
+ * but that is now left out (say `backend` set back to the in-process engine) cannot be taken
+ * back live, since the server keeps its initializationOptions under workspace/configuration,
+ * so that also needs a new process.
+ */
+export function needsRestart(
+  before: ExtensionSettings,
+  after: ExtensionSettings,
+  startedWith?: ServerSettings,
+): boolean {
   return (
     before.serverPath !== after.serverPath ||
     before.serverArgs.length !== after.serverArgs.length ||
-    before.serverArgs.some((arg, i) => arg !== after.serverArgs[i])
+    before.serverArgs.some((arg, i) => arg !== after.serverArgs[i]) ||
+    (startedWith !== undefined && dropsKeys(startedWith, toServerSettings(after)))
   );
+}
+
+function dropsKeys(startedWith: ServerSettings, now: ServerSettings): boolean {
+  const kept = new Set(Object.keys(now));
+  return Object.entries(startedWith).some(([key, value]) => value !== undefined && !kept.has(key));
 }

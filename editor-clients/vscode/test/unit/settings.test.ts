@@ -29,6 +29,10 @@ describe("readSettings", () => {
       debounceMs: 200,
       "server.path": "~/.venv/bin/fim-lsp",
       "server.args": ["-v"],
+      backend: "openai",
+      url: " http://127.0.0.1:8012 ",
+      remoteModel: "Qwen/Qwen2.5-Coder-7B",
+      apiKeyEnv: "TEAM_FIM_KEY",
     });
     expect(s).toEqual({
       enabled: false,
@@ -41,6 +45,10 @@ describe("readSettings", () => {
       debounceMs: 200,
       serverPath: "~/.venv/bin/fim-lsp",
       serverArgs: ["-v"],
+      backend: "openai",
+      url: "http://127.0.0.1:8012",
+      remoteModel: "Qwen/Qwen2.5-Coder-7B",
+      apiKeyEnv: "TEAM_FIM_KEY",
     });
   });
 
@@ -65,6 +73,22 @@ describe("readSettings", () => {
     expect(s.debounceMs).toBe(75);
     expect(s.serverPath).toBe("fim-lsp");
     expect(s.serverArgs).toEqual(["-v"]);
+  });
+
+  it("falls back on a bad backend, URL, remote model or key variable", () => {
+    const s = from({ backend: "vllm", url: 8012, remoteModel: ["m"], apiKeyEnv: 1 });
+    expect(s.backend).toBe("llama_cpp");
+    expect(s.url).toBe("");
+    expect(s.remoteModel).toBe("");
+    expect(s.apiKeyEnv).toBe("");
+    expect(from({ backend: "LLAMA-SERVER" }).backend).toBe("llama_cpp");
+  });
+
+  it("takes only a variable name for apiKeyEnv, never something that looks like a key", () => {
+    expect(from({ apiKeyEnv: " MY_KEY_2 " }).apiKeyEnv).toBe("MY_KEY_2");
+    expect(from({ apiKeyEnv: "sk-proj-abc123" }).apiKeyEnv).toBe("");
+    expect(from({ apiKeyEnv: "2FAST" }).apiKeyEnv).toBe("");
+    expect(from({ apiKeyEnv: "$FIM_LSP_API_KEY" }).apiKeyEnv).toBe("");
   });
 });
 
@@ -95,6 +119,45 @@ describe("toServerSettings", () => {
       maxTokens: 32,
     });
   });
+
+  it("points the server at a shared engine", () => {
+    const s = from({
+      backend: "llama-server",
+      url: "http://gpu-box.internal:8080",
+      remoteModel: "qwen2.5-coder:7b-base",
+      apiKeyEnv: "TEAM_FIM_KEY",
+    });
+    expect(toServerSettings(s)).toEqual({
+      enabled: true,
+      disabledLanguages: [],
+      multiline: "auto",
+      backend: "llama-server",
+      url: "http://gpu-box.internal:8080",
+      remoteModel: "qwen2.5-coder:7b-base",
+      apiKeyEnv: "TEAM_FIM_KEY",
+    });
+  });
+
+  it("sends each remote key only when set, and no backend for the in-process one", () => {
+    expect(toServerSettings(from({ backend: "llama_cpp", url: "  ", remoteModel: "" }))).toEqual({
+      enabled: true,
+      disabledLanguages: [],
+      multiline: "auto",
+    });
+    expect(toServerSettings(from({ backend: "ollama" }))).toEqual({
+      enabled: true,
+      disabledLanguages: [],
+      multiline: "auto",
+      backend: "ollama",
+    });
+  });
+
+  it("sends nothing for a bad backend or key variable, so the server's own setting applies", () => {
+    const out = toServerSettings(from({ backend: "vllm", apiKeyEnv: "sk-abc", url: "http://h:1" }));
+    expect(out).not.toHaveProperty("backend");
+    expect(out).not.toHaveProperty("apiKeyEnv");
+    expect(out.url).toBe("http://h:1");
+  });
 });
 
 describe("isLanguageEnabled", () => {
@@ -118,5 +181,19 @@ describe("needsRestart", () => {
     expect(needsRestart(base, from({ "server.path": "/opt/fim-lsp" }))).toBe(true);
     expect(needsRestart(base, from({ "server.args": ["-v"] }))).toBe(true);
     expect(needsRestart(from({ "server.args": ["-v"] }), from({ "server.args": ["-v"] }))).toBe(false);
+    expect(needsRestart(base, from({ backend: "openai", url: "http://h:8000/v1" }))).toBe(false);
+  });
+
+  it("also when a key the server was started with is left out now", () => {
+    const remote = from({ backend: "llama-server", url: "http://h:8080" });
+    const startedWith = toServerSettings(remote);
+    // Back to the in-process engine: the server would keep its initializationOptions' backend.
+    expect(needsRestart(remote, from({ url: "http://h:8080" }), startedWith)).toBe(true);
+    expect(needsRestart(remote, from({ backend: "llama-server" }), startedWith)).toBe(true);
+    // Changed, not cleared: sent live.
+    expect(needsRestart(remote, from({ backend: "openai", url: "http://h:8000" }), startedWith)).toBe(false);
+    // Set after the start and cleared again: the server never got it at start.
+    const local = from({});
+    expect(needsRestart(remote, local, toServerSettings(local))).toBe(false);
   });
 });
