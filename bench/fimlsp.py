@@ -58,6 +58,11 @@ class FimLspServer:
         self._reader: asyncio.Task | None = None
         self._ids = itertools.count(1)
         self.spawned_at = 0.0
+        self.status: list = []
+
+        @self.client.feature("fimLsp/status")
+        def _status(params: Any) -> None:
+            self.status.append(_plain(params))
 
     async def start(self) -> float:
         """Spawn and initialize; returns seconds from spawn to the initialize result."""
@@ -81,7 +86,9 @@ class FimLspServer:
                 synchronization=lsp.TextDocumentSyncClientCapabilities(),
                 inline_completion=lsp.InlineCompletionClientCapabilities(),
             ),
-            general=lsp.GeneralClientCapabilities(position_encodings=[lsp.PositionEncodingKind.Utf16]),
+            general=lsp.GeneralClientCapabilities(
+                position_encodings=[lsp.PositionEncodingKind.Utf16]
+            ),
         )
         await asyncio.wait_for(
             self.client.initialize_async(
@@ -99,21 +106,27 @@ class FimLspServer:
 
     def open(self, uri: str, text: str, language: str = "python") -> None:
         self.client.text_document_did_open(
-            lsp.DidOpenTextDocumentParams(lsp.TextDocumentItem(uri, language, 1, text))
+            lsp.DidOpenTextDocumentParams(
+                text_document=lsp.TextDocumentItem(
+                    uri=uri, language_id=language, version=1, text=text
+                )
+            )
         )
 
     def change(self, uri: str, version: int, start: Position, end: Position, text: str) -> None:
-        rng = lsp.Range(lsp.Position(start.line, start.character), lsp.Position(end.line, end.character))
+        rng = lsp.Range(
+            lsp.Position(start.line, start.character), lsp.Position(end.line, end.character)
+        )
         self.client.text_document_did_change(
             lsp.DidChangeTextDocumentParams(
-                lsp.VersionedTextDocumentIdentifier(uri, version),
-                [lsp.TextDocumentContentChangePartial(range=rng, text=text)],
+                text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                content_changes=[lsp.TextDocumentContentChangePartial(range=rng, text=text)],
             )
         )
 
     def close(self, uri: str) -> None:
         self.client.text_document_did_close(
-            lsp.DidCloseTextDocumentParams(lsp.TextDocumentIdentifier(uri))
+            lsp.DidCloseTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=uri))
         )
 
     async def complete(self, uri: str, pos: Position, automatic: bool = True) -> list[Suggestion]:
@@ -125,14 +138,27 @@ class FimLspServer:
                 if automatic
                 else lsp.InlineCompletionTriggerKind.Invoked
             ),
-            text_document=lsp.TextDocumentIdentifier(uri),
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
             position=lsp.Position(pos.line, pos.character),
         )
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future = loop.create_future()
+
+        def _settle(f) -> None:
+            if not answer.done():
+                if f.exception() is not None:
+                    answer.set_exception(f.exception())
+                else:
+                    answer.set_result(f.result())
+
+        # Not asyncio.wrap_future: cancelling our wait must not cancel pygls's own future, which
+        # the server's RequestCancelled answer still has to settle.
         fut = self.client.protocol.send_request(
             lsp.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id=msg_id
         )
+        fut.add_done_callback(lambda f: loop.call_soon_threadsafe(_settle, f))
         try:
-            result = await asyncio.wrap_future(fut)
+            result = await answer
         except asyncio.CancelledError:
             self.client.protocol.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id=msg_id))
             raise
@@ -142,7 +168,9 @@ class FimLspServer:
             text = it.insert_text if isinstance(it.insert_text, str) else it.insert_text.value
             if it.range is not None:
                 s, e = it.range.start, it.range.end
-                out.append(Suggestion(text, Position(s.line, s.character), Position(e.line, e.character)))
+                out.append(
+                    Suggestion(text, Position(s.line, s.character), Position(e.line, e.character))
+                )
             else:
                 out.append(Suggestion(text, pos, pos))
         return out

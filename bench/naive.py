@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+from typing import Any
 
 FIM = ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")
 STOP = ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|im_end|>", "<|repo_name|>", *FIM)
@@ -38,14 +39,18 @@ def main(argv: list[str] | None = None) -> int:
         ids = llm.tokenize(tok.encode(), add_bos=False, special=True)
         return ids[0] if len(ids) == 1 else None
 
-    pre, suf, mid = (special(t) for t in FIM)
-    if None in (pre, suf, mid):
+    fim_ids = [special(t) for t in FIM]
+    if None in fim_ids:
         print("model has no Qwen-style FIM tokens", file=sys.stderr)
         return 2
+    pre, suf, mid = (int(i) for i in fim_ids if i is not None)
     stop_ids = {i for i in (special(t) for t in STOP) if i is not None} | {llm.token_eos()}
 
+    n_prompt = 0
+
     def stop(ids, _logits) -> bool:
-        return len(ids) > 0 and int(ids[-1]) in stop_ids
+        # ``ids`` holds the prompt too, and the prompt itself ends with a FIM control token.
+        return len(ids) > n_prompt and int(ids[-1]) in stop_ids
 
     tasks = json.load(open(a.tasks))
     with open(a.out, "w") as out:
@@ -55,9 +60,10 @@ def main(argv: list[str] | None = None) -> int:
                 + [suf] + llm.tokenize(t["suffix"].encode(), add_bos=False, special=False)
                 + [mid]
             )  # fmt: skip
+            n_prompt = len(toks)
             t0 = time.monotonic()
-            res = llm.create_completion(
-                toks, max_tokens=a.max_tokens, temperature=0.0, top_k=1,
+            res: Any = llm.create_completion(
+                toks, max_tokens=t.get("max_tokens", a.max_tokens), temperature=0.0, top_k=1,
                 stopping_criteria=llama_cpp.StoppingCriteriaList([stop]),
             )  # fmt: skip
             dt = time.monotonic() - t0

@@ -242,7 +242,9 @@ class LlamaServer:
         async with httpx.AsyncClient(timeout=2.0, trust_env=False) as http:
             while time.monotonic() - self.spawned_at < timeout_s:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"llama-server exited with {self.proc.returncode}; see {self.log_path}")
+                    raise RuntimeError(
+                        f"llama-server exited with {self.proc.returncode}; see {self.log_path}"
+                    )
                 try:
                     r = await http.get(self.url + "/health")
                     if r.status_code == 200:

@@ -67,3 +67,20 @@ def kill_group(proc: subprocess.Popen | None, grace_s: float = 3.0) -> None:
     elif proc.poll() is None:
         proc.kill()
     proc.wait()
+
+
+def machine_busy_s() -> float | None:
+    """CPU seconds all processes on the machine have used since boot (from /proc/stat)."""
+    try:
+        with open("/proc/stat") as fh:
+            f = [int(x) for x in fh.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = f
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_s() -> float:
+    """CPU seconds of this process and of the children it has waited for."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system

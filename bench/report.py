@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 SYSTEMS = ("ours", "peer")
 LABEL = {"ours": "fim-lsp", "peer": "llama-server /infill"}
@@ -32,7 +33,11 @@ def _num(x: float | None, fmt: str = "{:.1f}") -> str:
 
 def quality_table(q: dict) -> list[str]:
     splits = [s for s in ("single-line", "multi-line") if any(s in v for v in q.values())]
-    head = "| system | " + " | ".join(f"{s} pass@1 | {s} EM | {s} ES" for s in splits) + " | mean s/task |"
+    head = (
+        "| system | "
+        + " | ".join(f"{s} pass@1 | {s} EM | {s} ES" for s in splits)
+        + " | mean s/task |"
+    )
     lines = [head, "|" + "---|" * (2 + 3 * len(splits))]
     order = [("empty", "floor: empty completion"), ("naive", "floor: naive PSM, llama-cpp-python"),
              ("peer", LABEL["peer"]), ("ours", LABEL["ours"])]  # fmt: skip
@@ -66,7 +71,7 @@ def typing_rows(t: dict) -> list[tuple[str, str, str, str]]:
     """(metric, ours, peer, ratio) rows for one behaviour."""
     o, p = t.get("ours", {}), t.get("peer", {})
 
-    def g(d: dict, *path):
+    def g(d: Any, *path: str) -> Any:
         for k in path:
             if not isinstance(d, dict):
                 return None
@@ -88,15 +93,31 @@ def typing_rows(t: dict) -> list[tuple[str, str, str, str]]:
     a, b = g(o, "tokens", "prompt_evaluated"), g(p, "tokens", "prompt_evaluated")
     rows.append(("prompt tokens evaluated", _num(a, "{}"), _num(b, "{}"), _ratio(a, b)))
     a, b = g(o, "tokens", "prompt_reused"), g(p, "tokens", "prompt_reused")
-    rows.append(("prompt tokens reused from the KV cache", _num(a, "{}"), _num(b, "{}"), _ratio(a, b)))
+    rows.append(
+        ("prompt tokens reused from the KV cache", _num(a, "{}"), _num(b, "{}"), _ratio(a, b))
+    )
     a, b = g(o, "tokens", "reuse_share"), g(p, "tokens", "reuse_share")
-    rows.append(("reused share of prompt tokens", _num(a and 100 * a, "{:.1f}%"), _num(b and 100 * b, "{:.1f}%"), _ratio(a, b)))
+    rows.append(
+        (
+            "reused share of prompt tokens",
+            _num(a and 100 * a, "{:.1f}%"),
+            _num(b and 100 * b, "{:.1f}%"),
+            _ratio(a, b),
+        )
+    )
     a, b = g(o, "tokens", "gen_tok_s"), g(p, "tokens", "gen_tok_s")
     rows.append(("generation tokens/s", _num(a), _num(b), _ratio(a, b)))
     a, b = g(o, "floor", "p50_s"), g(p, "floor", "p50_s")
     rows.append(("floor p50: llama.cpp alone for those tokens (ms)", _ms(a), _ms(b), _ratio(a, b)))
     a, b = g(o, "floor", "latency_over_floor_p50"), g(p, "floor", "latency_over_floor_p50")
-    rows.append(("p50 of latency / floor, per shown suggestion", _num(a, "{:.2f}"), _num(b, "{:.2f}"), _ratio(a, b)))
+    rows.append(
+        (
+            "p50 of latency / floor, per shown suggestion",
+            _num(a, "{:.2f}"),
+            _num(b, "{:.2f}"),
+            _ratio(a, b),
+        )
+    )
     return rows
 
 
@@ -105,7 +126,17 @@ def markdown(rec: dict) -> str:
     out = [f"# fim-lsp bench — {m['started']} ({'quick' if m['quick'] else 'full'})", ""]
     out += [f"- machine: {m['machine']}", f"- model: `{m['model']}` (sha256 {m.get('model_sha256', '?')[:12]}…), "
             f"{m['threads']} threads, n_ctx {m['ctx']}", f"- llama.cpp: {m.get('llama_build', '?')}",
-            f"- command: `{m['command']}`", f"- wall time: {m.get('wall_s', 0) / 60:.1f} min", ""]  # fmt: skip
+            f"- command: `{m['command']}`", f"- wall time: {m.get('wall_s', 0) / 60:.1f} min"]  # fmt: skip
+    foreign = m.get("foreign_cpu_share")
+    if foreign is not None:
+        out.append(
+            f"- CPU used by other processes during the run: {100 * foreign:.0f}% of the machine"
+        )
+        if foreign > 0.10:
+            out.append(
+                "- **the machine was busy with other work during this run: timings are not representative**"
+            )
+    out.append("")
     fl = rec.get("floor", {}).get("model")
     if fl:
         pp = ", ".join(f"pp{s} {v:.1f}" for s, v in fl["pp"])
@@ -117,12 +148,22 @@ def markdown(rec: dict) -> str:
             out += [f"Harness check: canonical solutions pass {rec['quality_check']}.", ""]
     st = rec.get("startup", {})
     if st:
-        out += ["## Start-up and memory", "", "| metric | fim-lsp | llama-server | ours/peer |", "|---|---|---|---|"]
-        for key, label in (("ready_s", "spawn → ready (s)"), ("cold_start_s", "spawn → first completion (s)")):
+        out += [
+            "## Start-up and memory",
+            "",
+            "| metric | fim-lsp | llama-server | ours/peer |",
+            "|---|---|---|---|",
+        ]
+        for key, label in (
+            ("ready_s", "spawn → ready (s)"),
+            ("cold_start_s", "spawn → first completion (s)"),
+        ):
             a, b = st.get("ours", {}).get(key), st.get("peer", {}).get(key)
             out.append(f"| {label} | {_num(a, '{:.2f}')} | {_num(b, '{:.2f}')} | {_ratio(a, b)} |")
         a, b = st.get("ours", {}).get("peak_rss_bytes"), st.get("peer", {}).get("peak_rss_bytes")
-        out.append(f"| peak RSS (MiB) | {_num(a and a / 2**20, '{:.0f}')} | {_num(b and b / 2**20, '{:.0f}')} | {_ratio(a, b)} |")
+        out.append(
+            f"| peak RSS (MiB) | {_num(a and a / 2**20, '{:.0f}')} | {_num(b and b / 2**20, '{:.0f}')} | {_ratio(a, b)} |"
+        )
         out.append("")
     for beh, t in rec.get("typing", {}).items():
         n_tr = len(rec.get("traces", []))
@@ -139,7 +180,7 @@ def markdown(rec: dict) -> str:
 
 
 def plot(rec: dict, path: Path) -> bool:
-    """ECDFs of keystroke → answer latency, ours and the peer's, one panel per behaviour."""
+    """Share of requests answered within x ms of their keystroke, ours and the peer's."""
     try:
         import matplotlib
 
@@ -152,29 +193,42 @@ def plot(rec: dict, path: Path) -> bool:
         return False
     fig, axes = plt.subplots(1, len(behs), figsize=(6 * len(behs), 4.2), squeeze=False)
     colors = {"ours": "tab:blue", "peer": "tab:orange"}
+    every = [
+        x * 1000
+        for t in rec["typing"].values()
+        for d in t.values()
+        for x in d.get("latencies_answered_s", [])
+    ]
+    right = max([5000.0, *every]) * 1.3
     for ax, beh in zip(axes[0], behs, strict=False):
         t = rec["typing"][beh]
         for sys_ in SYSTEMS:
             d = t.get(sys_, {})
             xs = sorted(x * 1000 for x in d.get("latencies_answered_s", []))
+            n_req = max(d.get("requests", 0), len(xs))
             shown = d.get("latency_shown_s", {}).get("n", 0)
             if xs:
-                ys = [(i + 1) / len(xs) for i in range(len(xs))]
-                ax.step(xs, ys, where="post", color=colors[sys_],
-                        label=f"{LABEL[sys_]} (answered {len(xs)}, shown {shown})")  # fmt: skip
+                # Share of all requests answered within x: cancelled ones never get there.
+                ys = [(i + 1) / n_req for i in range(len(xs))]
+                ax.step([xs[0], *xs, right], [0.0, *ys, ys[-1]], where="post", color=colors[sys_],
+                        label=f"{LABEL[sys_]}: {len(xs)}/{n_req} answered, {shown} shown")  # fmt: skip
             else:
-                ax.plot([], [], color=colors[sys_], label=f"{LABEL[sys_]}: no answers")
+                ax.plot([], [], color=colors[sys_], label=f"{LABEL[sys_]}: 0/{n_req} answered")
             fl = d.get("floor", {}).get("p50_s")
             if fl:
                 ax.axvline(fl * 1000, color=colors[sys_], ls=":", lw=1)
         ax.axvline(300, color="grey", ls="--", lw=0.8)
         ax.set_xscale("log")
+        ax.set_xlim(3, right)
         ax.set_xlabel("keystroke → suggestion (ms, log); dashed: 300 ms, dotted: floor p50")
-        ax.set_ylabel("share of answered requests")
+        ax.set_ylabel("share of requests answered within x")
+        ax.set_ylim(0, 1.02)
         ax.set_title(BEHAVIOUR_LABEL.get(beh, beh), fontsize=9)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
-    fig.suptitle(f"fim-lsp vs llama-server — {rec['meta']['started']} ({rec['meta']['machine']})", fontsize=9)
+        ax.legend(fontsize=8, loc="upper left")
+    fig.suptitle(
+        f"fim-lsp vs llama-server — {rec['meta']['started']} ({rec['meta']['machine']})", fontsize=9
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

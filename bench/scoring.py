@@ -66,7 +66,7 @@ def first_line_matches(suggestion: str, typed_after: str) -> bool:
         if line.strip() or nl < 0:
             break
         i = nl + 1
-    head = suggestion[: i] + line.rstrip()
+    head = suggestion[:i] + line.rstrip()
     if not head.strip():
         return False
     if not typed_after.startswith(head):

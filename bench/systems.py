@@ -25,6 +25,7 @@ class OursCompleter:
     def __init__(self, server: FimLspServer, *, track_last: bool = True) -> None:
         self.server = server
         self.track_last = track_last
+        self._completed: int | None = None
 
     def open(self, uri: str, text: str) -> None:
         self.server.open(uri, text)
@@ -36,15 +37,26 @@ class OursCompleter:
         self.server.close(uri)
 
     async def complete(self, uri: str, text: str, offset: int, automatic: bool) -> Reply:
+        if self.track_last and self._completed is None:
+            st = await self.server.stats()
+            self._completed = st.get("completed") if st else None
         items = await self.server.complete(uri, offset_to_position(text, offset), automatic)
         if not items:
             return Reply(None)
         info: dict = {}
         if self.track_last:
-            # The request just answered is normally the server's ``last``; read it at once.
+            # ``last`` describes the latest model run. It belongs to this answer only when exactly
+            # one run completed since the previous read; none means the answer came from a cache.
             st = await self.server.stats()
             if st and isinstance(st.get("last"), dict):
-                info["last"] = st["last"]
+                done = st.get("completed")
+                ran = None if done is None or self._completed is None else done - self._completed
+                self._completed = done
+                info["model_runs"] = ran
+                if ran == 1:
+                    info["last"] = st["last"]
+                elif ran == 0:
+                    info["from_cache"] = True
         return Reply(added_text(text, offset, items[0]) or None, info)
 
 
@@ -63,7 +75,7 @@ class PeerCompleter:
 
     async def complete(self, uri: str, text: str, offset: int, automatic: bool) -> Reply:
         ans = await self.client.complete(text, offset, automatic)
-        info = {"from_cache": ans.from_cache}
+        info: dict = {"from_cache": ans.from_cache}
         if ans.timings:
             info["timings"] = ans.timings
         return Reply(ans.text, info)

@@ -47,7 +47,12 @@ class InfillTask:
     def program(self, middle: str) -> str:
         """A runnable file: the completed function, its tests, and the call that runs them."""
         return (
-            self.prompt + middle + self.suffix + "\n" + self.test + f"\n\ncheck({self.entry_point})\n"
+            self.prompt
+            + middle
+            + self.suffix
+            + "\n"
+            + self.test
+            + f"\n\ncheck({self.entry_point})\n"
         )
 
 

@@ -103,7 +103,9 @@ def type_body(body_lines: list[str], rng: random.Random) -> tuple[str, list[Keys
     sigma = 0.35
     mu = math.log(mean) - sigma * sigma / 2
     n_think = min(3, max(1, len(body_lines) // 6))
-    think_lines = set(rng.sample(range(1, len(body_lines)), n_think)) if len(body_lines) > 1 else set()
+    think_lines = (
+        set(rng.sample(range(1, len(body_lines)), n_think)) if len(body_lines) > 1 else set()
+    )
     keys: list[Keystroke] = []
     t = 0.0
     typed = []
@@ -160,7 +162,7 @@ def pick_traces(
 ) -> list[Trace]:
     """``n`` traces, one function from each of the first ``n`` modules that have one in range."""
     root = root or stdlib_dir()
-    traces = []
+    traces: list[Trace] = []
     for mod in modules:
         if len(traces) == n:
             break
@@ -177,5 +179,7 @@ def pick_traces(
         if not spans:
             continue
         span = random.Random(f"{seed}/{mod}").choice(spans)
-        traces.append(make_trace(source, span, seed=seed, name=f"{mod}:{span.name}", path=str(path)))
+        traces.append(
+            make_trace(source, span, seed=seed, name=f"{mod}:{span.name}", path=str(path))
+        )
     return traces

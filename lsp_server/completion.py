@@ -175,22 +175,21 @@ class CompletionService:
             return []
         texts = alternatives(clean(result.text, ctx, result.stop_reason), ctx, query.several)
         self.cache.remember(uri, text[:offset], text[offset : offset + HEAD], texts)
-        if texts and settings.prefetch:
+        if texts and settings.prefetch and settings.suggestion_cache:
             self._start_prefetch(query, texts[0])
         return texts
 
     async def _from_cache_or_prefetch(self, uri: str, text: str, offset: int) -> list[str] | None:
         """A cached answer; waits for a running prefetch of exactly this state, else cancels it."""
-        if not self.settings.suggestion_cache:
-            return None
+        use_cache = self.settings.suggestion_cache
         before, after = text[:offset], text[offset : offset + HEAD]
-        cached = self.cache.lookup(uri, before, after)
+        cached = self.cache.lookup(uri, before, after) if use_cache else None
         if cached is not None:
             return cached
         running = self._prefetches.pop(uri, None)
         if running is not None:
             target, task = running
-            if target == (len(before), before[-HEAD:], after) and not task.done():
+            if use_cache and target == (len(before), before[-HEAD:], after) and not task.done():
                 await asyncio.shield(task)
                 return self.cache.lookup(uri, before, after)
             self.worker.cancel(uri + PREFETCH)
