@@ -74,3 +74,19 @@ async def test_vscode_zero_based_trigger_kind_is_accepted(client: LanguageClient
         "params": {"textDocument": {"uri": "file:///z.py"}, "position": {"line": 0, "character": 4},
                    "context": {"triggerKind": 0}}})
     assert result is not None
+
+
+async def test_utf8_position_encoding_is_negotiated() -> None:
+    from pygls.lsp.client import LanguageClient as PlainClient
+
+    client = PlainClient("utf8-probe", "1")
+    await client.start_io(sys.executable, "-m", "lsp_server", "--model", "/nonexistent.gguf")
+    try:
+        caps = types.ClientCapabilities(general=types.GeneralClientCapabilities(
+            position_encodings=[types.PositionEncodingKind.Utf8, types.PositionEncodingKind.Utf16]))
+        result = await client.initialize_async(types.InitializeParams(capabilities=caps))
+        assert result.capabilities.position_encoding == types.PositionEncodingKind.Utf8
+        await client.shutdown_async(None)
+        client.exit(None)
+    finally:
+        await client.stop()
