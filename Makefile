@@ -1,5 +1,5 @@
 # The two commands the README gives. Both set everything up first (cached after the first run).
-.PHONY: demo test setup setup-dev lint
+.PHONY: demo test setup setup-dev lint bench bench-quick
 
 setup:
 	scripts/setup.sh
@@ -18,6 +18,13 @@ test: setup-dev
 	editor-clients/setup-deps.sh $(if $(filter 1,$(FIM_LSP_VSCODE_E2E)),,--skip-apt --skip-vscode-e2e)
 	FIM_LSP_LLAMA_SERVER=$$(scripts/build-llama.sh)/bin/llama-server .venv/bin/python -m pytest -q -rs --durations=15
 
+# Benchmarks (bench/README.md): latency and quality next to llama-server's /infill.
+bench-quick: setup-dev
+	.venv/bin/python -m bench --quick
+
+bench: setup-dev
+	.venv/bin/python -m bench
+
 lint:
-	.venv/bin/ruff check lsp_server tests
-	.venv/bin/mypy lsp_server
+	.venv/bin/ruff check lsp_server tests bench
+	.venv/bin/mypy lsp_server bench

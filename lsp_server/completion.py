@@ -47,6 +47,8 @@ RELOAD_FIELDS = ("model", "backend", "url", "remote_model", "api_key_env", "n_ct
 
 @dataclass
 class RequestStats:
+    request: int = 0  # the request's number (Stats.requests when it arrived)
+    source: str = ""  # "model" or "cache"
     nPrompt: int = 0
     nReused: int = 0
     nGenerated: int = 0
@@ -72,7 +74,8 @@ class Stats:
     coldStartS: float | None = None
     last: RequestStats = field(default_factory=RequestStats)
 
-    def record(self, result: GenerationResult, total_s: float) -> None:
+    def record(self, request: int, result: GenerationResult, total_s: float) -> None:
+        """Called where the job ends (the worker), so cancelled work is counted too."""
         self.completed += result.stop_reason != "cancelled"
         self.cancelled += result.stop_reason == "cancelled"
         self.nPrompt += result.n_prompt
@@ -80,8 +83,12 @@ class Stats:
         self.nGenerated += result.n_generated
         self.tPromptS += result.t_prompt_s
         self.tGenS += result.t_gen_s
-        self.last = RequestStats(result.n_prompt, result.n_reused, result.n_generated, result.t_prompt_s,
-                                 result.t_gen_s, result.stop_reason, total_s)
+        self.last = RequestStats(request, "model", result.n_prompt, result.n_reused, result.n_generated,
+                                 result.t_prompt_s, result.t_gen_s, result.stop_reason, total_s)
+
+    def record_cache_hit(self, request: int) -> None:
+        self.cacheHits += 1
+        self.last = RequestStats(request, "cache", stopReason="cache")
 
     def as_json(self) -> dict[str, object]:
         return asdict(self)
@@ -156,19 +163,20 @@ class CompletionService:
             raise err
         engine, settings = self._engine, self.settings
         text, offset, uri = query.snapshot.text, query.offset, query.snapshot.uri
+        number = self.stats.requests
         cached = await self._from_cache_or_prefetch(uri, text, offset)
         if cached is not None:
-            self.stats.cacheHits += 1
+            self.stats.record_cache_hit(number)
             return cached
         started = time.monotonic()
-        try:
-            result, ctx = await self.worker.submit(
-                query.snapshot.uri, lambda token: self._run(engine, settings, query, token)
-            )
-        except asyncio.CancelledError:  # $/cancelRequest: the worker stops at its next token
-            self.stats.cancelled += 1
-            raise
-        self.stats.record(result, time.monotonic() - started)
+
+        def job(token: CancelToken) -> tuple[GenerationResult, CursorContext]:
+            result, ctx = self._run(engine, settings, query, token)
+            self.stats.record(number, result, time.monotonic() - started)
+            return result, ctx
+
+        # On $/cancelRequest this await raises CancelledError; the worker stops at its next token.
+        result, ctx = await self.worker.submit(query.snapshot.uri, job)
         if self.stats.coldStartS is None and result.stop_reason != "cancelled":
             self.stats.coldStartS = time.monotonic() - self._started
         if result.stop_reason == "cancelled":
