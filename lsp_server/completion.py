@@ -251,10 +251,13 @@ class CompletionService:
         ctx = CursorContext.from_text(text[max(0, offset - 4000) : offset], text[offset : offset + 4000],
                                       settings.multiline)
         stop = should_stop(ctx)
+        budget_ms = settings.time_budget_ms
+        if ctx.line_before.strip():
+            budget_ms = min(budget_ms, settings.typing_budget_ms)
         job = GenerationJob(
             prompt=prompt,
             max_tokens=settings.max_tokens if ctx.multiline else min(settings.max_tokens, 48),
-            time_budget_s=settings.time_budget_ms / 1000,
+            time_budget_s=budget_ms / 1000,
             should_stop=lambda generated: stop(unheal(generated, indent)),
             session=uri,
         )

@@ -44,6 +44,9 @@ class Settings:
     n_batch: int = 64  # prompt chunk size: abort is checked between chunks
     max_tokens: int = 96
     time_budget_ms: int = 3000  # generation time per request; cut at a line boundary
+    # Shorter budget while the user is typing on a line (text left of the cursor): a fast first
+    # line fills typing pauses; a blank line (start of a block) gets the full budget.
+    typing_budget_ms: int = 500
     prefix_tokens: int = 384
     suffix_tokens: int = 128
     fim_template: str = "auto"
@@ -69,6 +72,7 @@ _MINIMUM: dict[str, int] = {
     "n_batch": 1,
     "max_tokens": 1,
     "time_budget_ms": 50,
+    "typing_budget_ms": 50,
     "prefix_tokens": 0,
     "suffix_tokens": 0,
     "extra_context_tokens": 0,
