@@ -181,8 +181,7 @@ class CompletionService:
             self.stats.coldStartS = time.monotonic() - self._started
         if result.stop_reason == "cancelled":
             return []
-        texts = alternatives(clean(result.text, ctx, result.stop_reason), ctx, query.several)
-        self.cache.remember(uri, text[:offset], text[offset : offset + HEAD], texts)
+        texts = self._suggestions(query, result, ctx)
         if texts and settings.prefetch and settings.suggestion_cache:
             self._start_prefetch(query, texts[0])
         return texts
@@ -228,9 +227,14 @@ class CompletionService:
         if result.stop_reason == "cancelled":
             return
         self.stats.prefetched += 1
+        self._suggestions(query, result, ctx)
+
+    def _suggestions(self, query: CompletionQuery, result: GenerationResult, ctx: CursorContext) -> list[str]:
+        """Clean the model's text into suggestions and remember them for this position."""
+        texts = alternatives(clean(result.text, ctx, result.stop_reason), query.several)
         text, offset = query.snapshot.text, query.offset
-        texts = alternatives(clean(result.text, ctx, result.stop_reason), ctx, query.several)
         self.cache.remember(query.snapshot.uri, text[:offset], text[offset : offset + HEAD], texts)
+        return texts
 
     def _run(
         self, engine: Engine, settings: Settings, query: CompletionQuery, token: CancelToken
@@ -277,13 +281,11 @@ class CompletionService:
         self.worker.shutdown()
 
 
-def alternatives(text: str, ctx: CursorContext, several: bool) -> list[str]:
-    """The suggestion, plus its first line as a shorter alternative when asked for several."""
+def alternatives(text: str, several: bool) -> list[str]:
+    """The suggestion, plus its first non-blank line as a shorter alternative when asked for several."""
     if not text:
         return []
-    out = [text]
-    if several and "\n" in text.strip("\n"):
-        first = text.split("\n", 1)[0] if text.split("\n", 1)[0].strip() else ""
-        if first and first not in out:
-            out.append(first)
-    return out
+    lines = text.split("\n")
+    first = next((i for i, line in enumerate(lines) if line.strip()), len(lines) - 1)
+    short = "\n".join(lines[: first + 1])
+    return [text, short] if several and short != text else [text]

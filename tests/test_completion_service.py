@@ -80,3 +80,13 @@ async def test_not_loaded_means_no_suggestions() -> None:
     service = CompletionService(Settings())
     assert await service.complete(_query("x", 1)) == []
     await service.shutdown()
+
+
+def test_alternatives_offer_the_first_line() -> None:
+    from lsp_server.completion import alternatives
+
+    assert alternatives("a\nb", several=True) == ["a\nb", "a"]
+    assert alternatives("\n    x = 1\n    y", several=True) == ["\n    x = 1\n    y", "\n    x = 1"]
+    assert alternatives("one line", several=True) == ["one line"]
+    assert alternatives("a\nb", several=False) == ["a\nb"]
+    assert alternatives("", several=True) == []
