@@ -93,21 +93,25 @@ def test_plugin_unit(nvim: Path) -> None:
     assert not run.leaked
 
 
-@pytest.mark.model
-def test_neovim_011_extmark_ghost_text(nvim: Path, server: Path) -> None:
-    version = nvim_version(nvim)
-    assert version is not None
+def run_e2e(nvim: Path, server: Path, mode: str, at_least: int) -> None:
+    """Run the plugin's e2e script in ``mode`` and check its own pass/fail line."""
     run = run_isolated(
         [str(nvim), "-l", str(PLUGIN / "tests/e2e.lua")],
         cwd=PLUGIN,
         timeout=TIMEOUT,
-        env={"FIM_LSP_SERVER": str(server), "FIM_LSP_NVIM_MODE": "extmarks"},
+        env={"FIM_LSP_SERVER": str(server), "FIM_LSP_NVIM_MODE": mode},
     )
     print(run.output)
     assert run.returncode == 0, run.output
-    m = re.search(r"nvim-e2e \(extmarks\): (\d+) passed, (\d+) failed", run.output)
-    assert m and int(m.group(2)) == 0 and int(m.group(1)) >= 4, run.output
+    m = re.search(rf"nvim-e2e \({mode}\): (\d+) passed, (\d+) failed", run.output)
+    assert m and int(m.group(2)) == 0 and int(m.group(1)) >= at_least, run.output
     assert not run.leaked, f"processes left behind: {run.leaked}"
+
+
+@pytest.mark.model
+def test_neovim_011_extmark_ghost_text(nvim: Path, server: Path) -> None:
+    assert nvim_version(nvim) is not None
+    run_e2e(nvim, server, "extmarks", at_least=4)
 
 
 @pytest.mark.model
@@ -115,14 +119,5 @@ def test_neovim_012_native_inline_completion(server: Path) -> None:
     nvim012, why = find_nvim_012()
     if nvim012 is None:
         pytest.skip(why)
-    run = run_isolated(
-        [str(nvim012), "-l", str(PLUGIN / "tests/e2e.lua")],
-        cwd=PLUGIN,
-        timeout=TIMEOUT,
-        env={"FIM_LSP_SERVER": str(server), "FIM_LSP_NVIM_MODE": "native"},
-    )
-    print(run.output)
-    assert run.returncode == 0, run.output
-    m = re.search(r"nvim-e2e \(native\): (\d+) passed, (\d+) failed", run.output)
-    assert m and int(m.group(2)) == 0 and int(m.group(1)) >= 2, run.output
-    assert not run.leaked, f"processes left behind: {run.leaked}"
+    run_e2e(nvim012, server, "native", at_least=2)
+
