@@ -60,8 +60,18 @@ def default_data_dir(repo_root: Path) -> Path:
     return repo_root.parent / "shared" / "bench-data" / "humaneval-infilling"
 
 
+class MissingData(SystemExit):
+    """The HumanEval-infilling files are not where the bench looks."""
+
+
 def load_split(data_dir: Path, split: str) -> list[InfillTask]:
     path = Path(data_dir) / SPLITS[split]
+    if not path.is_file():
+        raise MissingData(
+            f"bench: HumanEval-infilling data not found: {path}\n"
+            "It is read from ../shared/bench-data/humaneval-infilling/ beside the repository; "
+            "pass --data DIR to read it from elsewhere (never copy it into the repository)."
+        )
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
     return [

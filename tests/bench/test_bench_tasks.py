@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from bench.tasks import InfillTask, load_split, select_per_problem, subsample
+from bench.tasks import InfillTask, MissingData, load_split, select_per_problem, subsample
 
 
 def _task(tid: str, split: str = "single-line") -> InfillTask:
@@ -70,5 +70,6 @@ def test_load_split_reads_gzipped_jsonl(tmp_path):
         fh.write(json.dumps(row) + "\n")
     [t] = load_split(tmp_path, "multi-line")
     assert t.problem == "HumanEval/3" and t.canonical == "c\n" and t.split == "multi-line"
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(MissingData, match="pass --data DIR"):  # a clear message, no traceback
         load_split(tmp_path, "single-line")
+
