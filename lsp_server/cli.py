@@ -62,7 +62,7 @@ def _progress_printer(label: str):  # type: ignore[no-untyped-def]
 
 def _complete(args: argparse.Namespace) -> int:
     from lsp_server.completion import CompletionQuery, CompletionService
-    from lsp_server.documents import PositionError, Snapshot
+    from lsp_server.documents import UTF32, PositionError, Snapshot
     from lsp_server.engine import EngineError
 
     path = Path(args.file)
@@ -73,7 +73,7 @@ def _complete(args: argparse.Namespace) -> int:
         return 2
     snapshot = Snapshot(path.resolve().as_uri(), text, 1, _language_of(path))
     try:
-        offset = snapshot.offset_at(args.line - 1, args.col - 1, "utf-32")
+        offset = snapshot.offset_at(args.line - 1, args.col - 1, UTF32)
     except PositionError as err:
         print(f"fim-lsp: bad position --line {args.line} --col {args.col}: {err}", file=sys.stderr)
         return 2

@@ -63,7 +63,6 @@ class Stats:
     requests: int = 0
     completed: int = 0
     cancelled: int = 0
-    dropped: int = 0
     cacheHits: int = 0
     prefetched: int = 0
     nPrompt: int = 0

@@ -7,6 +7,7 @@ point, and CJK characters are 3 UTF-8 bytes. Everything here is pure and never i
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 UTF16 = "utf-16"
@@ -46,9 +47,19 @@ def index_to_column(line: str, index: int, encoding: str) -> int:
     return sum(_unit_len(ch, encoding) for ch in line[:index])
 
 
-def split_lines(text: str) -> list[str]:
-    """Lines without their terminators; LSP treats \\n, \\r\\n and \\r as line ends."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+def line_starts(text: str) -> list[int]:
+    """String index where each line begins (lines end at \\n; a \\r before it is line text)."""
+    starts = [0]
+    pos = text.find("\n")
+    while pos >= 0:
+        starts.append(pos + 1)
+        pos = text.find("\n", pos + 1)
+    return starts
+
+
+def line_of(starts: list[int] | tuple[int, ...], offset: int) -> int:
+    """The line holding string index ``offset``, given its ``line_starts``."""
+    return bisect.bisect_right(starts, offset) - 1
 
 
 @dataclass(frozen=True)
@@ -64,16 +75,7 @@ class Snapshot:
     @property
     def line_starts(self) -> tuple[int, ...]:
         if not self._line_starts:
-            starts = [0]
-            i = 0
-            text = self.text
-            while True:
-                j = text.find("\n", i)
-                if j < 0:
-                    break
-                starts.append(j + 1)
-                i = j + 1
-            object.__setattr__(self, "_line_starts", tuple(starts))
+            object.__setattr__(self, "_line_starts", tuple(line_starts(self.text)))
         return self._line_starts
 
     @property
@@ -96,13 +98,7 @@ class Snapshot:
     def position_at(self, offset: int, encoding: str = UTF16) -> tuple[int, int]:
         offset = max(0, min(offset, len(self.text)))
         starts = self.line_starts
-        lo, hi = 0, len(starts) - 1
-        while lo < hi:  # last line start <= offset
-            mid = (lo + hi + 1) // 2
-            if starts[mid] <= offset:
-                lo = mid
-            else:
-                hi = mid - 1
+        lo = line_of(starts, offset)
         return lo, index_to_column(self.text[starts[lo] : offset], offset - starts[lo], encoding)
 
 

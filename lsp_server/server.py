@@ -263,8 +263,7 @@ class FimServer(LanguageServer):
             return []
         try:
             texts = await self.service.complete(query)
-        except StaleJob:
-            self.service.stats.dropped += 1
+        except StaleJob:  # counted by the worker
             return []
         except EngineError as err:
             self.show_once(f"fim-lsp: {err.user_message()}")
@@ -313,7 +312,7 @@ class FimServer(LanguageServer):
 
     def stats(self) -> dict[str, object]:
         data = self.service.stats.as_json()
-        data["dropped"] = self.service.stats.dropped + self.service.worker.dropped
+        data["dropped"] = self.service.worker.dropped
         data["documents"] = len(self.documents)
         data["pendingFutures"] = len(self.protocol._request_futures)
         return data

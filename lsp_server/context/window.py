@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from lsp_server.context.types import ExtraChunk, Prompt
+from lsp_server.documents import line_of, line_starts
 
 TokenCounter = Callable[[str], int]
 
@@ -36,26 +37,6 @@ class Anchor:
     line: int  # first line of the middle (the prefix ends just before it)
 
 
-def _line_starts(text: str) -> list[int]:
-    starts = [0]
-    pos = text.find("\n")
-    while pos >= 0:
-        starts.append(pos + 1)
-        pos = text.find("\n", pos + 1)
-    return starts
-
-
-def _line_of(starts: list[int], offset: int) -> int:
-    lo, hi = 0, len(starts) - 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if starts[mid] <= offset:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
 def _prefix_start(text: str, starts: list[int], end_line: int, budget: int, count: TokenCounter) -> int:
     """First line such that lines [start, end_line) fit ``budget`` tokens (at least 0 lines)."""
     used = 0
@@ -71,7 +52,7 @@ def _prefix_start(text: str, starts: list[int], end_line: int, budget: int, coun
 
 def _suffix_end(text: str, starts: list[int], offset: int, budget: int, count: TokenCounter) -> int:
     """End offset of the suffix window: the rest of the cursor line, then whole lines in budget."""
-    line = _line_of(starts, offset)
+    line = line_of(starts, offset)
     end = starts[line + 1] if line + 1 < len(starts) else len(text)
     used = count(text[offset:end])
     line += 1
@@ -114,8 +95,8 @@ def build_prompt(
 ) -> tuple[Prompt, Anchor]:
     """The prompt for a cursor at string index ``offset`` of ``text``, and the anchor it used."""
     offset = max(0, min(offset, len(text)))
-    starts = _line_starts(text)
-    cursor_line = _line_of(starts, offset)
+    starts = line_starts(text)
+    cursor_line = line_of(starts, offset)
     anchor = choose_anchor(text, starts, cursor_line, budget, count, previous)
     prefix = text[starts[anchor.start_line] : starts[anchor.line]]
     middle = text[starts[anchor.line] : offset]
@@ -133,7 +114,7 @@ def extra_chunks(
     for path, text in others:
         if left <= 0:
             break
-        starts = _line_starts(text)
+        starts = line_starts(text)
         end_line = 0
         used = 0
         while end_line < len(starts):

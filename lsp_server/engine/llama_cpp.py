@@ -231,11 +231,6 @@ class LlamaCppEngine:
             },
         )
 
-    @property
-    def template(self) -> FimTemplate:
-        assert self._loaded is not None
-        return self._loaded.template
-
     # -- tokens ----------------------------------------------------------------------------
 
     def count_tokens(self, text: str) -> int:
@@ -277,9 +272,6 @@ class LlamaCppEngine:
             return tokens
         log.warning("prompt of %d tokens cut to %d to fit the context", len(tokens), limit)
         return tokens[len(tokens) - limit :]
-
-    def cached_tokens(self) -> list[int]:
-        return [int(t) for t in self._llm.input_ids[: self._llm.n_tokens]]
 
     def _reuse_prefix(self, tokens: list[int]) -> int:
         """Keep the longest common prefix of the KV cache; drop the rest. Returns tokens kept."""
