@@ -1,7 +1,9 @@
 """The completion feature: snapshot + cursor in, suggestions out. No pygls here.
 
 Owns the engine's lifecycle (load, reload on settings that need it), the per-document prompt
-anchors that keep the KV cache warm, and the counters behind ``fimLsp/stats``.
+anchors that keep the KV cache warm, background work (prefetch of the accepted state, and
+speculation: the request an editor is about to send after its debounce), and the counters
+behind ``fimLsp/stats``.
 """
 
 from __future__ import annotations
@@ -36,13 +38,13 @@ from lsp_server.postprocess import CursorContext, clean, should_stop
 from lsp_server.suggestion_cache import HEAD, SuggestionCache
 from lsp_server.worker import EngineWorker, StaleJob
 
-PREFETCH = "#prefetch"  # worker key suffix: a didChange does not cancel prefetches
+PREFETCH = "#prefetch"  # worker key suffix of background jobs: a didChange does not cancel them
 
 log = logging.getLogger(__name__)
 
 # Settings whose change needs a new engine (a model reload or a new connection).
 RELOAD_FIELDS = ("model", "backend", "url", "remote_model", "api_key_env", "n_ctx", "n_threads",
-                 "n_gpu_layers", "fim_template", "n_batch", "kv_reuse")
+                 "n_gpu_layers", "fim_template", "n_batch", "kv_reuse", "lookup_decoding")
 
 
 @dataclass
@@ -61,10 +63,11 @@ class RequestStats:
 @dataclass
 class Stats:
     requests: int = 0
-    completed: int = 0
+    completed: int = 0  # requests answered by a model run (their own, or a background one they awaited)
     cancelled: int = 0
     cacheHits: int = 0
-    prefetched: int = 0
+    prefetched: int = 0  # background runs finished: the accepted state
+    speculated: int = 0  # ... and the state the user just typed
     nPrompt: int = 0
     nReused: int = 0
     nGenerated: int = 0
@@ -85,12 +88,58 @@ class Stats:
         self.last = RequestStats(request, "model", result.n_prompt, result.n_reused, result.n_generated,
                                  result.t_prompt_s, result.t_gen_s, result.stop_reason, total_s)
 
+    def record_background(self, result: GenerationResult) -> None:
+        """Token counts of background work (finished or not): the reuse share covers all work."""
+        self.nPrompt += result.n_prompt
+        self.nReused += result.n_reused
+        self.nGenerated += result.n_generated
+        self.tPromptS += result.t_prompt_s
+        self.tGenS += result.t_gen_s
+
+    def record_adopted(self, request: int, result: GenerationResult, kind: str) -> None:
+        """A request answered by the background run it waited for (tokens already counted)."""
+        self.completed += 1
+        self.last = RequestStats(request, kind, result.n_prompt, result.n_reused, result.n_generated,
+                                 result.t_prompt_s, result.t_gen_s, result.stop_reason,
+                                 result.t_prompt_s + result.t_gen_s)
+
     def record_cache_hit(self, request: int) -> None:
         self.cacheHits += 1
         self.last = RequestStats(request, "cache", stopReason="cache")
 
     def as_json(self) -> dict[str, object]:
         return asdict(self)
+
+
+@dataclass
+class Partial:
+    """The text a running job has generated so far (written on the worker, read on the loop)."""
+
+    text: str = ""
+
+
+@dataclass
+class Background:
+    """A background job and the cursor state it completes."""
+
+    target: tuple[int, str, str]  # (len(before), before's tail, after's head)
+    task: asyncio.Future[GenerationResult | None]
+    kind: str  # "prefetch" (the accepted suggestion) or "speculate" (what the user just typed)
+    partial: Partial = field(default_factory=Partial)
+
+    def serves(self, before: str, after: str) -> bool:
+        """True for its own state, and while running, for states typed through what it writes."""
+        if self.target == _target(before, after):
+            return True
+        n, tail, head = self.target
+        typed = len(before) - n
+        if self.task.done() or typed <= 0 or after[:HEAD] != head or before[n - len(tail) : n] != tail:
+            return False
+        return len(self.partial.text) > typed and self.partial.text.startswith(before[n:])
+
+
+def _target(before: str, after: str) -> tuple[int, str, str]:
+    return (len(before), before[-HEAD:], after[:HEAD])
 
 
 @dataclass(frozen=True)
@@ -115,7 +164,7 @@ class CompletionService:
         self.stats = Stats()
         self.cache = SuggestionCache()
         self._prefetch_error: EngineError | None = None
-        self._prefetches: dict[str, tuple[tuple[int, str, str], asyncio.Future[None]]] = {}
+        self._background: dict[str, Background] = {}
         self._started = time.monotonic()
 
     @property
@@ -151,6 +200,7 @@ class CompletionService:
         self._anchors.pop(uri, None)
         self.cache.forget(uri)
         self.worker.cancel(uri)
+        self._cancel_background(uri)
 
     async def complete(self, query: CompletionQuery) -> list[str]:
         """Suggestions for the cursor, best first; [] when there is nothing worth showing."""
@@ -163,9 +213,9 @@ class CompletionService:
         engine, settings = self._engine, self.settings
         text, offset, uri = query.snapshot.text, query.offset, query.snapshot.uri
         number = self.stats.requests
-        cached = await self._from_cache_or_prefetch(uri, text, offset)
+        cached = await self._from_cache_or_background(uri, text, offset, number)
         if cached is not None:
-            self.stats.record_cache_hit(number)
+            self._prefetch_after(query, cached)
             return cached
         started = time.monotonic()
 
@@ -185,48 +235,120 @@ class CompletionService:
             self._start_prefetch(query, texts[0])
         return texts
 
-    async def _from_cache_or_prefetch(self, uri: str, text: str, offset: int) -> list[str] | None:
-        """A cached answer; waits for a running prefetch of exactly this state, else cancels it."""
+    async def _from_cache_or_background(self, uri: str, text: str, offset: int, number: int) -> list[str] | None:
+        """A cached answer, or the answer of the background job that serves this state (its own,
+        or one typed through while it runs); otherwise background work is cancelled."""
         use_cache = self.settings.suggestion_cache
         before, after = text[:offset], text[offset : offset + HEAD]
         cached = self.cache.lookup(uri, before, after) if use_cache else None
         if cached is not None:
+            self.stats.record_cache_hit(number)
             return cached
-        running = self._prefetches.pop(uri, None)
-        if running is not None:
-            target, task = running
-            if use_cache and target == (len(before), before[-HEAD:], after) and not task.done():
-                await asyncio.shield(task)
-                return self.cache.lookup(uri, before, after)
-            self.worker.cancel(uri + PREFETCH)
+        running = self._background.get(uri)
+        if running is not None and use_cache and running.serves(before, after):
+            result = await asyncio.shield(running.task)
+            if result is None and self._background.get(uri) is not running:
+                return []  # superseded by a newer keystroke or request: so is this request
+            if result is not None:
+                self.stats.record_adopted(number, result, running.kind)
+                hit = self.cache.lookup(uri, before, after)
+                if hit is not None or running.target == _target(before, after):
+                    return hit or []  # its answer is this request's, even an empty one
+            # It failed, or finished with a suggestion that does not cover what was typed: run.
+        for other in list(self._background):  # a request must not wait behind guesses, any document's
+            self._cancel_background(other)
         return None
+
+    def _cancel_background(self, uri: str) -> None:
+        """Stop the document's background job, whether it is still queued or already running."""
+        running = self._background.pop(uri, None)
+        if running is not None:
+            running.task.cancel()
+            self.worker.cancel(uri + PREFETCH)
+
+    def speculate(self, query: CompletionQuery) -> None:
+        """The user just typed: start the request the editor is about to send after its debounce.
+
+        Only for the in-process engine (a shared server gets only what editors ask for) and only
+        when the state is not already answered or being computed.
+        """
+        settings = self.settings
+        if self._engine is None or self.info is None or not self.info.capabilities.local:
+            return
+        if not (settings.speculate and settings.suggestion_cache):
+            return
+        uri, text, offset = query.snapshot.uri, query.snapshot.text, query.offset
+        before, after = text[:offset], text[offset : offset + HEAD]
+        cached = self.cache.lookup(uri, before, after, count=False)
+        if cached is not None:  # typed through a suggestion: work on what follows it instead
+            self._prefetch_after(query, cached)
+            return
+        running = self._background.get(uri)
+        if running is not None and not running.task.done() and running.serves(before, after):
+            return  # already on it, or the user is typing what it is writing
+        self._cancel_background(uri)
+        self._start_background(query, "speculate")
+
+    def _prefetch_after(self, query: CompletionQuery, suggestions: list[str]) -> None:
+        """While a cached suggestion is on screen, make sure the one after it is on its way.
+
+        A suggestion that itself came from a prefetch gets its successor here, so a user who keeps
+        accepting or typing through suggestions never waits at their ends.
+        """
+        if not (suggestions and self.settings.prefetch and self.settings.suggestion_cache):
+            return
+        uri, text, offset = query.snapshot.uri, query.snapshot.text, query.offset
+        before, after = text[:offset] + suggestions[0], text[offset : offset + HEAD]
+        running = self._background.get(uri)
+        if running is not None and running.target == _target(before, after):
+            return
+        if self.cache.lookup(uri, before, after, count=False) is not None:
+            return
+        self._cancel_background(uri)
+        self._start_prefetch(query, suggestions[0])
 
     def _start_prefetch(self, query: CompletionQuery, accepted: str) -> None:
         """Compute the next suggestion as if this one were accepted, while the user reads it."""
         doc, offset = query.snapshot, query.offset
         text = doc.text[:offset] + accepted + doc.text[offset:]
         ahead = replace(query, snapshot=replace(doc, text=text), offset=offset + len(accepted))
-        before, after = text[: ahead.offset], text[ahead.offset : ahead.offset + HEAD]
-        task = asyncio.ensure_future(self._prefetch(ahead))
-        self._prefetches[doc.uri] = ((len(before), before[-HEAD:], after), task)
+        self._start_background(ahead, "prefetch")
 
-    async def _prefetch(self, query: CompletionQuery) -> None:
+    def _start_background(self, query: CompletionQuery, kind: str) -> None:
+        text, offset = query.snapshot.text, query.offset
+        target = _target(text[:offset], text[offset:])
+        partial = Partial()
+        task = asyncio.ensure_future(self._run_background(query, kind, partial))
+        self._background[query.snapshot.uri] = Background(target, task, kind, partial)
+
+    async def _run_background(self, query: CompletionQuery, kind: str, partial: Partial) -> GenerationResult | None:
+        """Run a background job and cache its suggestions; None when it did not finish."""
         engine, settings = self._engine, self.settings
         if engine is None:
-            return
+            return None
+
+        def job(token: CancelToken) -> tuple[GenerationResult, CursorContext]:
+            result, ctx = self._run(engine, settings, query, token, partial)
+            self.stats.record_background(result)
+            return result, ctx
+
         try:
-            result, ctx = await self.worker.submit(
-                query.snapshot.uri + PREFETCH, lambda token: self._run(engine, settings, query, token)
-            )
+            result, ctx = await self.worker.submit(query.snapshot.uri + PREFETCH, job)
         except (StaleJob, asyncio.CancelledError):
-            return
+            return None
         except EngineError as err:  # e.g. the remote engine went down: tell the user next time
             self._prefetch_error = err
-            return
+            return None
         if result.stop_reason == "cancelled":
-            return
-        self.stats.prefetched += 1
-        self._suggestions(query, result, ctx)
+            return None
+        if kind == "prefetch":
+            self.stats.prefetched += 1
+        else:
+            self.stats.speculated += 1
+        texts = self._suggestions(query, result, ctx)
+        if kind == "speculate" and texts and settings.prefetch:
+            self._start_prefetch(query, texts[0])  # as complete() does after a model answer
+        return result
 
     def _suggestions(self, query: CompletionQuery, result: GenerationResult, ctx: CursorContext) -> list[str]:
         """Clean the model's text into suggestions and remember them for this position."""
@@ -236,7 +358,8 @@ class CompletionService:
         return texts
 
     def _run(
-        self, engine: Engine, settings: Settings, query: CompletionQuery, token: CancelToken
+        self, engine: Engine, settings: Settings, query: CompletionQuery, token: CancelToken,
+        partial: Partial | None = None,
     ) -> tuple[GenerationResult, CursorContext]:
         """On the worker thread: build the prompt (tokenizing needs the model) and generate."""
         text, offset = query.snapshot.text, query.offset
@@ -261,7 +384,7 @@ class CompletionService:
             prompt=prompt,
             max_tokens=settings.max_tokens if ctx.multiline else min(settings.max_tokens, 48),
             time_budget_s=budget_ms / 1000,
-            should_stop=lambda generated: stop(unheal(generated, indent)),
+            should_stop=lambda generated: stop(_note(partial, unheal(generated, indent))),
             session=uri,
         )
         result = engine.generate(job, token)
@@ -278,6 +401,12 @@ class CompletionService:
             except Exception:  # closing on exit must never raise
                 log.debug("engine close failed", exc_info=True)
         self.worker.shutdown()
+
+
+def _note(partial: Partial | None, text: str) -> str:
+    if partial is not None:
+        partial.text = text
+    return text
 
 
 def alternatives(text: str, several: bool) -> list[str]:

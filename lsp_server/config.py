@@ -55,7 +55,12 @@ class Settings:
     extra_context: bool = False  # other open buffers as repository context (off: hurt the 0.5B test model)
     extra_context_tokens: int = 256
     prefetch: bool = True  # after a suggestion, compute the next one as if it were accepted
+    # On each keystroke in a document the editor completes as you type, start the request it is
+    # about to send (after its debounce). In-process engine only.
+    speculate: bool = True
     suggestion_cache: bool = True  # answer typed-through and repeated positions from memory
+    # Check a continuation drafted from earlier text in one batch (same output as plain greedy).
+    lookup_decoding: bool = True
     kv_reuse: bool = True  # keep the KV cache's common prefix between requests (off: benchmarks)
     prompt_layout: str = "anchored"  # anchored: cursor-line text after the FIM middle token; psm
 

@@ -121,6 +121,22 @@ def apply_change(doc: Snapshot, change: TextChange, version: int, encoding: str)
     return Snapshot(doc.uri, doc.text[:start] + change.text + doc.text[end:], version, doc.language_id)
 
 
+def typed_cursor(doc: Snapshot, changes: list[TextChange], encoding: str) -> int | None:
+    """Where the cursor stands after an edit typed into ``doc``: just past the inserted text.
+
+    didChange carries no cursor, but a single ranged edit is a keystroke, a paste or a deletion,
+    and each leaves the cursor there. None for several edits (multi-cursor, a formatter) or a
+    whole-document replacement, where no guess is safe.
+    """
+    if len(changes) != 1 or changes[0].range is None:
+        return None
+    sl, sc, _el, _ec = changes[0].range
+    try:
+        return _clamped_offset(doc, sl, sc, encoding) + len(changes[0].text)
+    except PositionError:
+        return None
+
+
 def _clamped_offset(doc: Snapshot, line: int, column: int, encoding: str) -> int:
     """Edits may address the position just past the last line (an end-of-document insert)."""
     if line >= doc.line_count:

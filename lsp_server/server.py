@@ -24,11 +24,23 @@ from pygls.uris import to_fs_path
 from lsp_server import __version__
 from lsp_server.completion import CompletionQuery, CompletionService
 from lsp_server.config import SECTION, Settings, SettingsSources
-from lsp_server.documents import UTF8, UTF16, DocumentStore, PositionError, TextChange
+from lsp_server.documents import (
+    UTF8,
+    UTF16,
+    DocumentStore,
+    PositionError,
+    Snapshot,
+    TextChange,
+    typed_cursor,
+)
 from lsp_server.engine import EngineError
 from lsp_server.worker import StaleJob
 
 log = logging.getLogger(__name__)
+
+# A document counts as completed-as-you-type for this long after the editor's last automatic
+# request; while it does, keystrokes start speculative completions (see CompletionService.speculate).
+AS_YOU_TYPE_S = 300.0
 
 STATUS_NOTIFICATION = "fimLsp/status"
 STATS_REQUEST = "fimLsp/stats"
@@ -81,6 +93,7 @@ class FimServer(LanguageServer):
         self._load_task: asyncio.Task[None] | None = None
         self._root: Path | None = None
         self._last_load = 0.0
+        self._as_you_type: dict[str, float] = {}  # uri -> time of the editor's last automatic request
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Protocol noise (malformed JSON, a bad notification) goes to the log, not to pop-ups."""
@@ -208,17 +221,36 @@ class FimServer(LanguageServer):
     def did_change(self, params: types.DidChangeTextDocumentParams) -> None:
         uri = params.text_document.uri
         changes = [_text_change(c) for c in params.content_changes]
+        old = self.documents.get(uri)
         try:
             self.documents.change(uri, params.text_document.version, changes, self.encoding)
         except KeyError:
             log.warning("didChange for a document that is not open: %s", uri)
+            return
         except PositionError as err:
             log.warning("bad didChange for %s: %s", uri, err)
+            old = None
         # A newer version makes any running completion for this document stale: stop it now.
         self.service.worker.cancel(uri)
+        if old is not None:
+            self._speculate(uri, typed_cursor(old, changes, self.encoding))
+
+    def _speculate(self, uri: str, offset: int | None) -> None:
+        """Start the completion the editor will ask for, if it asks as the user types."""
+        seen = self._as_you_type.get(uri)
+        if offset is None or seen is None or time.monotonic() - seen > AS_YOU_TYPE_S:
+            return
+        if not (self.settings.enabled and self.service.ready):
+            return
+        doc = self.documents.get(uri)
+        if doc is None or doc.language_id in self.settings.disabled_languages:
+            return
+        query = self._query_at(doc, offset, several=False)
+        self.service.speculate(query)
 
     def did_close(self, uri: str) -> None:
         self.documents.close(uri)
+        self._as_you_type.pop(uri, None)
         self.service.forget(uri)
 
     # -- completion ------------------------------------------------------------------------------
@@ -235,9 +267,12 @@ class FimServer(LanguageServer):
         except PositionError as err:
             log.warning("completion at a bad position in %s: %s", uri, err)
             return None
-        others = tuple((self._relative(d.uri), d.text) for d in reversed(self.documents.others(uri))
+        return self._query_at(doc, offset, several)
+
+    def _query_at(self, doc: Snapshot, offset: int, several: bool) -> CompletionQuery:
+        others = tuple((self._relative(d.uri), d.text) for d in reversed(self.documents.others(doc.uri))
                        if d.language_id == doc.language_id)
-        return CompletionQuery(doc, offset, self._relative(uri), self._root.name if self._root else "",
+        return CompletionQuery(doc, offset, self._relative(doc.uri), self._root.name if self._root else "",
                                several, others)
 
     def _relative(self, uri: str) -> str:
@@ -284,6 +319,8 @@ class FimServer(LanguageServer):
 
     async def inline_completion(self, params: types.InlineCompletionParams) -> types.InlineCompletionList:
         several = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+        if not several:
+            self._as_you_type[params.text_document.uri] = time.monotonic()
         texts = await self.suggest(params.text_document.uri, params.position, several)
         if params.context.selected_completion_info is not None:
             texts = _with_selected_item(texts, params.context.selected_completion_info.text)
@@ -293,6 +330,8 @@ class FimServer(LanguageServer):
         )
 
     async def completion(self, params: types.CompletionParams) -> types.CompletionList:
+        # Completion sources (nvim-cmp, blink) ask as the user types, whatever trigger they report.
+        self._as_you_type[params.text_document.uri] = time.monotonic()
         texts = await self.suggest(params.text_document.uri, params.position, several=False)
         cursor = types.Range(params.position, params.position)
         items = [

@@ -42,15 +42,16 @@ class SuggestionCache:
         entries.append(Entry(len(before), before[-TAIL:], after[:HEAD], tuple(suggestions)))
         del entries[:-4]
 
-    def lookup(self, uri: str, before: str, after: str) -> list[str] | None:
+    def lookup(self, uri: str, before: str, after: str, count: bool = True) -> list[str] | None:
+        """Suggestions for this position, or None; ``count=False`` for a look that serves nobody."""
         exact = self._exact.get((uri, before[-TAIL:], after[:HEAD]))
         if exact is not None:
-            self.hits += 1
+            self.hits += count
             return list(exact)
         for entry in reversed(self._recent.get(uri, [])):
             rest = _typed_through(entry, before, after)
             if rest:
-                self.hits += 1
+                self.hits += count
                 return rest
         return None
 

@@ -40,6 +40,7 @@ class ScriptedEngine:
 
 
 async def _service(engine: ScriptedEngine, **settings: object) -> CompletionService:
+    """A loaded service around ``engine``."""
     service = CompletionService(Settings(**settings), engine_factory=lambda _s: engine)  # type: ignore[arg-type]
     await service.load(lambda _m, _p: None)
     return service
@@ -65,6 +66,26 @@ async def test_prefetch_answers_the_accepted_state_without_a_new_generation() ->
     await service.shutdown()
 
 
+async def test_a_prefetched_suggestion_gets_its_own_successor_prefetched() -> None:
+    a, b, c = "def f(x):\n", "def f(x):\n    y = x + 1", "def f(x):\n    y = x + 1\n    z = y * 2"
+    engine = ScriptedEngine({a: "y = x + 1", b: "\n    z = y * 2", c: "\n    return z"})
+    service = await _service(engine)
+
+    async def settled(n: int) -> None:
+        for _ in range(100):
+            if service.stats.prefetched >= n:
+                return
+            await asyncio.sleep(0.01)
+
+    assert await service.complete(_query(a + "    \n", 14)) == ["y = x + 1"]
+    await settled(1)
+    assert await service.complete(_query(b + "\n", len(b))) == ["\n    z = y * 2"]  # from the prefetch
+    await settled(2)
+    assert await service.complete(_query(c + "\n", len(c))) == ["\n    return z"]  # and its successor
+    assert engine.calls == [a, b, c] and service.stats.cacheHits == 2
+    await service.shutdown()
+
+
 async def test_typed_through_needs_no_generation() -> None:
     doc = "def f(x):\n    \n"
     engine = ScriptedEngine({"def f(x):\n": "return x * 2"})
@@ -74,6 +95,74 @@ async def test_typed_through_needs_no_generation() -> None:
     assert await service.complete(_query(typed, 17)) == ["urn x * 2"]
     assert len(engine.calls) == 1
     await service.shutdown()
+
+
+async def test_a_request_adopts_the_speculation_started_by_the_keystroke() -> None:
+    engine = ScriptedEngine({"def f(x):\n": "y = x + 1", "def f(x):\n    z": " = x * 2"})
+    service = await _service(engine, prefetch=False)
+    assert await service.complete(_query("def f(x):\n    \n", 14)) == ["y = x + 1"]
+    typed = "def f(x):\n    z\n"  # "z" is not the suggestion's start: no typed-through answer
+    service.speculate(_query(typed, 15))
+    assert await service.complete(_query(typed, 15)) == [" = x * 2"]
+    assert engine.calls == ["def f(x):\n", "def f(x):\n    z"]  # one run for the typed state
+    assert service.stats.speculated == 1 and service.stats.completed == 2
+    assert service.stats.last.source == "speculate" and service.stats.last.nPrompt == 10
+    await service.shutdown()
+
+
+async def test_speculation_skips_typed_through_states_remote_engines_and_the_off_switch() -> None:
+    doc = "def f(x):\n    \n"
+    engine = ScriptedEngine({"def f(x):\n": "return x * 2"})
+    service = await _service(engine, prefetch=False)
+    assert await service.complete(_query(doc, 14)) == ["return x * 2"]
+    service.speculate(_query("def f(x):\n    ret\n", 17))  # typed through: the cache answers
+    service.settings = Settings(speculate=False)
+    service.speculate(_query("def f(x):\n    z\n", 15))
+    await asyncio.sleep(0.05)
+    assert len(engine.calls) == 1 and service.stats.speculated == 0
+
+    @dataclass
+    class RemoteEngine(ScriptedEngine):
+        def load(self, progress):  # type: ignore[no-untyped-def]
+            return EngineInfo("remote", "none", "qwen", Capabilities(local=False))
+
+    remote = RemoteEngine({})
+    service_remote = await _service(remote)
+    service_remote.speculate(_query("def f(x):\n    z\n", 15))
+    await asyncio.sleep(0.05)
+    assert remote.calls == [] and service_remote.stats.speculated == 0
+    await service.shutdown()
+    await service_remote.shutdown()
+
+
+async def test_a_request_elsewhere_cancels_the_speculation() -> None:
+    engine = ScriptedEngine({"def f(x):\n    a": "bc", "def f(x):\n    ab": "c"})
+    service = await _service(engine, prefetch=False)
+    service.speculate(_query("def f(x):\n    a\n", 15))
+    # The editor asks for another cursor before the worker took the job: it is dropped unrun.
+    assert await service.complete(_query("def f(x):\n    ab\n", 16)) == ["c"]
+    assert engine.calls == ["def f(x):\n    ab"]
+    # ... and so does a request in another document: it must not wait behind a guess.
+    service.speculate(_query("def f(x):\n    a\n", 15))
+    other = CompletionQuery(Snapshot("file:///b.py", "def f(x):\n    ab\n", 1, "python"), 16)
+    assert await service.complete(other) == ["c"]
+    assert engine.calls == ["def f(x):\n    ab"] * 2
+    await service.shutdown()
+
+
+async def test_a_running_job_serves_states_typed_through_its_output() -> None:
+    from lsp_server.completion import Background, _target
+
+    before, after = "def f(x):\n    re", "\n"
+    running = Background(_target(before, after), asyncio.get_running_loop().create_future(), "speculate")
+    running.partial.text = "turn x"
+    assert running.serves(before, after)  # its own state
+    assert running.serves(before + "tu", after)  # typed what it is writing
+    assert not running.serves(before + "tx", after)  # typed something else
+    assert not running.serves(before + "turn x", after)  # typed all of it: nothing left to show
+    assert not running.serves(before + "tu", "\n\nmore")  # the text after the cursor changed
+    running.task.set_result(None)
+    assert not running.serves(before + "tu", after)  # finished: the cache answers from now on
 
 
 async def test_not_loaded_means_no_suggestions() -> None:

@@ -10,6 +10,7 @@ from lsp_server.documents import (
     Snapshot,
     TextChange,
     column_to_index,
+    typed_cursor,
 )
 
 TEXT = "a😀b = 1\n漢字x = 2\nlast"
@@ -68,3 +69,14 @@ def test_crlf_lines() -> None:
     doc = Snapshot("file:///t.py", "ab\r\ncd", 1)
     assert doc.line_text(0) == "ab"
     assert doc.text[doc.offset_at(1, 1, UTF16)] == "d"
+
+
+def test_typed_cursor_stands_after_the_inserted_text() -> None:
+    doc = Snapshot("file:///t.py", TEXT, 1)
+    after = doc.offset_at(1, 2, UTF16)  # before "x" on the second line
+    assert typed_cursor(doc, [TextChange("ab", (1, 2, 1, 2))], UTF16) == after + 2  # typed
+    assert typed_cursor(doc, [TextChange("", (1, 1, 1, 2))], UTF16) == after - 1  # backspace
+    assert typed_cursor(doc, [TextChange("\n    ", (0, 3, 0, 4))], UTF16) == doc.offset_at(0, 3, UTF16) + 5
+    assert typed_cursor(doc, [TextChange("x", (0, 0, 0, 0)), TextChange("y", (1, 0, 1, 0))], UTF16) is None
+    assert typed_cursor(doc, [TextChange("whole new text")], UTF16) is None
+    assert typed_cursor(doc, [TextChange("x", (7, 0, 7, 0))], UTF16) == len(TEXT) + 1  # past the end

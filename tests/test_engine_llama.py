@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -70,3 +71,17 @@ def test_cancel_during_prompt_keeps_what_was_evaluated(engine: LlamaCppEngine) -
     token.cancel()
     result = engine.generate(GenerationJob(Prompt("x = 1\n" * 50, ""), max_tokens=8), token)
     assert result.stop_reason == "cancelled" and result.n_generated == 0
+
+
+def test_lookup_decoding_keeps_the_greedy_text_and_accepts_drafts(engine: LlamaCppEngine) -> None:
+    prefix = "".join(f"def scale_{i}(values):\n    return [v * {i} for v in values]\n\n" for i in range(8))
+    prompt = Prompt(prefix + "def scale_8(values):\n", "\n")
+    texts = []
+    for lookup in (False, True):
+        engine.settings = replace(engine.settings, lookup_decoding=lookup)
+        engine.generate(GenerationJob(Prompt("x = 1\n", ""), max_tokens=1), CancelToken())  # flush the cache
+        before = engine.accepted
+        result = engine.generate(GenerationJob(prompt, max_tokens=24), CancelToken())
+        texts.append(result.text)
+        assert (engine.accepted > before) == lookup
+    assert texts[0] == texts[1] and "return [v * 8 for v in values]" in texts[0]

@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 _native_log = logging.getLogger("lsp_server.llama_cpp.native")
 
 _TOKEN_ATTR_CONTROL = 1 << 3
+DRAFT_MAX = 3  # most tokens drafted per step by lookup decoding
+DRAFT_NGRAM = (4, 3)  # match lengths tried, longest first
 _TOKEN_ATTR_USER_DEFINED = 1 << 4
 
 
@@ -95,6 +97,22 @@ class LoadedModel:
     special: dict[str, int]
 
 
+def lookup_draft(history: list[int], limit: int) -> list[int]:
+    """Up to ``limit`` tokens that followed the latest earlier occurrence of history's last n-gram.
+
+    Prompt-lookup drafting: no draft model, just the prompt and the text generated so far.
+    """
+    for n in DRAFT_NGRAM:
+        if len(history) <= n:
+            continue
+        tail = history[-n:]
+        first = tail[0]
+        for i in range(len(history) - n - 1, -1, -1):
+            if history[i] == first and history[i : i + n] == tail:
+                return history[i + n : i + n + limit]
+    return []
+
+
 class LlamaCppEngine:
     """The default backend: a GGUF model in this process, on CPU or offloaded to a GPU."""
 
@@ -106,6 +124,8 @@ class LlamaCppEngine:
         self._lib: Any = None
         self._loaded: LoadedModel | None = None
         self._stop_ids: set[int] = set()
+        self.drafted = 0  # lookup decoding: tokens drafted, and of those, kept
+        self.accepted = 0
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -267,7 +287,7 @@ class LlamaCppEngine:
         return GenerationResult(text, reason, len(tokens), reused, n_gen, t1 - t0, time.monotonic() - t1)
 
     def _fit(self, tokens: list[int], max_tokens: int) -> list[int]:
-        limit = self._llm.n_ctx() - max_tokens - 1
+        limit = self._llm.n_ctx() - max_tokens - 1 - DRAFT_MAX
         if len(tokens) <= limit:
             return tokens
         log.warning("prompt of %d tokens cut to %d to fit the context", len(tokens), limit)
@@ -313,12 +333,57 @@ class LlamaCppEngine:
             raise EngineError(f"llama.cpp decode failed: {err}", "Try a smaller fimLsp.nCtx or model.") from err
 
     def _next_token(self) -> int:
-        ptr = self._lib.llama_get_logits_ith(self._llm._ctx.ctx, -1)
+        return self._argmax(-1)
+
+    def _argmax(self, i: int) -> int:
+        """Greedy choice from the logits of the batch's ``i``-th token (-1: the last)."""
+        ptr = self._lib.llama_get_logits_ith(self._llm._ctx.ctx, i)
         logits = np.ctypeslib.as_array(ptr, shape=(self._llm.n_vocab(),))
         return int(np.argmax(logits))
 
     def _is_end(self, token: int) -> bool:
         return bool(self._lib.llama_vocab_is_eog(self._vocab(), token)) or token in self._stop_ids
+
+    def _verify(self, tokens: list[int]) -> list[int]:
+        """Evaluate ``tokens`` in one batch; the greedy next token after each of them.
+
+        One batch of a few tokens costs little more than one token on a CPU, so checking a
+        drafted continuation this way is cheaper than decoding it token by token.
+        """
+        llm = self._llm
+        n_past = llm.n_tokens
+        llm._batch.set_batch(batch=tokens, n_past=n_past, logits_all=True)
+        try:
+            llm._ctx.decode(llm._batch)
+        except RuntimeError as err:
+            llm.n_tokens = 0
+            llm._ctx.kv_cache_clear()
+            raise EngineError(f"llama.cpp decode failed: {err}", "Try a smaller fimLsp.nCtx or model.") from err
+        llm.input_ids[n_past : n_past + len(tokens)] = tokens
+        llm.n_tokens = n_past + len(tokens)
+        return [self._argmax(i) for i in range(len(tokens))]
+
+    def _step(self, token: int, history: list[int]) -> list[tuple[int, bool]]:
+        """Evaluate ``token``; the tokens known to follow it, each with whether it is in the cache.
+
+        With lookup drafting, a continuation of the latest earlier occurrence of the last few
+        tokens (code repeats its names and idioms) is checked in the same batch: every drafted
+        token that greedy decoding would have chosen anyway is kept, so the output is the same.
+        """
+        draft = lookup_draft(history, DRAFT_MAX) if self.settings.lookup_decoding else []
+        if not draft:
+            self._eval([token])
+            return [(self._next_token(), False)]
+        predicted = self._verify([token, *draft])
+        kept = 0
+        while kept < len(draft) and draft[kept] == predicted[kept]:
+            kept += 1
+        if kept < len(draft):  # drop the rejected tail from the cache
+            self._llm.n_tokens -= len(draft) - kept
+            self._llm._ctx.kv_cache_seq_rm(-1, self._llm.n_tokens, -1)
+        self.drafted += len(draft)
+        self.accepted += kept
+        return [(t, True) for t in draft[:kept]] + [(predicted[kept], False)]
 
     def _decode(self, job: GenerationJob, cancel: CancelToken) -> tuple[str, str, int]:
         """Greedy decoding: FIM wants the most likely code, and greedy is reproducible."""
@@ -328,8 +393,10 @@ class LlamaCppEngine:
         if job.time_budget_s is not None:
             budget_end = time.monotonic() + job.time_budget_s
             deadline = budget_end if deadline is None else min(deadline, budget_end)
+        history = self._llm.input_ids[: self._llm.n_tokens].tolist()
+        known: list[tuple[int, bool]] = [(self._next_token(), False)]  # chosen tokens, in cache?
         for n in range(job.max_tokens):
-            token = self._next_token()
+            token, cached = known.pop(0)
             if self._is_end(token):
                 return text, "eos", n
             pending += self._llm.detokenize([token], special=False)
@@ -345,7 +412,9 @@ class LlamaCppEngine:
             # Past the time budget, stop at the next line end: a half line is no suggestion.
             if deadline is not None and time.monotonic() >= deadline and "\n" in text.lstrip("\n"):
                 return text, "deadline", n + 1
-            self._eval([token])
+            history.append(token)
+            if not cached:
+                known = self._step(token, history)
         return text, "max_tokens", job.max_tokens
 
     def close(self) -> None:

@@ -93,6 +93,41 @@ async def test_completion_fallback(client: LanguageClient) -> None:
     ast.parse(insert(SOURCE, BODY, suggestion))
 
 
+def type_text(client: LanguageClient, version: int, at: types.Position, text: str) -> None:
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=URI, version=version),
+            content_changes=[types.TextDocumentContentChangePartial(range=types.Range(at, at), text=text)],
+        )
+    )
+
+
+async def test_keystrokes_start_the_completion_an_as_you_type_editor_will_ask_for(client: LanguageClient) -> None:
+    open_doc(client)
+    type_text(client, 2, BODY, "r")  # no automatic request yet: the server cannot know the editor wants one
+    type_text(client, 3, BODY, "")
+    await asyncio.sleep(0.5)
+    assert (await server_stats(client))["speculated"] == 0
+    shown = await client.text_document_inline_completion_async(inline_params())
+    assert shown.items
+    typed = "result = "  # not the start of the suggestion above (else the cache answers it)
+    assert isinstance(shown.items[0].insert_text, str) and not shown.items[0].insert_text.startswith(typed)
+    type_text(client, 4, BODY, typed)
+    for _ in range(600):
+        stats = await server_stats(client)
+        if stats["speculated"]:
+            break
+        await asyncio.sleep(0.1)
+    assert stats["speculated"] == 1
+    # The editor's request for that state, after its debounce, is answered without a model run.
+    asked = await client.text_document_inline_completion_async(
+        inline_params(types.Position(BODY.line, BODY.character + len(typed)))
+    )
+    after = await server_stats(client)
+    assert asked.items and after["cacheHits"] == stats["cacheHits"] + 1
+    assert after["completed"] == stats["completed"]
+
+
 LONG_SOURCE = "\n".join(f"def helper_{i}(x):\n    return x * {i} + {i * 7} - len(str(x))\n" for i in range(60))
 LONG_SOURCE += "\n\ndef main():\n    \n"
 LONG_CURSOR = types.Position(line=LONG_SOURCE.count("\n") - 1, character=4)
