@@ -44,9 +44,12 @@ log = logging.getLogger(__name__)
 _native_log = logging.getLogger("lsp_server.llama_cpp.native")
 
 _TOKEN_ATTR_CONTROL = 1 << 3
-DRAFT_MAX = 3  # most tokens drafted per step by lookup decoding
-DRAFT_NGRAM = (4, 3)  # match lengths tried, longest first
 _TOKEN_ATTR_USER_DEFINED = 1 << 4
+# Lookup decoding: most tokens drafted per step, and the match lengths tried (longest first).
+# Measured on the 0.5B model, 2 CPU threads: 3 tokens from 4- or 3-token matches kept ~50% of
+# the drafts and gave +7-17% tokens/s; 6 tokens from 3- or 2-token matches kept 24-30%, no gain.
+DRAFT_MAX = 3
+DRAFT_NGRAM = (4, 3)
 
 
 def _import_llama_cpp() -> Any:

@@ -70,6 +70,46 @@ function applyItem(doc: vscode.TextDocument, item: vscode.InlineCompletionItem, 
   return text.slice(0, doc.offsetAt(range.start)) + insert + text.slice(doc.offsetAt(range.end));
 }
 
+interface Triggered {
+  doc: vscode.TextDocument;
+  line: number;
+  at: vscode.Position;
+  item: vscode.InlineCompletionItem;
+  insert: string;
+}
+
+/** Open sample.py, put the cursor at the end of its last line, trigger, await the server's items. */
+async function triggerAtEnd(api: FimLspApi): Promise<Triggered> {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  assert.ok(folder, "a workspace folder is open");
+  const uri = vscode.Uri.joinPath(folder.uri, "sample.py");
+  const doc = await vscode.workspace.openTextDocument(uri);
+  assert.strictEqual(doc.languageId, "python");
+  const editor = await vscode.window.showTextDocument(doc);
+  // VS Code asks for inline suggestions only while the editor has text focus.
+  await vscode.commands.executeCommand("workbench.action.focusActiveEditorGroup");
+  const line = doc.lineAt(doc.lineCount - 1).text.length === 0 ? doc.lineCount - 2 : doc.lineCount - 1;
+  const at = new vscode.Position(line, doc.lineAt(line).text.length);
+  editor.selection = new vscode.Selection(at, at);
+  log(`cursor at ${line + 1}:${at.character + 1} after ${JSON.stringify(doc.lineAt(line).text)}`);
+  const served = nextEvent<InlineItemsEvent>(api.server.onInlineItems, (e) => {
+    log(`server answered v${e.version} at ${e.position.line + 1}:${e.position.character + 1}: ${e.items.length} item(s)`);
+    return e.document.uri.toString() === uri.toString() && e.items.length > 0;
+  });
+  let event: InlineItemsEvent;
+  try {
+    // Not awaited: the command's promise may settle only once the suggestion is shown.
+    void vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
+    event = await withTimeout("a non-empty inline completion", SUGGEST_TIMEOUT_MS, served.value);
+  } finally {
+    served.dispose();
+  }
+  const item = event.items[0];
+  const insert = typeof item.insertText === "string" ? item.insertText : item.insertText.value;
+  log(`suggestion: ${JSON.stringify(insert)} range=${JSON.stringify(item.range)}`);
+  return { doc, line, at, item, insert };
+}
+
 type Test = [name: string, body: (api: FimLspApi) => Promise<void>];
 
 const tests: Test[] = [
@@ -89,35 +129,8 @@ const tests: Test[] = [
   [
     "trigger + commit inserts the real model's suggestion",
     async (api) => {
-      const folder = vscode.workspace.workspaceFolders?.[0];
-      assert.ok(folder, "a workspace folder is open");
-      const uri = vscode.Uri.joinPath(folder.uri, "sample.py");
-      const doc = await vscode.workspace.openTextDocument(uri);
-      assert.strictEqual(doc.languageId, "python");
-      const editor = await vscode.window.showTextDocument(doc);
-      // VS Code asks for inline suggestions only while the editor has text focus.
-      await vscode.commands.executeCommand("workbench.action.focusActiveEditorGroup");
-      const line = doc.lineAt(doc.lineCount - 1).text.length === 0 ? doc.lineCount - 2 : doc.lineCount - 1;
-      const at = new vscode.Position(line, doc.lineAt(line).text.length);
-      editor.selection = new vscode.Selection(at, at);
-      const before = doc.getText();
-      log(`cursor at ${line + 1}:${at.character + 1} after ${JSON.stringify(doc.lineAt(line).text)}`);
-
-      const served = nextEvent<InlineItemsEvent>(api.server.onInlineItems, (e) => {
-        log(`server answered v${e.version} at ${e.position.line + 1}:${e.position.character + 1}: ${e.items.length} item(s)`);
-        return e.document.uri.toString() === uri.toString() && e.items.length > 0;
-      });
-      let event: InlineItemsEvent;
-      try {
-        // Not awaited: the command's promise may settle only once the suggestion is shown.
-        void vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
-        event = await withTimeout("a non-empty inline completion", SUGGEST_TIMEOUT_MS, served.value);
-      } finally {
-        served.dispose();
-      }
-      const item = event.items[0];
-      const insert = typeof item.insertText === "string" ? item.insertText : item.insertText.value;
-      log(`suggestion: ${JSON.stringify(insert)} range=${JSON.stringify(item.range)}`);
+      const { doc, line, at, item, insert } = await triggerAtEnd(api);
+      const original = doc.getText();
       assert.ok(insert.trim().length > 0, "the suggestion is not blank");
       const expected = applyItem(doc, item, at);
 
@@ -126,7 +139,7 @@ const tests: Test[] = [
         await withTimeout("inlineSuggest.commit", 5_000, Promise.resolve(
           vscode.commands.executeCommand("editor.action.inlineSuggest.commit"),
         ));
-        return doc.getText() !== before ? true : undefined;
+        return doc.getText() !== original ? true : undefined;
       });
       assert.strictEqual(doc.getText(), expected, "the buffer holds exactly the suggestion");
       log(`buffer line now: ${JSON.stringify(doc.lineAt(line).text)}`);
@@ -136,28 +149,8 @@ const tests: Test[] = [
   [
     "accept next word takes a strict prefix of the suggestion",
     async (api) => {
-      const folder = vscode.workspace.workspaceFolders![0];
-      const uri = vscode.Uri.joinPath(folder.uri, "sample.py");
-      const doc = await vscode.workspace.openTextDocument(uri);
-      const editor = await vscode.window.showTextDocument(doc);
-      await vscode.commands.executeCommand("workbench.action.focusActiveEditorGroup");
-      const line = doc.lineAt(doc.lineCount - 1).text.length === 0 ? doc.lineCount - 2 : doc.lineCount - 1;
-      const at = new vscode.Position(line, doc.lineAt(line).text.length);
-      editor.selection = new vscode.Selection(at, at);
+      const { doc, line, insert } = await triggerAtEnd(api);
       const before = doc.lineAt(line).text;
-      const served = nextEvent<InlineItemsEvent>(
-        api.server.onInlineItems,
-        (e) => e.document.uri.toString() === uri.toString() && e.items.length > 0,
-      );
-      let event: InlineItemsEvent;
-      try {
-        void vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
-        event = await withTimeout("a non-empty inline completion", SUGGEST_TIMEOUT_MS, served.value);
-      } finally {
-        served.dispose();
-      }
-      const item = event.items[0];
-      const insert = typeof item.insertText === "string" ? item.insertText : item.insertText.value;
       await waitFor("part of the suggestion in the buffer", 30_000, async () => {
         await withTimeout("acceptNextWord", 5_000, Promise.resolve(
           vscode.commands.executeCommand("editor.action.inlineSuggest.acceptNextWord"),
