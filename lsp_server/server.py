@@ -38,8 +38,9 @@ from lsp_server.worker import StaleJob
 
 log = logging.getLogger(__name__)
 
-# A document counts as completed-as-you-type for this long after the editor's last automatic
-# request; while it does, keystrokes start speculative completions (see CompletionService.speculate).
+# The editor counts as completing as you type for this long after its last automatic request
+# (in any document: it is a property of the editor); while it does, keystrokes start speculative
+# completions (see CompletionService.speculate).
 AS_YOU_TYPE_S = 300.0
 
 STATUS_NOTIFICATION = "fimLsp/status"
@@ -93,7 +94,7 @@ class FimServer(LanguageServer):
         self._load_task: asyncio.Task[None] | None = None
         self._root: Path | None = None
         self._last_load = 0.0
-        self._as_you_type: dict[str, float] = {}  # uri -> time of the editor's last automatic request
+        self._asked_as_you_type: float | None = None  # time of the editor's last automatic request
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Protocol noise (malformed JSON, a bad notification) goes to the log, not to pop-ups."""
@@ -237,7 +238,7 @@ class FimServer(LanguageServer):
 
     def _speculate(self, uri: str, offset: int | None) -> None:
         """Start the completion the editor will ask for, if it asks as the user types."""
-        seen = self._as_you_type.get(uri)
+        seen = self._asked_as_you_type
         if offset is None or seen is None or time.monotonic() - seen > AS_YOU_TYPE_S:
             return
         if not (self.settings.enabled and self.service.ready):
@@ -250,7 +251,6 @@ class FimServer(LanguageServer):
 
     def did_close(self, uri: str) -> None:
         self.documents.close(uri)
-        self._as_you_type.pop(uri, None)
         self.service.forget(uri)
 
     # -- completion ------------------------------------------------------------------------------
@@ -320,7 +320,7 @@ class FimServer(LanguageServer):
     async def inline_completion(self, params: types.InlineCompletionParams) -> types.InlineCompletionList:
         several = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
         if not several:
-            self._as_you_type[params.text_document.uri] = time.monotonic()
+            self._asked_as_you_type = time.monotonic()
         texts = await self.suggest(params.text_document.uri, params.position, several)
         if params.context.selected_completion_info is not None:
             texts = _with_selected_item(texts, params.context.selected_completion_info.text)
@@ -331,7 +331,7 @@ class FimServer(LanguageServer):
 
     async def completion(self, params: types.CompletionParams) -> types.CompletionList:
         # Completion sources (nvim-cmp, blink) ask as the user types, whatever trigger they report.
-        self._as_you_type[params.text_document.uri] = time.monotonic()
+        self._asked_as_you_type = time.monotonic()
         texts = await self.suggest(params.text_document.uri, params.position, several=False)
         cursor = types.Range(params.position, params.position)
         items = [
