@@ -80,16 +80,13 @@ class Stats:
         """Called where the job ends (the worker), so cancelled work is counted too."""
         self.completed += result.stop_reason != "cancelled"
         self.cancelled += result.stop_reason == "cancelled"
-        self.nPrompt += result.n_prompt
-        self.nReused += result.n_reused
-        self.nGenerated += result.n_generated
-        self.tPromptS += result.t_prompt_s
-        self.tGenS += result.t_gen_s
+        self.record_background(result)
         self.last = RequestStats(request, "model", result.n_prompt, result.n_reused, result.n_generated,
                                  result.t_prompt_s, result.t_gen_s, result.stop_reason, total_s)
 
     def record_background(self, result: GenerationResult) -> None:
-        """Token counts of background work (finished or not): the reuse share covers all work."""
+        """Token counts of any run, finished or not; alone for background work, so the reuse
+        share covers all work."""
         self.nPrompt += result.n_prompt
         self.nReused += result.n_reused
         self.nGenerated += result.n_generated

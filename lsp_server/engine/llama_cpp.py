@@ -330,10 +330,13 @@ class LlamaCppEngine:
         try:
             self._llm.eval(tokens)
         except RuntimeError as err:
-            # A failed decode leaves the cache in an unknown state: start over next time.
-            self._llm.n_tokens = 0
-            self._llm._ctx.kv_cache_clear()
-            raise EngineError(f"llama.cpp decode failed: {err}", "Try a smaller fimLsp.nCtx or model.") from err
+            raise self._decode_failed(err) from err
+
+    def _decode_failed(self, err: RuntimeError) -> EngineError:
+        """A failed decode leaves the cache in an unknown state: start over next time."""
+        self._llm.n_tokens = 0
+        self._llm._ctx.kv_cache_clear()
+        return EngineError(f"llama.cpp decode failed: {err}", "Try a smaller fimLsp.nCtx or model.")
 
     def _next_token(self) -> int:
         return self._argmax(-1)
@@ -359,9 +362,7 @@ class LlamaCppEngine:
         try:
             llm._ctx.decode(llm._batch)
         except RuntimeError as err:
-            llm.n_tokens = 0
-            llm._ctx.kv_cache_clear()
-            raise EngineError(f"llama.cpp decode failed: {err}", "Try a smaller fimLsp.nCtx or model.") from err
+            raise self._decode_failed(err) from err
         llm.input_ids[n_past : n_past + len(tokens)] = tokens
         llm.n_tokens = n_past + len(tokens)
         return [self._argmax(i) for i in range(len(tokens))]
