@@ -270,8 +270,9 @@ class FimServer(LanguageServer):
         return self._query_at(doc, offset, several)
 
     def _query_at(self, doc: Snapshot, offset: int, several: bool) -> CompletionQuery:
+        # Other buffers only feed extraContext; with it off, a keystroke need not walk them.
         others = tuple((self._relative(d.uri), d.text) for d in reversed(self.documents.others(doc.uri))
-                       if d.language_id == doc.language_id)
+                       if d.language_id == doc.language_id) if self.settings.extra_context else ()
         return CompletionQuery(doc, offset, self._relative(doc.uri), self._root.name if self._root else "",
                                several, others)
 
