@@ -32,10 +32,12 @@ from bench.scoring import edit_similarity, exact_match, percentile
 from bench.systems import OursCompleter, PeerCompleter, QualityRecord, quality_run
 from bench.tasks import (
     SPLITS,
+    STATES,
     InfillTask,
     default_data_dir,
     load_split,
     select_per_problem,
+    states_for,
     subsample,
 )
 from bench.traces import Trace, pick_traces
@@ -84,6 +86,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="command that starts fim-lsp on stdio")  # fmt: skip
     ap.add_argument("--settings", default="{}", help="extra fim-lsp initializationOptions (JSON)")
     ap.add_argument("--peer-arg", action="append", default=[], help="extra llama-server argument")
+    ap.add_argument("--splits", default=",".join(SPLITS), help="comma list of HumanEval-infilling splits")
+    ap.add_argument("--states", default=",".join(STATES),
+                    help="comma list of editor states fim-lsp and the floors are asked in (bench/tasks.py)")  # fmt: skip
+    ap.add_argument("--peer-states", default="column0,mid-line", help="editor states the peer is asked in")
     return ap.parse_args(argv)
 
 
@@ -243,9 +249,8 @@ async def run_ours(args, plan_tasks, traces, fmodel, out_dir, log, rec) -> list[
         if "quality" not in args.skip:
             for split, tasks in plan_tasks.items():
                 log(f"fim-lsp quality {split}: {len(tasks)} tasks")
-                quality += await quality_run(
-                    completer, tasks, f"ours-{split}", _progress(log, f"fim-lsp {split}")
-                )
+                quality += await quality_run(completer, tasks, f"ours-{split}", _progress(log, f"fim-lsp {split}"),
+                                             args.states)  # fmt: skip
         rec["startup"]["ours"]["stats_end"] = await server.stats()
         rec["startup"]["ours"]["peak_rss_bytes"] = server.peak_rss()
         if rec["startup"]["ours"]["stats_end"] is None:
@@ -310,7 +315,7 @@ async def run_peer(
             for split, tasks in plan_tasks.items():
                 log(f"llama-server quality {split}: {len(tasks)} tasks")
                 quality += await quality_run(PeerCompleter(client), tasks, f"peer-{split}",
-                                             _progress(log, f"llama-server {split}"))  # fmt: skip
+                                             _progress(log, f"llama-server {split}"), args.peer_states)  # fmt: skip
             await client.aclose()
         rec["startup"]["peer"]["peak_rss_bytes"] = server.peak_rss()
     finally:
@@ -319,13 +324,28 @@ async def run_peer(
 
 
 def run_naive(args, plan_tasks, prefix, out_dir, log) -> list[QualityRecord]:
+    """Two floors through llama-cpp-python with a plain PSM prompt, greedy, in one process:
+    - ``naive``: the whole output, uncut, between the task's prompt and suffix (as earlier runs);
+    - ``naive-first-line``: in each editor state, the buffer split at the cursor, and only the
+      model's first non-blank line accepted at the cursor (the ten-line script a user could
+      write instead; on a line start with code after it, the line ends with a line break)."""
     tasks = [t for ts in plan_tasks.values() for t in ts]
     inp, outp = out_dir / "naive-in.json", out_dir / "naive-out.jsonl"
     # A budget, not post-processing: a single-line hole needs far fewer tokens than 128.
-    budget = {"single-line": 64, "multi-line": 128}
-    inp.write_text(json.dumps([{"task_id": t.task_id, "prompt": t.prompt, "suffix": t.suffix,
-                                "max_tokens": budget[t.split]} for t in tasks]))  # fmt: skip
-    log(f"naive PSM floor: {len(tasks)} tasks through llama-cpp-python")
+    budget = {"single-line": 64, "multi-line": 128, "random-span": 128}
+    jobs: list[dict] = []
+    for t in tasks:
+        if t.split != "random-span":
+            jobs.append({"id": f"{t.task_id}#uncut", "prompt": t.prompt, "suffix": t.suffix,
+                         "max_tokens": budget[t.split]})  # fmt: skip
+        for state in states_for(t.split):
+            if state not in args.states:
+                continue
+            view = t.view(state)
+            jobs.append({"id": f"{t.task_id}#{state}", "prompt": view.text[: view.offset],
+                         "suffix": view.text[view.offset :], "max_tokens": budget[t.split], "first_line": True})  # fmt: skip
+    inp.write_text(json.dumps(jobs))
+    log(f"naive PSM floors: {len(jobs)} completions through llama-cpp-python")
     with open(out_dir / "naive.stderr", "wb") as err:
         subprocess.run([sys.executable, "-m", "bench.naive", str(inp), str(outp), "--model", str(args.model),
                         "--threads", str(args.threads), "--ctx", str(args.ctx), "--lib", str(prefix / "lib")],
@@ -333,10 +353,38 @@ def run_naive(args, plan_tasks, prefix, out_dir, log) -> list[QualityRecord]:
     by_id = {r["task_id"]: r for r in map(json.loads, outp.read_text().splitlines())}
     out = []
     for t in tasks:
-        r = by_id[t.task_id]
-        out.append(QualityRecord(t.task_id, t.split, r["middle"], t.program(r["middle"]), r["latency_s"],
-                                 {"prompt_tokens": r["prompt_tokens"], "completion_tokens": r["completion_tokens"]}))  # fmt: skip
+        r = by_id.get(f"{t.task_id}#uncut")
+        if r is not None:
+            out.append(QualityRecord(t.task_id, t.split, r["middle"], t.program(r["middle"]), r["latency_s"],
+                                     {"prompt_tokens": r["prompt_tokens"], "completion_tokens": r["completion_tokens"]},
+                                     system="naive"))  # fmt: skip
+        for state in states_for(t.split):
+            r = by_id.get(f"{t.task_id}#{state}")
+            if r is None:
+                continue
+            view = t.view(state)
+            line = first_line_insert(view.text, view.offset, r["middle"])
+            buffer = view.text[: view.offset] + line + view.text[view.offset :]
+            out.append(QualityRecord(t.task_id, t.split, t.middle_from_buffer(buffer) if line else None,
+                                     t.program_from_buffer(buffer), r["latency_s"], state=state,
+                                     system="naive-first-line"))  # fmt: skip
     return out
+
+
+def first_line_insert(text: str, offset: int, generated: str) -> str:
+    """The floor's cut: up to the end of the first non-blank line; a whole line opened at the
+    start of a line with code after the cursor gets its line break."""
+    lines = generated.split("\n")
+    k = next((i for i, ln in enumerate(lines) if ln.strip()), None)
+    if k is None:
+        return ""
+    line = "\n".join(lines[: k + 1])
+    start = text.rfind("\n", 0, offset) + 1
+    end = text.find("\n", offset)
+    rest = text[offset : end if end >= 0 else len(text)]
+    if not text[start:offset].strip() and rest.strip():
+        line += "\n" + text[start:offset]
+    return line
 
 
 async def _cold_start(completer, traces: list[Trace], plan_tasks, spawned_at: float) -> float:
@@ -394,16 +442,15 @@ def execute_all(quality: dict[str, list[QualityRecord]], log: Log) -> None:
 
 
 def quality_summary(recs: list[QualityRecord], tasks: dict[str, InfillTask]) -> dict:
+    """Figures per report key: the split (its first editor state) or "split / state"."""
     out: dict = {}
-    for split in SPLITS:
-        rs = [r for r in recs if r.split == split]
-        if not rs:
-            continue
+    for key in dict.fromkeys(r.key for r in recs):
+        rs = [r for r in recs if r.key == key]
         passed = sum(r.status == "passed" for r in rs)
         em = [exact_match(r.middle or "", tasks[r.task_id].canonical) for r in rs]
         es = [edit_similarity(r.middle or "", tasks[r.task_id].canonical) for r in rs]
         lats = [r.latency_s for r in rs if r.latency_s is not None]
-        out[split] = {
+        out[key] = {
             "n": len(rs),
             "passed": passed,
             "pass@1": passed / len(rs),
@@ -422,6 +469,13 @@ async def run(args: argparse.Namespace) -> int:
     log = Log()
     plan = QUICK if args.quick else FULL
     args.skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    args.splits = [s for s in args.splits.split(",") if s]
+    args.states = tuple(s for s in args.states.split(",") if s)
+    args.peer_states = tuple(s for s in args.peer_states.split(",") if s)
+    for name, given, known in (("--splits", args.splits, SPLITS), ("--states", args.states, STATES),
+                               ("--peer-states", args.peer_states, STATES)):  # fmt: skip
+        if set(given) - set(known):
+            raise SystemExit(f"unknown {name}: {sorted(set(given) - set(known))}; known: {', '.join(known)}")
     unknown = args.skip - set(PARTS)
     if unknown:
         raise SystemExit(f"unknown --skip parts: {sorted(unknown)}")
@@ -453,7 +507,7 @@ async def run(args: argparse.Namespace) -> int:
     n_tasks = args.tasks if args.tasks is not None else plan.tasks_per_split
     plan_tasks: dict[str, list[InfillTask]] = {}
     if "quality" not in args.skip:
-        for split in SPLITS:
+        for split in args.splits:
             plan_tasks[split] = subsample(
                 select_per_problem(load_split(args.data, split), args.seed), n_tasks, args.seed
             )
@@ -484,10 +538,12 @@ async def run(args: argparse.Namespace) -> int:
         )
     if "quality" not in args.skip:
         if "naive" not in args.skip:
-            quality["naive"] = run_naive(args, plan_tasks, prefix, out_dir, log)
+            for r in run_naive(args, plan_tasks, prefix, out_dir, log):
+                quality.setdefault(r.system, []).append(r)
         ts = list(all_tasks.values())
         quality["empty"] = [
-            QualityRecord(t.task_id, t.split, None, t.program(""), None) for t in ts
+            QualityRecord(t.task_id, t.split, None, t.program_from_buffer(t.view(state).text), None, state=state)
+            for t in ts for state in states_for(t.split) if state in args.states
         ]
         canonical = [
             QualityRecord(t.task_id, t.split, t.canonical, t.program(t.canonical), None) for t in ts

@@ -1,8 +1,11 @@
-"""The naive floor: plain PSM prompt through llama-cpp-python, greedy, no post-processing.
+"""The naive floors: plain PSM prompt through llama-cpp-python, greedy, no post-processing.
 
 Run as a subprocess (``python -m bench.naive IN OUT``) so the model's memory and threads leave
-with it. IN is a JSON list of ``{"task_id", "prompt", "suffix"}``; OUT gets one JSON line each.
-Generation stops only at the model's end-of-text / FIM control tokens or at ``max_tokens``.
+with it. IN is a JSON list of ``{"id", "prompt", "suffix", "max_tokens", "first_line"}``; OUT gets
+one JSON line each (``task_id`` is the job's id). Generation stops at the model's end-of-text /
+FIM control tokens, at ``max_tokens``, and with ``first_line`` at the end of the first non-blank
+line (the only part that floor keeps, so the rest need not be generated). Jobs that share a
+prompt's start reuse its evaluation (llama-cpp-python keeps the common prefix).
 """
 
 from __future__ import annotations
@@ -48,9 +51,21 @@ def main(argv: list[str] | None = None) -> int:
 
     n_prompt = 0
 
+    first_line = False
+    text = b""
+
     def stop(ids, _logits) -> bool:
         # ``ids`` holds the prompt too, and the prompt itself ends with a FIM control token.
-        return len(ids) > n_prompt and int(ids[-1]) in stop_ids
+        nonlocal text
+        if len(ids) <= n_prompt:
+            return False
+        if int(ids[-1]) in stop_ids:
+            return True
+        if first_line:
+            text += llm.detokenize([int(ids[-1])])
+            done = text.decode("utf-8", "ignore")
+            return any(line.strip() for line in done.split("\n")[:-1])  # a non-blank line is complete
+        return False
 
     tasks = json.load(open(a.tasks))
     with open(a.out, "w") as out:
@@ -61,15 +76,16 @@ def main(argv: list[str] | None = None) -> int:
                 + [mid]
             )  # fmt: skip
             n_prompt = len(toks)
+            first_line, text = bool(t.get("first_line")), b""
             t0 = time.monotonic()
             res: Any = llm.create_completion(
                 toks, max_tokens=t.get("max_tokens", a.max_tokens), temperature=0.0, top_k=1,
                 stopping_criteria=llama_cpp.StoppingCriteriaList([stop]),
             )  # fmt: skip
             dt = time.monotonic() - t0
-            text = res["choices"][0]["text"]
+            middle = res["choices"][0]["text"]
             usage = res.get("usage", {})
-            out.write(json.dumps({"task_id": t["task_id"], "middle": text, "latency_s": dt,
+            out.write(json.dumps({"task_id": t.get("id", t.get("task_id")), "middle": middle, "latency_s": dt,
                                   "prompt_tokens": usage.get("prompt_tokens"),
                                   "completion_tokens": usage.get("completion_tokens")}) + "\n")  # fmt: skip
             out.flush()

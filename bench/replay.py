@@ -31,6 +31,7 @@ class Answer(Protocol):
 class Reply:
     text: str | None  # the text the suggestion adds at the cursor; None for nothing
     info: dict = field(default_factory=dict)
+    buffer: str | None = None  # the whole buffer once the suggestion is accepted
 
 
 class Completer(Protocol):

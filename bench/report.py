@@ -32,7 +32,7 @@ def _num(x: float | None, fmt: str = "{:.1f}") -> str:
 
 
 def quality_table(q: dict) -> list[str]:
-    splits = [s for s in ("single-line", "multi-line") if any(s in v for v in q.values())]
+    splits = [s for s in ("single-line", "multi-line", "random-span") if any(s in v for v in q.values())]
     head = (
         "| system | "
         + " | ".join(f"{s} pass@1 | {s} EM | {s} ES" for s in splits)
@@ -64,6 +64,32 @@ def quality_table(q: dict) -> list[str]:
             cells += [_ratio(o and o["pass@1"], p and p["pass@1"]), _ratio(o and o["exact_match"], p and p["exact_match"]),
                       _ratio(o and o["edit_similarity"], p and p["edit_similarity"])]  # fmt: skip
         lines.append("| ratio ours / llama-server | " + " | ".join(cells) + " | |")
+    return lines
+
+
+STATE_ORDER = ("single-line", "single-line / auto-indent", "single-line / next-line", "multi-line",
+               "multi-line / auto-indent", "multi-line / next-line", "random-span")  # fmt: skip
+STATE_LABEL = {"single-line": "single-line, column 0", "multi-line": "multi-line, column 0",
+               "random-span": "random-span, mid-line"}  # fmt: skip
+
+
+def quality_states_table(q: dict) -> list[str]:
+    """pass@1 in every editor state, fim-lsp beside the floors (rows: split and state)."""
+    cols = [("ours", LABEL["ours"]), ("naive-first-line", "floor: PSM, first line"),
+            ("naive", "floor: PSM, uncut"), ("peer", LABEL["peer"]), ("empty", "floor: empty")]  # fmt: skip
+    cols = [(k, label) for k, label in cols if k in q]
+    keys = [k for k in STATE_ORDER if any(k in q[c] for c, _ in cols)]
+    keys += sorted({k for c, _ in cols for k in q[c]} - set(keys))
+    lines = ["| split, editor state | " + " | ".join(label for _, label in cols) + " | fim-lsp − first-line floor |",
+             "|---|" + "---|" * (len(cols) + 1)]  # fmt: skip
+    for key in keys:
+        cells = []
+        for c, _ in cols:
+            r = q[c].get(key)
+            cells.append(f"{100 * r['pass@1']:.1f}% ({r['passed']}/{r['n']})" if r else "–")
+        o, f = q.get("ours", {}).get(key), q.get("naive-first-line", {}).get(key)
+        gap = f"{100 * (o['pass@1'] - f['pass@1']):+.1f} points" if o and f else "–"
+        lines.append(f"| {STATE_LABEL.get(key, key.replace(' / ', ', '))} | " + " | ".join(cells) + f" | {gap} |")
     return lines
 
 
@@ -144,6 +170,8 @@ def markdown(rec: dict) -> str:
     if rec.get("quality"):
         out += ["## Quality: HumanEval-infilling, one task per problem (seeded)", ""]
         out += quality_table(rec["quality"]) + [""]
+        out += ["### pass@1 in every editor state (bench/tasks.py)", ""]
+        out += quality_states_table(rec["quality"]) + [""]
         if rec.get("quality_check"):
             out += [f"Harness check: canonical solutions pass {rec['quality_check']}.", ""]
     st = rec.get("startup", {})

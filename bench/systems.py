@@ -10,7 +10,7 @@ from bench.editor import Position, offset_to_position, position_to_offset
 from bench.fimlsp import FimLspServer, Suggestion
 from bench.peer import InfillClient
 from bench.replay import Reply
-from bench.tasks import InfillTask
+from bench.tasks import InfillTask, states_for
 
 
 def added_text(doc: str, offset: int, sug: Suggestion) -> str:
@@ -43,6 +43,7 @@ class OursCompleter:
         items = await self.server.complete(uri, offset_to_position(text, offset), automatic)
         if not items:
             return Reply(None)
+        buffer = items[0].apply(text)  # its range may start before the cursor (a dedent)
         info: dict = {}
         if self.track_last:
             # ``last`` describes the latest model run. It belongs to this answer only when exactly
@@ -57,7 +58,7 @@ class OursCompleter:
                     info["last"] = st["last"]
                 elif ran == 0:
                     info["from_cache"] = True
-        return Reply(added_text(text, offset, items[0]) or None, info)
+        return Reply(added_text(text, offset, items[0]) or None, info, buffer)
 
 
 class PeerCompleter:
@@ -78,7 +79,8 @@ class PeerCompleter:
         info: dict = {"from_cache": ans.from_cache}
         if ans.timings:
             info["timings"] = ans.timings
-        return Reply(ans.text, info)
+        buffer = text[:offset] + ans.text + text[offset:] if ans.text else None
+        return Reply(ans.text, info, buffer)
 
 
 @dataclass
@@ -90,35 +92,47 @@ class QualityRecord:
     latency_s: float | None
     info: dict = field(default_factory=dict)
     status: str = ""  # filled by the sandbox: passed | failed | timeout
+    state: str = "column0"  # the editor state it was asked in (bench.tasks.STATES)
+    system: str = ""  # which floor, where one run yields several
+
+    @property
+    def key(self) -> str:
+        """Where it is reported: the split, with the editor state unless it is the split's first
+        (column 0 for whole-line holes, as earlier runs measured them)."""
+        return self.split if self.state == states_for(self.split)[0] else f"{self.split} / {self.state}"
 
 
 async def quality_run(
-    completer: OursCompleter | PeerCompleter, tasks: list[InfillTask], label: str, progress=None
+    completer: OursCompleter | PeerCompleter, tasks: list[InfillTask], label: str, progress=None,
+    states: tuple[str, ...] | None = None,
 ) -> list[QualityRecord]:
-    """Open each task's buffer, ask once with the cursor at the hole, accept what comes back."""
+    """For each task and each of its editor states: open the buffer, ask once at the cursor,
+    accept what comes back. A task's states are asked one after another, as a user moving
+    between them would (they share most of their text)."""
     out = []
     for i, task in enumerate(tasks):
-        text, offset = task.editor_text()
-        uri = f"file:///bench/{label}/{task.task_id.replace('/', '_')}.py"
-        completer.open(uri, text)
-        t0 = time.monotonic()
-        try:
-            reply = await completer.complete(uri, text, offset, True)
-            err = None
-        except Exception as exc:  # noqa: BLE001 - counted as no suggestion
-            reply, err = Reply(None), repr(exc)[:300]
-        latency = time.monotonic() - t0
-        completer.close(uri)
-        inserted = reply.text or ""
-        middle = task.middle_from_editor(inserted)
-        info = dict(reply.info)
-        if err:
-            info["error"] = err
-        out.append(
-            QualityRecord(task.task_id, task.split, middle if reply.text else None,
-                          task.program(middle), latency, info)
-        )  # fmt: skip
+        for state in states_for(task.split):
+            if states is not None and state not in states:
+                continue
+            view = task.view(state)
+            uri = f"file:///bench/{label}/{state}/{task.task_id.replace('/', '_')}.py"
+            completer.open(uri, view.text)
+            t0 = time.monotonic()
+            try:
+                reply = await completer.complete(uri, view.text, view.offset, True)
+                err = None
+            except Exception as exc:  # noqa: BLE001 - counted as no suggestion
+                reply, err = Reply(None), repr(exc)[:300]
+            latency = time.monotonic() - t0
+            completer.close(uri)
+            buffer = reply.buffer if reply.text and reply.buffer is not None else view.text
+            info = dict(reply.info)
+            if err:
+                info["error"] = err
+            middle = task.middle_from_buffer(buffer) if reply.text else None
+            out.append(QualityRecord(task.task_id, task.split, middle, task.program_from_buffer(buffer), latency,
+                                     info, state=state))  # fmt: skip
+            await asyncio.sleep(0)
         if progress:
             progress(i + 1, len(tasks))
-        await asyncio.sleep(0)
     return out

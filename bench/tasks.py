@@ -1,8 +1,13 @@
-"""HumanEval-infilling tasks: loading, the seeded one-per-problem selection, and the programs
-that get executed.
+"""HumanEval-infilling tasks: loading, the seeded one-per-problem selection, the editor states
+a hole is asked for in, and the programs that get executed.
 
-The editor view puts the cursor on an empty line where the hole is, as a user would when asking
-for the missing code; accepting a suggestion there yields ``prompt + text + "\\n" + suffix``.
+Editor states (`STATES`), each a buffer and a cursor a user really has:
+- ``column0``: an empty line at the hole, the cursor at its column 0;
+- ``auto-indent``: the same line indented as editors do after Enter (the previous line's
+  indentation, one level more after a colon), the cursor after the indentation;
+- ``next-line``: no empty line, the cursor at the start of the line that follows the hole;
+- ``mid-line``: the random-span split, the cursor where the span starts (often mid-line).
+Accepting a suggestion applies its edit to the buffer; the program is the buffer that results.
 """
 
 from __future__ import annotations
@@ -17,7 +22,36 @@ from pathlib import Path
 SPLITS = {
     "single-line": "HumanEval-SingleLineInfilling.jsonl.gz",
     "multi-line": "HumanEval-MultiLineInfilling.jsonl.gz",
+    "random-span": "HumanEval-RandomSpanInfillingLight.jsonl.gz",
 }
+LINE_SPLITS = ("single-line", "multi-line")  # whole-line holes: asked for in the line states
+LINE_STATES = ("column0", "auto-indent", "next-line")
+STATES = (*LINE_STATES, "mid-line")
+INDENT_UNIT = "    "
+
+
+def states_for(split: str) -> tuple[str, ...]:
+    """A whole-line hole is asked for in each line state; a random span where it starts."""
+    return LINE_STATES if split in LINE_SPLITS else ("mid-line",)
+
+
+def auto_indent(before: str) -> str:
+    """The indentation an editor puts on a new line: the last non-blank line's, one level more
+    after a line ending with a colon (VS Code's and Neovim's Python indent rules)."""
+    for line in reversed(before.split("\n")):
+        if line.strip():
+            indent = line[: len(line) - len(line.lstrip(" \t"))]
+            return indent + INDENT_UNIT if line.split("#", 1)[0].rstrip().endswith(":") else indent
+    return ""
+
+
+@dataclass(frozen=True)
+class EditorView:
+    """A buffer as the editor holds it when the user asks for the hole, and the cursor in it."""
+
+    state: str
+    text: str
+    offset: int
 
 
 @dataclass(frozen=True)
@@ -38,11 +72,34 @@ class InfillTask:
 
     def editor_text(self) -> tuple[str, int]:
         """The buffer a user sees (an empty line at the hole) and the cursor offset in it."""
-        return self.prompt + "\n" + self.suffix, len(self.prompt)
+        view = self.view("column0")
+        return view.text, view.offset
+
+    def view(self, state: str) -> EditorView:
+        """The buffer and cursor of one editor state (see the module docstring)."""
+        if state == "column0":
+            return EditorView(state, self.prompt + "\n" + self.suffix, len(self.prompt))
+        if state == "auto-indent":
+            indent = auto_indent(self.prompt)
+            return EditorView(state, self.prompt + indent + "\n" + self.suffix, len(self.prompt) + len(indent))
+        if state in ("next-line", "mid-line"):
+            return EditorView(state, self.prompt + self.suffix, len(self.prompt))
+        raise ValueError(f"unknown editor state {state!r}; known: {', '.join(STATES)}")
+
+    def middle_from_buffer(self, buffer: str) -> str | None:
+        """The hole's content in a buffer after accepting; None if the edit reached outside it."""
+        if not (buffer.startswith(self.prompt) and buffer.endswith(self.suffix)):
+            return None
+        end = len(buffer) - len(self.suffix)
+        return buffer[len(self.prompt) : end] if end >= len(self.prompt) else None
 
     def middle_from_editor(self, inserted: str) -> str:
         """The hole's content once ``inserted`` is accepted at the cursor of `editor_text`."""
         return inserted + "\n"
+
+    def program_from_buffer(self, buffer: str) -> str:
+        """A runnable file from the whole buffer after accepting (any editor state)."""
+        return buffer + "\n" + self.test + f"\n\ncheck({self.entry_point})\n"
 
     def program(self, middle: str) -> str:
         """A runnable file: the completed function, its tests, and the call that runs them."""

@@ -64,6 +64,7 @@ def _complete(args: argparse.Namespace) -> int:
     from lsp_server.completion import CompletionQuery, CompletionService
     from lsp_server.documents import UTF32, PositionError, Snapshot
     from lsp_server.engine import EngineError
+    from lsp_server.postprocess import Suggestion
 
     path = Path(args.file)
     try:
@@ -82,13 +83,13 @@ def _complete(args: argparse.Namespace) -> int:
         print(f"fim-lsp: {problem}", file=sys.stderr)
     service = CompletionService(result.settings)
 
-    async def run() -> list[str]:
+    async def run() -> list[Suggestion]:
         try:
             return await complete_once()
         finally:
             await service.shutdown()
 
-    async def complete_once() -> list[str]:
+    async def complete_once() -> list[Suggestion]:
         t0 = time.monotonic()
         info = await service.load(_progress_printer("model"))
         print(f"model: {Path(info.model).name} ({info.backend}, FIM format {info.fim_format}), "
@@ -110,7 +111,9 @@ def _complete(args: argparse.Namespace) -> int:
         return 3
     line = text[:offset].rsplit("\n", 1)[-1]
     print(f"--- suggestion at {path}:{args.line}:{args.col} (after {line.strip()[-40:]!r}) ---", file=sys.stderr)
-    sys.stdout.write(texts[0] + "\n")
+    if texts[0].replace:
+        print(f"(replaces the {texts[0].replace} blank characters before the cursor)", file=sys.stderr)
+    sys.stdout.write(texts[0].text + "\n")
     return 0
 
 

@@ -16,25 +16,18 @@ from dataclasses import asdict, dataclass, field, replace
 
 from lsp_server.config import Settings
 from lsp_server.context.types import ExtraChunk
-from lsp_server.context.window import (
-    Anchor,
-    PromptBudget,
-    build_prompt,
-    extra_chunks,
-    heal_indentation,
-    unheal,
-)
+from lsp_server.context.window import Anchor, extra_chunks
 from lsp_server.documents import Snapshot
 from lsp_server.engine import (
     Engine,
     EngineError,
     EngineInfo,
-    GenerationJob,
     GenerationResult,
     create_engine,
 )
 from lsp_server.engine.base import CancelToken, ProgressCallback
-from lsp_server.postprocess import CursorContext, clean, should_stop
+from lsp_server.pipeline import Prepared, job_for, prepare
+from lsp_server.postprocess import Suggestion
 from lsp_server.suggestion_cache import HEAD, SuggestionCache
 from lsp_server.worker import EngineWorker, StaleJob
 
@@ -199,7 +192,7 @@ class CompletionService:
         self.worker.cancel(uri)
         self._cancel_background(uri)
 
-    async def complete(self, query: CompletionQuery) -> list[str]:
+    async def complete(self, query: CompletionQuery) -> list[Suggestion]:
         """Suggestions for the cursor, best first; [] when there is nothing worth showing."""
         if self._engine is None:
             return []
@@ -216,23 +209,23 @@ class CompletionService:
             return cached
         started = time.monotonic()
 
-        def job(token: CancelToken) -> tuple[GenerationResult, CursorContext]:
-            result, ctx = self._run(engine, settings, query, token)
+        def job(token: CancelToken) -> tuple[GenerationResult, Prepared]:
+            result, prepared = self._run(engine, settings, query, token)
             self.stats.record(number, result, time.monotonic() - started)
-            return result, ctx
+            return result, prepared
 
         # On $/cancelRequest this await raises CancelledError; the worker stops at its next token.
-        result, ctx = await self.worker.submit(query.snapshot.uri, job)
+        result, prepared = await self.worker.submit(query.snapshot.uri, job)
         if self.stats.coldStartS is None and result.stop_reason != "cancelled":
             self.stats.coldStartS = time.monotonic() - self._started
         if result.stop_reason == "cancelled":
             return []
-        texts = self._suggestions(query, result, ctx)
+        texts = self._suggestions(query, result, prepared)
         if texts and settings.prefetch and settings.suggestion_cache:
             self._start_prefetch(query, texts[0])
         return texts
 
-    async def _from_cache_or_background(self, uri: str, text: str, offset: int, number: int) -> list[str] | None:
+    async def _from_cache_or_background(self, uri: str, text: str, offset: int, number: int) -> list[Suggestion] | None:
         """A cached answer, or the answer of the background job that serves this state (its own,
         or one typed through while it runs); otherwise background work is cancelled."""
         use_cache = self.settings.suggestion_cache
@@ -286,7 +279,7 @@ class CompletionService:
         self._cancel_background(uri)
         self._start_background(query, "speculate")
 
-    def _prefetch_after(self, query: CompletionQuery, suggestions: list[str]) -> None:
+    def _prefetch_after(self, query: CompletionQuery, suggestions: list[Suggestion]) -> None:
         """While a cached suggestion is on screen, make sure the one after it is on its way.
 
         A suggestion that itself came from a prefetch gets its successor here, so a user who keeps
@@ -294,8 +287,9 @@ class CompletionService:
         """
         if not (suggestions and self.settings.prefetch and self.settings.suggestion_cache):
             return
-        uri, text, offset = query.snapshot.uri, query.snapshot.text, query.offset
-        before, after = text[:offset] + suggestions[0], text[offset : offset + HEAD]
+        uri = query.snapshot.uri
+        text, offset = suggestions[0].apply(query.snapshot.text, query.offset)
+        before, after = text[:offset], text[offset : offset + HEAD]
         running = self._background.get(uri)
         if running is not None and running.target == _target(before, after):
             return
@@ -304,11 +298,11 @@ class CompletionService:
         self._cancel_background(uri)
         self._start_prefetch(query, suggestions[0])
 
-    def _start_prefetch(self, query: CompletionQuery, accepted: str) -> None:
+    def _start_prefetch(self, query: CompletionQuery, accepted: Suggestion) -> None:
         """Compute the next suggestion as if this one were accepted, while the user reads it."""
-        doc, offset = query.snapshot, query.offset
-        text = doc.text[:offset] + accepted + doc.text[offset:]
-        ahead = replace(query, snapshot=replace(doc, text=text), offset=offset + len(accepted))
+        doc = query.snapshot
+        text, offset = accepted.apply(doc.text, query.offset)
+        ahead = replace(query, snapshot=replace(doc, text=text), offset=offset)
         self._start_background(ahead, "prefetch")
 
     def _start_background(self, query: CompletionQuery, kind: str) -> None:
@@ -324,13 +318,13 @@ class CompletionService:
         if engine is None:
             return None
 
-        def job(token: CancelToken) -> tuple[GenerationResult, CursorContext]:
-            result, ctx = self._run(engine, settings, query, token, partial)
+        def job(token: CancelToken) -> tuple[GenerationResult, Prepared]:
+            result, prepared = self._run(engine, settings, query, token, partial)
             self.stats.record_background(result)
-            return result, ctx
+            return result, prepared
 
         try:
-            result, ctx = await self.worker.submit(query.snapshot.uri + PREFETCH, job)
+            result, prepared = await self.worker.submit(query.snapshot.uri + PREFETCH, job)
         except (StaleJob, asyncio.CancelledError):
             return None
         except EngineError as err:  # e.g. the remote engine went down: tell the user next time
@@ -342,14 +336,15 @@ class CompletionService:
             self.stats.prefetched += 1
         else:
             self.stats.speculated += 1
-        texts = self._suggestions(query, result, ctx)
+        texts = self._suggestions(query, result, prepared)
         if kind == "speculate" and texts and settings.prefetch:
             self._start_prefetch(query, texts[0])  # as complete() does after a model answer
         return result
 
-    def _suggestions(self, query: CompletionQuery, result: GenerationResult, ctx: CursorContext) -> list[str]:
+    def _suggestions(self, query: CompletionQuery, result: GenerationResult, prepared: Prepared) -> list[Suggestion]:
         """Clean the model's text into suggestions and remember them for this position."""
-        texts = alternatives(clean(result.text, ctx, result.stop_reason), query.several)
+        found = prepared.finish(result.text, result.stop_reason)
+        texts = alternatives(found, query.several)
         text, offset = query.snapshot.text, query.offset
         self.cache.remember(query.snapshot.uri, text[:offset], text[offset : offset + HEAD], texts)
         return texts
@@ -357,36 +352,24 @@ class CompletionService:
     def _run(
         self, engine: Engine, settings: Settings, query: CompletionQuery, token: CancelToken,
         partial: Partial | None = None,
-    ) -> tuple[GenerationResult, CursorContext]:
+    ) -> tuple[GenerationResult, Prepared]:
         """On the worker thread: build the prompt (tokenizing needs the model) and generate."""
-        text, offset = query.snapshot.text, query.offset
-        budget = PromptBudget(settings.prefix_tokens, settings.suffix_tokens, settings.extra_context_tokens)
         extra: tuple[ExtraChunk, ...] = ()
-        if settings.extra_context and query.others and budget.extra_tokens:
-            extra = extra_chunks(list(query.others), budget.extra_tokens, engine.count_tokens)
+        if settings.extra_context and query.others and settings.extra_context_tokens:
+            extra = extra_chunks(list(query.others), settings.extra_context_tokens, engine.count_tokens)
         uri = query.snapshot.uri
-        prompt, anchor = build_prompt(text, offset, budget, engine.count_tokens, self._anchors.get(uri),
-                                      query.path, query.repo, query.snapshot.language_id, extra)
+        prepared, anchor = prepare(query.snapshot.text, query.offset, settings, engine.count_tokens,
+                                   self._anchors.get(uri), query.path, query.repo, query.snapshot.language_id,
+                                   extra)  # fmt: skip
         self._anchors[uri] = anchor
-        if settings.prompt_layout == "psm":  # the classic layout: the whole prefix before the suffix
-            prompt = replace(prompt, prefix=prompt.prefix + prompt.middle, middle="")
-        prompt, indent = heal_indentation(prompt)
-        ctx = CursorContext.from_text(text[max(0, offset - 4000) : offset], text[offset : offset + 4000],
-                                      settings.multiline)
-        stop = should_stop(ctx)
-        budget_ms = settings.time_budget_ms
-        if ctx.line_before.strip():
-            budget_ms = min(budget_ms, settings.typing_budget_ms)
-        job = GenerationJob(
-            prompt=prompt,
-            max_tokens=settings.max_tokens if ctx.multiline else min(settings.max_tokens, 48),
-            time_budget_s=budget_ms / 1000,
-            should_stop=lambda generated: stop(_note(partial, unheal(generated, indent))),
-            session=uri,
-        )
-        result = engine.generate(job, token)
-        result.text = unheal(result.text, indent)
-        return result, ctx
+        stop = prepared.should_stop()
+
+        def should_stop(generated: str) -> bool:
+            if partial is not None:
+                partial.text = prepared.on_screen(generated)
+            return stop(generated)
+
+        return engine.generate(job_for(prepared, should_stop, uri), token), prepared
 
     async def shutdown(self) -> None:
         """Stop running jobs, then close the engine on its own thread (never under a decode)."""
@@ -400,17 +383,9 @@ class CompletionService:
         self.worker.shutdown()
 
 
-def _note(partial: Partial | None, text: str) -> str:
-    if partial is not None:
-        partial.text = text
-    return text
-
-
-def alternatives(text: str, several: bool) -> list[str]:
+def alternatives(found: Suggestion | None, several: bool) -> list[Suggestion]:
     """The suggestion, plus its first non-blank line as a shorter alternative when asked for several."""
-    if not text:
+    if found is None:
         return []
-    lines = text.split("\n")
-    first = next((i for i, line in enumerate(lines) if line.strip()), len(lines) - 1)
-    short = "\n".join(lines[: first + 1])
-    return [text, short] if several and short != text else [text]
+    short = found.first_line()
+    return [found, short] if several and short != found else [found]

@@ -34,6 +34,7 @@ from lsp_server.documents import (
     typed_cursor,
 )
 from lsp_server.engine import EngineError
+from lsp_server.postprocess import Suggestion
 from lsp_server.worker import StaleJob
 
 log = logging.getLogger(__name__)
@@ -287,7 +288,7 @@ class FimServer(LanguageServer):
                 pass
         return Path(path).name
 
-    async def suggest(self, uri: str, position: types.Position, several: bool) -> list[str]:
+    async def suggest(self, uri: str, position: types.Position, several: bool) -> list[Suggestion]:
         """Suggestion texts for a position; [] when disabled, not ready, stale or failing."""
         if not self.settings.enabled:
             return []
@@ -322,18 +323,16 @@ class FimServer(LanguageServer):
         several = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
         if not several:
             self._asked_as_you_type = time.monotonic()
-        texts = await self.suggest(params.text_document.uri, params.position, several)
+        found = await self.suggest(params.text_document.uri, params.position, several)
         if params.context.selected_completion_info is not None:
-            texts = _with_selected_item(texts, params.context.selected_completion_info.text)
-        cursor = types.Range(params.position, params.position)
-        return types.InlineCompletionList(
-            items=[types.InlineCompletionItem(insert_text=t, range=cursor) for t in texts]
-        )
+            found = _with_selected_item(found, params.context.selected_completion_info.text)
+        return types.InlineCompletionList(items=[_inline_item(s, params.position) for s in found])
 
     async def completion(self, params: types.CompletionParams) -> types.CompletionList:
         # Completion sources (nvim-cmp, blink) ask as the user types, whatever trigger they report.
         self._asked_as_you_type = time.monotonic()
-        texts = await self.suggest(params.text_document.uri, params.position, several=False)
+        found = await self.suggest(params.text_document.uri, params.position, several=False)
+        texts = [s.text for s in found if not s.replace]
         cursor = types.Range(params.position, params.position)
         items = [
             types.CompletionItem(
@@ -375,9 +374,16 @@ def _label(text: str) -> str:
     return first if len(first) <= 60 else first[:57] + "..."
 
 
-def _with_selected_item(texts: list[str], selected: str) -> list[str]:
+def _with_selected_item(found: list[Suggestion], selected: str) -> list[Suggestion]:
     """When a completion-menu item is selected, only suggestions that extend it make sense."""
-    return [t for t in texts if t.startswith(selected)] if selected else texts
+    return [s for s in found if not s.replace and s.text.startswith(selected)] if selected else found
+
+
+def _inline_item(found: Suggestion, position: types.Position) -> types.InlineCompletionItem:
+    """Ghost text at the cursor; a dedent replaces the whitespace before it (ASCII, so the
+    count is the same in every position encoding)."""
+    start = types.Position(position.line, max(0, position.character - found.replace))
+    return types.InlineCompletionItem(insert_text=found.text, range=types.Range(start, position))
 
 
 class _Progress:

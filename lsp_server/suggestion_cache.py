@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from lsp_server.postprocess import Suggestion
+
 TAIL = 512  # characters before the cursor that identify a position
 HEAD = 256  # characters after the cursor
 
@@ -20,17 +22,17 @@ class Entry:
     before_len: int
     before_tail: str
     after_head: str
-    suggestions: tuple[str, ...]
+    suggestions: tuple[Suggestion, ...]
 
 
 class SuggestionCache:
     def __init__(self, capacity: int = 128) -> None:
-        self._exact: OrderedDict[tuple[str, str, str], tuple[str, ...]] = OrderedDict()
+        self._exact: OrderedDict[tuple[str, str, str], tuple[Suggestion, ...]] = OrderedDict()
         self._recent: dict[str, list[Entry]] = {}
         self._capacity = capacity
         self.hits = 0
 
-    def remember(self, uri: str, before: str, after: str, suggestions: list[str]) -> None:
+    def remember(self, uri: str, before: str, after: str, suggestions: list[Suggestion]) -> None:
         if not suggestions:
             return
         key = (uri, before[-TAIL:], after[:HEAD])
@@ -42,7 +44,7 @@ class SuggestionCache:
         entries.append(Entry(len(before), before[-TAIL:], after[:HEAD], tuple(suggestions)))
         del entries[:-4]
 
-    def lookup(self, uri: str, before: str, after: str, count: bool = True) -> list[str] | None:
+    def lookup(self, uri: str, before: str, after: str, count: bool = True) -> list[Suggestion] | None:
         """Suggestions for this position, or None; ``count=False`` for a look that serves nobody."""
         exact = self._exact.get((uri, before[-TAIL:], after[:HEAD]))
         if exact is not None:
@@ -61,12 +63,13 @@ class SuggestionCache:
             del self._exact[key]
 
 
-def _typed_through(entry: Entry, before: str, after: str) -> list[str]:
+def _typed_through(entry: Entry, before: str, after: str) -> list[Suggestion]:
     typed_len = len(before) - entry.before_len
     if typed_len <= 0 or after[:HEAD] != entry.after_head:
         return []
     if before[entry.before_len - len(entry.before_tail) : entry.before_len] != entry.before_tail:
         return []
     typed = before[entry.before_len :]
-    return [s[typed_len:] for s in entry.suggestions if s.startswith(typed) and len(s) > typed_len
-            and s[typed_len:].strip()]
+    # A suggestion that replaces text before the cursor (a dedent) is not typed through.
+    return [Suggestion(s.text[typed_len:]) for s in entry.suggestions if not s.replace
+            and s.text.startswith(typed) and s.text[typed_len:].strip()]

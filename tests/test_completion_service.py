@@ -15,6 +15,7 @@ from lsp_server.engine.base import (
     GenerationJob,
     GenerationResult,
 )
+from lsp_server.postprocess import Suggestion
 
 
 @dataclass
@@ -50,25 +51,32 @@ def _query(text: str, offset: int) -> CompletionQuery:
     return CompletionQuery(Snapshot("file:///a.py", text, 1, "python"), offset)
 
 
+async def _texts(service: CompletionService, query: CompletionQuery) -> list[str]:
+    """The suggestions' texts (all of them insert at the cursor in these tests)."""
+    found = await service.complete(query)
+    assert all(s.replace == 0 for s in found)
+    return [s.text for s in found]
+
+
 async def test_prefetch_answers_the_accepted_state_without_a_new_generation() -> None:
     doc = "def f(x):\n    \n"
-    engine = ScriptedEngine({"def f(x):\n": "y = x + 1", "def f(x):\n    y = x + 1": "\n    return y"})
+    engine = ScriptedEngine({"def f(x):\n": "    y = x + 1", "def f(x):\n    y = x + 1": "\n    return y"})
     service = await _service(engine)
-    assert await service.complete(_query(doc, 14)) == ["y = x + 1"]
+    assert await _texts(service, _query(doc, 14)) == ["y = x + 1"]
     accepted = "def f(x):\n    y = x + 1\n"
     for _ in range(50):  # let the prefetch run on the worker
         if service.stats.prefetched:
             break
         await asyncio.sleep(0.01)
     calls = len(engine.calls)
-    assert await service.complete(_query(accepted, 23)) == ["\n    return y"]
+    assert await _texts(service, _query(accepted, 23)) == ["\n    return y"]
     assert len(engine.calls) == calls and service.stats.cacheHits == 1
     await service.shutdown()
 
 
 async def test_a_prefetched_suggestion_gets_its_own_successor_prefetched() -> None:
     a, b, c = "def f(x):\n", "def f(x):\n    y = x + 1", "def f(x):\n    y = x + 1\n    z = y * 2"
-    engine = ScriptedEngine({a: "y = x + 1", b: "\n    z = y * 2", c: "\n    return z"})
+    engine = ScriptedEngine({a: "    y = x + 1", b: "\n    z = y * 2", c: "\n    return z"})
     service = await _service(engine)
 
     async def settled(n: int) -> None:
@@ -77,33 +85,33 @@ async def test_a_prefetched_suggestion_gets_its_own_successor_prefetched() -> No
                 return
             await asyncio.sleep(0.01)
 
-    assert await service.complete(_query(a + "    \n", 14)) == ["y = x + 1"]
+    assert await _texts(service, _query(a + "    \n", 14)) == ["y = x + 1"]
     await settled(1)
-    assert await service.complete(_query(b + "\n", len(b))) == ["\n    z = y * 2"]  # from the prefetch
+    assert await _texts(service, _query(b + "\n", len(b))) == ["\n    z = y * 2"]  # from the prefetch
     await settled(2)
-    assert await service.complete(_query(c + "\n", len(c))) == ["\n    return z"]  # and its successor
+    assert await _texts(service, _query(c + "\n", len(c))) == ["\n    return z"]  # and its successor
     assert engine.calls == [a, b, c] and service.stats.cacheHits == 2
     await service.shutdown()
 
 
 async def test_typed_through_needs_no_generation() -> None:
     doc = "def f(x):\n    \n"
-    engine = ScriptedEngine({"def f(x):\n": "return x * 2"})
+    engine = ScriptedEngine({"def f(x):\n": "    return x * 2"})
     service = await _service(engine, prefetch=False)
-    assert await service.complete(_query(doc, 14)) == ["return x * 2"]
+    assert await _texts(service, _query(doc, 14)) == ["return x * 2"]
     typed = "def f(x):\n    ret\n"
-    assert await service.complete(_query(typed, 17)) == ["urn x * 2"]
+    assert await _texts(service, _query(typed, 17)) == ["urn x * 2"]
     assert len(engine.calls) == 1
     await service.shutdown()
 
 
 async def test_a_request_adopts_the_speculation_started_by_the_keystroke() -> None:
-    engine = ScriptedEngine({"def f(x):\n": "y = x + 1", "def f(x):\n    z": " = x * 2"})
+    engine = ScriptedEngine({"def f(x):\n": "    y = x + 1", "def f(x):\n    z": " = x * 2"})
     service = await _service(engine, prefetch=False)
-    assert await service.complete(_query("def f(x):\n    \n", 14)) == ["y = x + 1"]
+    assert await _texts(service, _query("def f(x):\n    \n", 14)) == ["y = x + 1"]
     typed = "def f(x):\n    z\n"  # "z" is not the suggestion's start: no typed-through answer
     service.speculate(_query(typed, 15))
-    assert await service.complete(_query(typed, 15)) == [" = x * 2"]
+    assert await _texts(service, _query(typed, 15)) == [" = x * 2"]
     assert engine.calls == ["def f(x):\n", "def f(x):\n    z"]  # one run for the typed state
     assert service.stats.speculated == 1 and service.stats.completed == 2
     assert service.stats.last.source == "speculate" and service.stats.last.nPrompt == 10
@@ -112,9 +120,9 @@ async def test_a_request_adopts_the_speculation_started_by_the_keystroke() -> No
 
 async def test_speculation_skips_typed_through_states_remote_engines_and_the_off_switch() -> None:
     doc = "def f(x):\n    \n"
-    engine = ScriptedEngine({"def f(x):\n": "return x * 2"})
+    engine = ScriptedEngine({"def f(x):\n": "    return x * 2"})
     service = await _service(engine, prefetch=False)
-    assert await service.complete(_query(doc, 14)) == ["return x * 2"]
+    assert await _texts(service, _query(doc, 14)) == ["return x * 2"]
     service.speculate(_query("def f(x):\n    ret\n", 17))  # typed through: the cache answers
     service.settings = Settings(speculate=False)
     service.speculate(_query("def f(x):\n    z\n", 15))
@@ -140,12 +148,12 @@ async def test_a_request_elsewhere_cancels_the_speculation() -> None:
     service = await _service(engine, prefetch=False)
     service.speculate(_query("def f(x):\n    a\n", 15))
     # The editor asks for another cursor before the worker took the job: it is dropped unrun.
-    assert await service.complete(_query("def f(x):\n    ab\n", 16)) == ["c"]
+    assert await _texts(service, _query("def f(x):\n    ab\n", 16)) == ["c"]
     assert engine.calls == ["def f(x):\n    ab"]
     # ... and so does a request in another document: it must not wait behind a guess.
     service.speculate(_query("def f(x):\n    a\n", 15))
     other = CompletionQuery(Snapshot("file:///b.py", "def f(x):\n    ab\n", 1, "python"), 16)
-    assert await service.complete(other) == ["c"]
+    assert await _texts(service, other) == ["c"]
     assert engine.calls == ["def f(x):\n    ab"] * 2
     await service.shutdown()
 
@@ -174,8 +182,10 @@ async def test_not_loaded_means_no_suggestions() -> None:
 def test_alternatives_offer_the_first_line() -> None:
     from lsp_server.completion import alternatives
 
-    assert alternatives("a\nb", several=True) == ["a\nb", "a"]
-    assert alternatives("\n    x = 1\n    y", several=True) == ["\n    x = 1\n    y", "\n    x = 1"]
-    assert alternatives("one line", several=True) == ["one line"]
-    assert alternatives("a\nb", several=False) == ["a\nb"]
-    assert alternatives("", several=True) == []
+    s = Suggestion
+    assert alternatives(s("a\nb"), several=True) == [s("a\nb"), s("a")]
+    assert alternatives(s("\n    x = 1\n    y"), several=True) == [s("\n    x = 1\n    y"), s("\n    x = 1")]
+    assert alternatives(s("one line"), several=True) == [s("one line")]
+    assert alternatives(s("a\nb", 4), several=True) == [s("a\nb", 4), s("a", 4)]  # a dedent stays one
+    assert alternatives(s("a\nb"), several=False) == [s("a\nb")]
+    assert alternatives(None, several=True) == []

@@ -85,3 +85,21 @@ def test_lookup_decoding_keeps_the_greedy_text_and_accepts_drafts(engine: LlamaC
         texts.append(result.text)
         assert (engine.accepted > before) == lookup
     assert texts[0] == texts[1] and "return [v * 8 for v in values]" in texts[0]
+
+
+@pytest.mark.parametrize("indents", [(4,), (8,), (12, 0)])
+def test_the_first_line_starts_where_the_block_structure_allows(engine: LlamaCppEngine, indents: tuple[int, ...]) -> None:
+    prompt = Prompt(prefix="def area(r):\n    if r > 0:\n        x = 3.14 * r * r\n", suffix="\n\nprint(area(2))\n")
+    job = GenerationJob(prompt=prompt, max_tokens=12, indents=indents, needs_text=True)
+    text = engine.generate(job, CancelToken()).text
+    first = next(line for line in text.split("\n") if line.strip())
+    assert text.startswith(first)  # no blank line first
+    assert len(first) - len(first.lstrip(" ")) in indents, text
+
+
+def test_code_is_written_where_it_is_needed(engine: LlamaCppEngine) -> None:
+    # Right after a docstring the model may think the function is done; a body is due there.
+    prompt = Prompt(prefix='def double(x):\n    """Twice x."""\n', suffix="\n\nprint(double(2))\n")
+    job = GenerationJob(prompt=prompt, max_tokens=16, indents=(4,), needs_text=True)
+    text = engine.generate(job, CancelToken()).text
+    assert text.startswith("    ") and text.strip()

@@ -22,13 +22,17 @@ def _cases() -> list[tuple[str, dict[str, str], str]]:
 
 
 def test_every_rule_has_golden_cases() -> None:
-    assert {p.stem for p in GOLDEN.glob("*.json")} == {"single_line", "block_exit", "suffix_echo", "deadline", "blank"}
+    assert {p.stem for p in GOLDEN.glob("*.json")} == {
+        "single_line", "block_exit", "suffix_echo", "deadline", "blank", "hole_floor", "body_below", "first_indent",
+        "repeat",
+    }
 
 
 @pytest.mark.parametrize(("rule", "case", "stop_reason"), _cases())
 def test_golden(rule: str, case: dict[str, str], stop_reason: str) -> None:
-    ctx = CursorContext.from_text(case["before"], case["after"])
+    ctx = CursorContext.from_text(case["before"], case["after"], language=case.get("language", ""))
     assert clean(case["raw"], ctx, stop_reason) == case["expected"]
+
 
 
 def test_multiline_decision() -> None:

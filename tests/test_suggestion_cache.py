@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from lsp_server.postprocess import Suggestion as S
 from lsp_server.suggestion_cache import SuggestionCache
 
 BEFORE = "def area(r):\n    "
@@ -8,14 +9,14 @@ AFTER = "\n\nprint(area(2))\n"
 
 def test_typing_the_suggestion_returns_its_rest() -> None:
     cache = SuggestionCache()
-    cache.remember("u", BEFORE, AFTER, ["return 3.14 * r * r"])
-    assert cache.lookup("u", BEFORE + "ret", AFTER) == ["urn 3.14 * r * r"]
-    assert cache.lookup("u", BEFORE + "return 3.14 * r", AFTER) == [" * r"]
+    cache.remember("u", BEFORE, AFTER, [S("return 3.14 * r * r")])
+    assert cache.lookup("u", BEFORE + "ret", AFTER) == [S("urn 3.14 * r * r")]
+    assert cache.lookup("u", BEFORE + "return 3.14 * r", AFTER) == [S(" * r")]
 
 
 def test_diverging_or_edited_text_misses() -> None:
     cache = SuggestionCache()
-    cache.remember("u", BEFORE, AFTER, ["return 3.14 * r * r"])
+    cache.remember("u", BEFORE, AFTER, [S("return 3.14 * r * r")])
     assert cache.lookup("u", BEFORE + "pri", AFTER) is None  # typed something else
     assert cache.lookup("u", BEFORE + "ret", AFTER + "# edit below") is None  # suffix changed
     assert cache.lookup("u", "x = 1\n" + BEFORE + "ret", AFTER) is None  # text above changed
@@ -23,12 +24,19 @@ def test_diverging_or_edited_text_misses() -> None:
     assert cache.lookup("u", BEFORE + "return 3.14 * r * r", AFTER) is None  # fully typed
 
 
+def test_a_dedent_is_not_typed_through() -> None:
+    cache = SuggestionCache()
+    cache.remember("u", BEFORE + "    ", AFTER, [S("return 1", replace=4)])
+    assert cache.lookup("u", BEFORE + "    ", AFTER) == [S("return 1", replace=4)]  # same place
+    assert cache.lookup("u", BEFORE + "    r", AFTER) is None
+
+
 def test_exact_position_hits_and_lru_bound() -> None:
     cache = SuggestionCache(capacity=2)
-    cache.remember("u", "a", "z", ["1"])
-    cache.remember("u", "b", "z", ["2"])
-    cache.remember("u", "c", "z", ["3"])
-    assert cache.lookup("u", "c", "z") == ["3"]
+    cache.remember("u", "a", "z", [S("1")])
+    cache.remember("u", "b", "z", [S("2")])
+    cache.remember("u", "c", "z", [S("3")])
+    assert cache.lookup("u", "c", "z") == [S("3")]
     assert cache.lookup("u", "a", "z") is None  # evicted
     cache.forget("u")
     assert cache.lookup("u", "c", "z") is None

@@ -154,3 +154,19 @@ def unheal(text: str, indent: str) -> str:
     while n < len(indent) and n < len(text) and text[n] in " \t":
         n += 1
     return text[n:]
+
+
+def open_line(text: str, offset: int) -> tuple[str, str]:
+    """At a cursor with only whitespace before it and code after it on its line (the start of an
+    existing line), the user is adding lines above that code: complete as if a line had been
+    opened there. Returns the text to complete in (the cursor offset is unchanged) and the tail
+    each suggestion must end with to keep the code after the cursor where it was ("" when the
+    cursor is anywhere else)."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    line_end = text.find("\n", offset)
+    before = text[line_start:offset]
+    after = text[offset : line_end if line_end >= 0 else len(text)]
+    if before.strip(" \t") or not after.strip():
+        return text, ""
+    tail = "\n" + before
+    return text[:offset] + tail + text[offset:], tail

@@ -77,6 +77,32 @@ class GenerationJob:
     should_stop: Callable[[str], bool] | None = None
     # Key for cache/slot affinity (the document URI); remote engines may map it to a slot.
     session: str = ""
+    # Columns the first line's indentation may have (the block structure allows only these), or
+    # None for any. Engines that choose tokens themselves pick the best token that keeps to them;
+    # others ignore it and the cut stage judges the result.
+    indents: tuple[int, ...] | None = None
+    # True where the code needs a statement (a block without a body): no end before any text.
+    needs_text: bool = False
+
+
+def first_line_fits(text: str, indents: tuple[int, ...] | None) -> bool | None:
+    """Does generated ``text`` start its first line at an allowed indentation? True once it has
+    (code after allowed whitespace), None while it still may, False when it cannot (wrong
+    indentation, or a blank line first).
+
+    Whitespace alone is allowed one column short of an allowed indentation, as BPE vocabularies
+    write it (``"           "`` then ``" if"`` for 12 columns), or at it exactly; a run that
+    could only be finished by unusual tokens is refused, so the model does not end up there.
+    """
+    if indents is None:
+        return True if text.strip() else None
+    rest = text.lstrip(" \t")
+    width = len(text) - len(rest)
+    if not rest:
+        return None if not text or any(width in (i - 1, i) for i in indents) else False
+    if rest[0] in "\r\n":
+        return False
+    return width in indents
 
 
 @dataclass

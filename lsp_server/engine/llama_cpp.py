@@ -38,6 +38,7 @@ from lsp_server.engine.base import (
     GenerationJob,
     GenerationResult,
     ProgressCallback,
+    first_line_fits,
 )
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ _TOKEN_ATTR_USER_DEFINED = 1 << 4
 # the drafts and gave +7-17% tokens/s; 6 tokens from 3- or 2-token matches kept 24-30%, no gain.
 DRAFT_MAX = 3
 DRAFT_NGRAM = (4, 3)
+# Candidates looked at, best first, when the first line's indentation is constrained.
+CONSTRAINED_TOP_K = 64
 
 
 def _import_llama_cpp() -> Any:
@@ -398,7 +401,9 @@ class LlamaCppEngine:
             budget_end = time.monotonic() + job.time_budget_s
             deadline = budget_end if deadline is None else min(deadline, budget_end)
         history = self._llm.input_ids[: self._llm.n_tokens].tolist()
-        known: list[tuple[int, bool]] = [(self._next_token(), False)]  # chosen tokens, in cache?
+        constrained = job.indents is not None or job.needs_text
+        # Chosen tokens, each with whether it is already in the cache.
+        known: list[tuple[int, bool]] = [(self._choose(text, job) if constrained else self._next_token(), False)]
         for n in range(job.max_tokens):
             token, cached = known.pop(0)
             if self._is_end(token):
@@ -417,9 +422,34 @@ class LlamaCppEngine:
             if deadline is not None and time.monotonic() >= deadline and "\n" in text.lstrip("\n"):
                 return text, "deadline", n + 1
             history.append(token)
-            if not cached:
+            if constrained and first_line_fits(text, job.indents) is None:
+                self._eval([token])  # the first line is not settled yet: choose under the constraint
+                known = [(self._choose(text, job), False)]
+            elif not cached:
                 known = self._step(token, history)
         return text, "max_tokens", job.max_tokens
+
+    def _choose(self, text: str, job: GenerationJob) -> int:
+        """The most likely next token that keeps the first line where the block structure allows
+        it (`GenerationJob.indents`) and, where code is needed, does not end before any text.
+        Falls back to plain greedy when none of the best candidates does."""
+        ptr = self._lib.llama_get_logits_ith(self._llm._ctx.ctx, -1)
+        logits = np.ctypeslib.as_array(ptr, shape=(self._llm.n_vocab(),))
+        k = min(CONSTRAINED_TOP_K, len(logits))
+        top = np.argpartition(-logits, k - 1)[:k]
+        ranked = [int(t) for t in top[np.argsort(-logits[top])]]
+        # Nothing to say is the model's call only when it is its first choice and no code is
+        # missing here; a refused first choice must not turn into an end.
+        end_ok = bool(text.strip()) or (not text and not job.needs_text and self._is_end(ranked[0]))
+        for tok in ranked:
+            if self._is_end(tok):
+                if end_ok:
+                    return tok
+                continue
+            piece = self._llm.detokenize([tok], special=False).decode("utf-8", "ignore")
+            if first_line_fits(text + piece, job.indents) is not False:
+                return tok
+        return int(np.argmax(logits))
 
     def close(self) -> None:
         if self._llm is not None:

@@ -109,3 +109,15 @@ def test_plot_writes_a_png(tmp_path):
     pytest.importorskip("matplotlib")
     assert plot(_record(), tmp_path / "l.png")
     assert (tmp_path / "l.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_states_table_sets_fim_lsp_beside_the_first_line_floor() -> None:
+    from bench.report import quality_states_table
+
+    cell = {"pass@1": 0.5, "passed": 2, "n": 4}
+    q = {"ours": {"single-line": cell, "single-line / auto-indent": {**cell, "pass@1": 0.75, "passed": 3}},
+         "naive-first-line": {"single-line": {**cell, "pass@1": 0.25, "passed": 1}}}
+    lines = quality_states_table(q)
+    assert lines[0].startswith("| split, editor state | fim-lsp | floor: PSM, first line |")
+    assert "| single-line, column 0 | 50.0% (2/4) | 25.0% (1/4) | +25.0 points |" in lines
+    assert "| single-line, auto-indent | 75.0% (3/4) | – | – |" in lines

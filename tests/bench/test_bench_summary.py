@@ -48,3 +48,21 @@ def test_quality_summary_counts_and_scores():
     assert q["n"] == 2 and q["passed"] == 1 and q["pass@1"] == 0.5
     assert q["exact_match"] == 0.5 and q["edit_similarity"] == 0.5 and q["offered"] == 1
     assert q["mean_latency_s"] == 1.0
+
+
+def test_the_floor_keeps_the_first_non_blank_line() -> None:
+    from bench.cli import first_line_insert
+
+    assert first_line_insert("def f():\n\n", 9, "    return 1\n    x = 2\n") == "    return 1"
+    assert first_line_insert("def f():\n\n", 9, "\n\n    return 1\n") == "\n\n    return 1"
+    assert first_line_insert("def f():\n\n", 9, "  \n") == ""
+    # At the start of a line with code after the cursor, the floor opens a line.
+    assert first_line_insert("def f():\n    return x\n", 9, "    x = 1\n    y") == "    x = 1\n"
+
+
+def test_records_are_reported_by_split_and_state() -> None:
+    from bench.systems import QualityRecord
+
+    assert QualityRecord("t", "single-line", None, "", None).key == "single-line"
+    assert QualityRecord("t", "single-line", None, "", None, state="auto-indent").key == "single-line / auto-indent"
+    assert QualityRecord("t", "random-span", None, "", None, state="mid-line").key == "random-span"

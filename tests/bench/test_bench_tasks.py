@@ -73,3 +73,39 @@ def test_load_split_reads_gzipped_jsonl(tmp_path):
     with pytest.raises(MissingData, match="pass --data DIR"):  # a clear message, no traceback
         load_split(tmp_path, "single-line")
 
+
+
+def test_auto_indent_follows_the_editor_rule() -> None:
+    from bench.tasks import auto_indent
+
+    assert auto_indent("def f(x):\n") == "    "
+    assert auto_indent("def f(x):\n    if x:  # why\n") == "        "
+    assert auto_indent("def f(x):\n    for y in x:\n        g(y)\n\n") == "        "
+    assert auto_indent("") == ""
+
+
+@pytest.mark.parametrize("state", ["column0", "auto-indent", "next-line"])
+def test_every_line_state_round_trips_the_canonical_program(state: str) -> None:
+    t = _task("SingleLineInfilling/HumanEval/0/L0")
+    view = t.view(state)
+    line_start = view.text.rfind("\n", 0, view.offset) + 1
+    # Accept the canonical line as a whole line at the cursor's line, as a right suggestion would be.
+    body = t.canonical.rstrip("\n")
+    if state == "next-line":
+        buffer = view.text[: view.offset] + body + "\n" + view.text[view.offset :]
+    else:
+        buffer = view.text[:line_start] + body + view.text[view.offset :]
+    assert t.middle_from_buffer(buffer) in (t.canonical, t.canonical.rstrip("\n"))
+    ns: dict = {}
+    exec(t.program_from_buffer(buffer), ns)  # the tests pass
+
+
+def test_mid_line_view_and_an_edit_outside_the_hole() -> None:
+    t = InfillTask("RandomSpanInfillingLight/HumanEval/0/1", "random-span", "def f(x):\n    y = x ", "\n    return y\n",
+                   "+ 1", "def check(c):\n    assert c(1) == 2\n", "f")
+    view = t.view("mid-line")
+    assert view.text == t.prompt + t.suffix and view.offset == len(t.prompt)
+    assert t.middle_from_buffer(t.prompt + "+ 1" + t.suffix) == "+ 1"
+    assert t.middle_from_buffer("x" + t.suffix) is None  # the edit reached into the prompt
+    with pytest.raises(ValueError, match="unknown editor state"):
+        t.view("sideways")

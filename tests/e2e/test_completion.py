@@ -71,6 +71,35 @@ async def test_inline_completion_in_a_function_body(client: LanguageClient) -> N
     assert completed.count("def variance") == 1
 
 
+LOOP = """def total(xs):
+    \"\"\"Sum of xs.\"\"\"
+    result = 0
+    for x in xs:
+        result += x
+{indent}
+
+print(total([1, 2]))
+""".format(indent=" " * 8)
+
+
+async def test_a_suggestion_can_dedent_the_line_the_editor_indented(client: LanguageClient) -> None:
+    # The editor kept the loop body's indentation after Enter; the function's last line belongs
+    # one level further left, so the item replaces the whitespace before the cursor.
+    uri = "file:///work/demo/loop.py"
+    open_doc(client, LOOP, uri)
+    cursor = types.Position(line=5, character=8)
+    result = await client.text_document_inline_completion_async(inline_params(cursor, uri))
+    assert isinstance(result, types.InlineCompletionList) and result.items
+    item = result.items[0]
+    assert item.range is not None and item.range.end == cursor and item.range.start.character < 8
+    assert isinstance(item.insert_text, str)
+    lines = LOOP.split("\n")
+    line = lines[5][: item.range.start.character] + item.insert_text
+    completed = "\n".join([*lines[:5], *line.split("\n"), *lines[6:]])
+    ast.parse(completed)
+    assert "\n    return result\n" in completed
+
+
 async def test_invoked_request_may_offer_alternatives(client: LanguageClient) -> None:
     open_doc(client)
     result = await client.text_document_inline_completion_async(inline_params(invoked=True))

@@ -1,0 +1,92 @@
+"""One completion as a pure pipeline: prompt -> generate -> cut -> gate -> suggestion.
+
+`prepare` turns a buffer and a cursor into everything a run needs (the prompt, the facts the
+cut and gate stages judge by, the generation limits); the engine generates; `Prepared.finish`
+cleans what it wrote. No pygls, no engine instance: the benchmark's offline tools call the same
+functions the server does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from lsp_server.config import Settings
+from lsp_server.context.types import ExtraChunk, Prompt
+from lsp_server.context.window import (
+    Anchor,
+    PromptBudget,
+    build_prompt,
+    heal_indentation,
+    open_line,
+)
+from lsp_server.engine.base import GenerationJob
+from lsp_server.postprocess import CursorContext, Suggestion, finish, should_stop
+from lsp_server.postprocess.gate import MAX_REGION
+
+SINGLE_LINE_TOKENS = 48
+
+
+@dataclass(frozen=True)
+class Prepared:
+    prompt: Prompt
+    ctx: CursorContext  # the cursor as the model sees it (at the line start when healed)
+    indent: str  # whitespace before the cursor left out of the prompt
+    tail: str  # appended to every suggestion (see `open_line`)
+    max_tokens: int
+    budget_ms: int
+    indents: tuple[int, ...] | None = None  # where the first line may start (see CursorContext)
+    needs_text: bool = False  # code is missing here: no end before any text
+
+    def should_stop(self) -> Callable[[str], bool]:
+        return should_stop(self.ctx)
+
+    def finish(self, raw: str, stop_reason: str) -> Suggestion | None:
+        return finish(raw, self.ctx, stop_reason, self.indent, self.tail)
+
+    def on_screen(self, raw: str) -> str:
+        """What the user would see at the real cursor for raw text written so far (for typed-
+        through matching while a run goes on)."""
+        if self.indent and raw.startswith(self.indent):
+            return raw[len(self.indent) :]
+        return "" if self.indent else raw
+
+
+def prepare(
+    text: str,
+    offset: int,
+    settings: Settings,
+    count: Callable[[str], int],
+    anchor: Anchor | None = None,
+    path: str = "",
+    repo: str = "",
+    language: str = "",
+    extra: tuple[ExtraChunk, ...] = (),
+) -> tuple[Prepared, Anchor]:
+    """The run for a cursor at string index ``offset``, and the prompt anchor it used."""
+    tail = ""
+    if settings.multiline != "never":
+        text, tail = open_line(text, offset)
+    budget = PromptBudget(settings.prefix_tokens, settings.suffix_tokens, settings.extra_context_tokens)
+    prompt, anchor = build_prompt(text, offset, budget, count, anchor, path, repo, language, extra)
+    if settings.prompt_layout == "psm":  # the classic layout: the whole prefix before the suffix
+        prompt = replace(prompt, prefix=prompt.prefix + prompt.middle, middle="")
+    prompt, indent = heal_indentation(prompt)
+    line_start = offset - len(indent)
+    before = text[max(0, line_start - MAX_REGION) : line_start]
+    after = text[offset : offset + MAX_REGION]
+    ctx = CursorContext.from_text(before, after, settings.multiline, language)
+    budget_ms = settings.time_budget_ms
+    if ctx.line_before.strip():
+        budget_ms = min(budget_ms, settings.typing_budget_ms)
+    max_tokens = settings.max_tokens if ctx.multiline else min(settings.max_tokens, SINGLE_LINE_TOKENS)
+    indents = ctx.allowed_indents()
+    if indents is not None and ctx.line_before:  # the prompt keeps the indentation (psm layout)
+        indents = tuple(i - len(ctx.line_before) for i in indents if i >= len(ctx.line_before)) or None
+    prepared = Prepared(prompt, ctx, indent, tail, max_tokens, budget_ms, indents, ctx.needs_code())
+    return prepared, anchor
+
+def job_for(prepared: Prepared, should_stop: Callable[[str], bool] | None = None, session: str = "") -> GenerationJob:
+    return GenerationJob(prompt=prepared.prompt, max_tokens=prepared.max_tokens, time_budget_s=prepared.budget_ms / 1000,
+                         should_stop=should_stop, session=session, indents=prepared.indents,
+                         needs_text=prepared.needs_text)  # fmt: skip

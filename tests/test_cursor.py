@@ -1,0 +1,56 @@
+"""The block structure the cut stage and the first-line constraint read from the text."""
+
+from __future__ import annotations
+
+from lsp_server.postprocess.cursor import CursorContext
+
+
+def ctx(before: str, after: str = "\n", language: str = "python") -> CursorContext:
+    return CursorContext.from_text(before, after, language=language)
+
+
+def test_levels_are_the_last_line_and_its_enclosing_blocks() -> None:
+    c = ctx("def f(xs):\n    for x in xs:\n        if x:\n            print(x)\n")
+    assert c.levels() == (12, 8, 4, 0)
+    assert ctx("import os\n").levels() == (0,)
+    assert ctx("").levels() == ()
+
+
+def test_unit_is_the_smallest_indentation_step() -> None:
+    assert ctx("def f():\n  if x:\n    y = 1\n").unit() == 2
+    assert ctx("x = 1\n").unit() == 4
+
+
+def test_next_line_is_placed_unless_it_waits_for_an_opener() -> None:
+    body = "def f(xs):\n    best = None\n"
+    assert ctx(body, "\n    return best\n").next_is_placed()
+    assert not ctx(body, "\n        best = xs[0]\n").next_is_placed()  # deeper than any block
+    opener = "def f(xs):\n    for x in xs:\n"
+    assert ctx(opener, "\n        print(x)\n").next_is_placed()  # the opener's body
+    assert not ctx(opener, "\n            print(x)\n").next_is_placed()  # two levels: a line is missing
+
+
+def test_a_docstring_alone_is_no_body() -> None:
+    assert ctx('def f(x):\n    """Twice x."""\n').bodiless_opener() == 0
+    assert ctx('def f(x):\n    """Twice x.\n\n    More.\n    """\n').bodiless_opener() == 0
+    assert ctx('class A:\n    def f(self):\n        \'\'\'Doc.\'\'\'\n').bodiless_opener() == 4
+    assert ctx('"""Module doc."""\n').bodiless_opener() is None
+    assert ctx('def f(x):\n    """Doc."""\n    y = 1\n').bodiless_opener() is None
+
+
+def test_allowed_indents_at_a_blank_line() -> None:
+    assert ctx('def f(x):\n    """Doc."""\n').allowed_indents() == (4,)
+    assert ctx("def f(x):\n    if x:\n").allowed_indents() == (8,)
+    loop = "def f(xs):\n    for x in xs:\n        print(x)\n"
+    assert ctx(loop).allowed_indents() == (8, 4, 0)  # anywhere up the chain: the model chooses
+    assert ctx(loop, "\n    return 1\n").allowed_indents() == (8, 4)  # not below the next line
+    assert ctx("def f(xs):\n    y = 1\n", "\n        print(y)\n").allowed_indents() == (4, 0)  # an opener is due
+    assert ctx("def f(x):\n    y = 1\n    ", "\n").allowed_indents() == (4, 0)  # indented: still blank
+    assert ctx("def f(x):\n    y = ", "\n").allowed_indents() is None  # not a blank line
+    assert ctx("def f(x):\n    if x:\n", language="javascript").allowed_indents() is None
+
+
+def test_code_is_needed_where_a_block_has_no_body_or_the_next_line_waits() -> None:
+    assert ctx("def f(x):\n").needs_code()
+    assert ctx("def f(xs):\n    y = 1\n", "\n        print(y)\n").needs_code()
+    assert not ctx("def f(xs):\n    y = 1\n", "\n    return y\n").needs_code()

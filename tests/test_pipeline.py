@@ -1,0 +1,79 @@
+"""The pure pipeline in each editor state: what the model is asked, and where its text goes."""
+
+from __future__ import annotations
+
+import pytest
+
+from lsp_server.config import Settings
+from lsp_server.context.window import open_line
+from lsp_server.engine.base import first_line_fits
+from lsp_server.pipeline import prepare
+from lsp_server.postprocess import Suggestion
+
+FUNC = "def total(xs):\n    result = 0\n    for x in xs:\n        result += x\n"
+BELOW = "\nprint(total([1]))\n"
+
+
+def _prepare(text: str, offset: int):  # type: ignore[no-untyped-def]
+    prepared, _ = prepare(text, offset, Settings(), lambda s: len(s.split()), language="python")
+    return prepared
+
+
+@pytest.mark.parametrize("indent", ["", "        ", "    "])
+def test_a_blank_line_asks_the_same_whatever_indentation_the_editor_put(indent: str) -> None:
+    text = FUNC + indent + "\n" + BELOW
+    p = _prepare(text, len(FUNC) + len(indent))
+    assert p.prompt.prefix + p.prompt.middle == FUNC  # the indentation is left to the model
+    assert p.indent == indent
+    assert p.indents == (8, 4, 0)  # the loop body, the function body, or a new top-level line
+
+
+def test_a_dedent_replaces_the_editors_indentation() -> None:
+    text = FUNC + "        \n" + BELOW
+    p = _prepare(text, len(FUNC) + 8)
+    assert p.finish("    return result\n", "eos") == Suggestion("return result", replace=4)
+    assert p.finish("        result *= 2\n", "eos") == Suggestion("result *= 2")
+    found = p.finish("    return result\n", "eos")
+    assert found is not None
+    assert found.apply(text, len(FUNC) + 8)[0] == FUNC + "    return result\n" + BELOW
+
+
+def test_the_start_of_an_existing_line_opens_a_line_above_it() -> None:
+    text = FUNC + "    return result\n"
+    offset = len(FUNC)  # column 0 of the return line
+    assert open_line(text, offset) == (FUNC + "\n    return result\n", "\n")
+    p = _prepare(text, offset)
+    assert p.prompt.suffix.startswith("\n    return result")
+    found = p.finish("    result *= 2\n", "eos")
+    assert found == Suggestion("    result *= 2\n")
+    assert found.apply(text, offset)[0] == FUNC + "    result *= 2\n    return result\n"
+
+
+def test_after_indentation_on_an_existing_line_the_line_keeps_it() -> None:
+    text = FUNC + "    return result\n"
+    offset = len(FUNC) + 4  # after the indentation, before "return"
+    assert open_line(text, offset)[1] == "\n    "
+    found = _prepare(text, offset).finish("    result *= 2\n", "eos")
+    assert found is not None
+    assert found.apply(text, offset)[0] == FUNC + "    result *= 2\n    return result\n"
+
+
+def test_mid_line_and_line_end_are_left_alone() -> None:
+    assert open_line("x = f(a)\n", 6) == ("x = f(a)\n", "")
+    assert open_line("x = 1\n", 5) == ("x = 1\n", "")
+    assert open_line("    \n", 4) == ("    \n", "")  # a blank line needs no new line
+    p = _prepare("x = f(a)\n", 6)
+    assert not p.ctx.multiline and p.indents is None and p.max_tokens <= 48
+
+
+def test_the_first_line_constraint_follows_bpe_whitespace() -> None:
+    allowed = (12, 4)
+    assert first_line_fits("", allowed) is None
+    assert first_line_fits("           ", allowed) is None  # 11 columns, then " if"
+    assert first_line_fits("            ", allowed) is None  # exactly 12, then "if"
+    assert first_line_fits("           " + " if x:", allowed) is True
+    assert first_line_fits("       ", allowed) is False  # 7: only unusual tokens could finish it
+    assert first_line_fits("        if x:", allowed) is False  # 8 columns: not a place for code
+    assert first_line_fits("\n    x", allowed) is False  # a blank line first
+    assert first_line_fits("   " + " return", allowed) is True
+    assert first_line_fits("  ", None) is None and first_line_fits("x", None) is True
