@@ -25,6 +25,7 @@ from bench.tasks import (
     subsample,
 )
 from lsp_server.config import Settings
+from lsp_server.context.window import Anchor
 from lsp_server.engine.base import CancelToken
 from lsp_server.engine.llama_cpp import LlamaCppEngine
 from lsp_server.pipeline import job_for, prepare
@@ -35,8 +36,10 @@ REPO = Path(__file__).resolve().parents[1]
 _seen: dict[tuple, dict] = {}
 
 
-def generate(engine: LlamaCppEngine, text: str, offset: int, settings: Settings) -> dict:
-    prepared, _ = prepare(text, offset, settings, engine.count_tokens, language="python")
+def generate(engine: LlamaCppEngine, text: str, offset: int, settings: Settings, lag: int = 0) -> dict:
+    # With a lag, the prompt is anchored that many lines above the cursor, as while typing.
+    previous = Anchor(0, max(0, text.count("\n", 0, offset) - lag)) if lag else None
+    prepared, _ = prepare(text, offset, settings, engine.count_tokens, previous, language="python")
     job = replace(job_for(prepared), max_tokens=settings.max_tokens, time_budget_s=None)
     # Editor states often give the same prompt and constraints (column 0 and auto-indent do,
     # since the indentation is healed): greedy decoding then writes the same text.
@@ -58,8 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--splits", default=",".join(SPLITS))
     ap.add_argument("--states", default="", help="comma list (default: every state of each split)")
     ap.add_argument("--max-tokens", type=int, default=96)
+    ap.add_argument("--anchor-lag", type=int, default=0, help="anchor the prompt this many lines above the cursor")
+    ap.add_argument("--layout", default="anchored", choices=("anchored", "psm"))
+    ap.add_argument("--prefix-tokens", type=int, default=Settings.prefix_tokens)
+    ap.add_argument("--suffix-tokens", type=int, default=Settings.suffix_tokens)
     a = ap.parse_args(argv)
-    settings = Settings(model=a.model, n_threads=2, max_tokens=a.max_tokens)
+    settings = Settings(model=a.model, n_threads=2, max_tokens=a.max_tokens, prefix_tokens=a.prefix_tokens,
+                        suffix_tokens=a.suffix_tokens, prompt_layout=a.layout)  # fmt: skip
     engine = LlamaCppEngine(settings)
     engine.load(lambda *_: None)
     done = set()
@@ -77,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                     if (task.task_id, state) in done:
                         continue
                     view = task.view(state)
-                    rec = generate(engine, view.text, view.offset, settings)
+                    rec = generate(engine, view.text, view.offset, settings, a.anchor_lag)
                     out.write(json.dumps({"task_id": task.task_id, "split": split, "state": state, **rec}) + "\n")
                     out.flush()
                     if i % 20 == 0:

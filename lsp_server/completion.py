@@ -26,7 +26,7 @@ from lsp_server.engine import (
     create_engine,
 )
 from lsp_server.engine.base import CancelToken, ProgressCallback
-from lsp_server.pipeline import Prepared, job_for, prepare
+from lsp_server.pipeline import job_for, prepare
 from lsp_server.postprocess import Suggestion
 from lsp_server.suggestion_cache import HEAD, SuggestionCache
 from lsp_server.worker import EngineWorker, StaleJob
@@ -209,18 +209,18 @@ class CompletionService:
             return cached
         started = time.monotonic()
 
-        def job(token: CancelToken) -> tuple[GenerationResult, Prepared]:
-            result, prepared = self._run(engine, settings, query, token)
+        def job(token: CancelToken) -> tuple[GenerationResult, Suggestion | None]:
+            result, found = self._run(engine, settings, query, token)
             self.stats.record(number, result, time.monotonic() - started)
-            return result, prepared
+            return result, found
 
         # On $/cancelRequest this await raises CancelledError; the worker stops at its next token.
-        result, prepared = await self.worker.submit(query.snapshot.uri, job)
+        result, found = await self.worker.submit(query.snapshot.uri, job)
         if self.stats.coldStartS is None and result.stop_reason != "cancelled":
             self.stats.coldStartS = time.monotonic() - self._started
         if result.stop_reason == "cancelled":
             return []
-        texts = self._suggestions(query, result, prepared)
+        texts = self._suggestions(query, found)
         if texts and settings.prefetch and settings.suggestion_cache:
             self._start_prefetch(query, texts[0])
         return texts
@@ -318,13 +318,13 @@ class CompletionService:
         if engine is None:
             return None
 
-        def job(token: CancelToken) -> tuple[GenerationResult, Prepared]:
-            result, prepared = self._run(engine, settings, query, token, partial)
+        def job(token: CancelToken) -> tuple[GenerationResult, Suggestion | None]:
+            result, found = self._run(engine, settings, query, token, partial)
             self.stats.record_background(result)
-            return result, prepared
+            return result, found
 
         try:
-            result, prepared = await self.worker.submit(query.snapshot.uri + PREFETCH, job)
+            result, found = await self.worker.submit(query.snapshot.uri + PREFETCH, job)
         except (StaleJob, asyncio.CancelledError):
             return None
         except EngineError as err:  # e.g. the remote engine went down: tell the user next time
@@ -336,14 +336,13 @@ class CompletionService:
             self.stats.prefetched += 1
         else:
             self.stats.speculated += 1
-        texts = self._suggestions(query, result, prepared)
+        texts = self._suggestions(query, found)
         if kind == "speculate" and texts and settings.prefetch:
             self._start_prefetch(query, texts[0])  # as complete() does after a model answer
         return result
 
-    def _suggestions(self, query: CompletionQuery, result: GenerationResult, prepared: Prepared) -> list[Suggestion]:
-        """Clean the model's text into suggestions and remember them for this position."""
-        found = prepared.finish(result.text, result.stop_reason)
+    def _suggestions(self, query: CompletionQuery, found: Suggestion | None) -> list[Suggestion]:
+        """The suggestions for a run's cleaned text, remembered for this position."""
         texts = alternatives(found, query.several)
         text, offset = query.snapshot.text, query.offset
         self.cache.remember(query.snapshot.uri, text[:offset], text[offset : offset + HEAD], texts)
@@ -352,8 +351,9 @@ class CompletionService:
     def _run(
         self, engine: Engine, settings: Settings, query: CompletionQuery, token: CancelToken,
         partial: Partial | None = None,
-    ) -> tuple[GenerationResult, Prepared]:
-        """On the worker thread: build the prompt (tokenizing needs the model) and generate."""
+    ) -> tuple[GenerationResult, Suggestion | None]:
+        """On the worker thread: build the prompt (tokenizing needs the model), generate, and
+        clean the text (the parse gate's work stays off the event loop)."""
         extra: tuple[ExtraChunk, ...] = ()
         if settings.extra_context and query.others and settings.extra_context_tokens:
             extra = extra_chunks(list(query.others), settings.extra_context_tokens, engine.count_tokens)
@@ -369,7 +369,10 @@ class CompletionService:
                 partial.text = prepared.on_screen(generated)
             return stop(generated)
 
-        return engine.generate(job_for(prepared, should_stop, uri), token), prepared
+        result = engine.generate(job_for(prepared, should_stop, uri), token)
+        if result.stop_reason == "cancelled":
+            return result, None
+        return result, prepared.finish(result.text, result.stop_reason)
 
     async def shutdown(self) -> None:
         """Stop running jobs, then close the engine on its own thread (never under a decode)."""

@@ -3,6 +3,7 @@ block structure that a suggestion has to fit into. Pure: no pygls, no model."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 WINDOW_LINES = 24  # lines kept below the cursor for the structural rules
@@ -11,6 +12,7 @@ PREV_LINES = 80  # ... and above it (a docstring can be long)
 INDENT_LANGUAGES = frozenset({"python"})
 _PY_OPENER_ENDS = (":",)
 _BRACE_OPENER_ENDS = ("{", "(", "[")
+_DEF = re.compile(r"\s*(async\s+def|def|class)\s")
 
 
 def indent_of(line: str) -> int:
@@ -143,6 +145,25 @@ class CursorContext:
         if not (self.indent_sensitive and self.at_blank_line) or self.prev_code is None:
             return False
         return self.bodiless_opener() is not None or not self.next_is_placed()
+
+    def scope_floor(self) -> int:
+        """The indentation of the body of the innermost function or class around the cursor (0
+        outside any): a suggestion that goes left of it has left the definition it was in."""
+        if not self.indent_sensitive:
+            return 0
+        limit: int | None = None
+        for line in reversed(self.prev_lines):
+            if not line.strip():
+                continue
+            ind = indent_of(line)
+            if limit is not None and ind >= limit:
+                continue
+            limit = ind
+            if _DEF.match(line):
+                return ind + self.unit()
+            if ind == 0:
+                break
+        return 0
 
     def unit(self) -> int:
         """The file's indentation step: the smallest increase between code lines above (4 when

@@ -4,15 +4,18 @@ Rules, each with golden cases in tests/golden/postprocess/<rule>.json:
 - single_line: when non-blank text stands right of the cursor, keep only the first line;
 - suffix_echo: stop where the suggestion meets the code below: the next line (compared without
   spacing), or a run of two lines that the file already has a little further down;
-- body_below: a line that opens a block whose body is already below (the next line is deeper)
-  ends the suggestion;
+- body_below: a line that opens a block whose body is already below (the next line is one level
+  deeper, and not already another block's body) ends the suggestion. (Going on in the body, in
+  case the hole holds more than the opener, tied with this on the development tasks, and the
+  issue asks for the stop.)
 - hole_floor: in an indentation language, a suggestion stays at or right of the next line's
   indentation when that line already fits where it is, so it never takes that line into a new
   block nor leaves one that the next line continues;
 - first_indent: at a blank line, the first line must start where the block structure allows a
   statement (the body of an opener above, or the level of a line or block above);
-- block_exit: a multi-line suggestion stops when its indentation leaves the block it started in,
-  unless the code below shows the hole continues at that level;
+- block_exit: a multi-line suggestion stops when it leaves the function or class it is in (in an
+  indentation language; elsewhere when its indentation leaves the block it started in). A hole at
+  the end of a loop may well go on with the function's next statement;
 - repeat: a line that repeats the one before it (a decoding loop) ends the suggestion;
 - deadline / blank: see `clean`.
 The same cut points stop generation early (``should_stop``), so no token is wasted.
@@ -83,6 +86,8 @@ def find_cut(text: str, ctx: CursorContext, final: bool = False) -> int | None:
     n = indent_of(nxt) if nxt is not None else None
     placed = ctx.next_is_placed()
     allowed = ctx.allowed_indents()
+    scope = ctx.scope_floor()
+    unit = ctx.unit()
     floor_on = ctx.indent_sensitive and n is not None
     blank_start = not ctx.line_before.strip()
     # Offsets in ``text``: where line i starts (line 0 starts before the text, at the cursor).
@@ -119,14 +124,18 @@ def find_cut(text: str, ctx: CursorContext, final: bool = False) -> int | None:
             return 0  # first_indent: no statement can start there
         if floor_on and judge_first and n is not None and placed and indent_of(line) < n:
             return max(cut_before, 0)  # hole_floor: would leave or re-open the next line's block
-        if complete and n is not None and ctx.opens_block(line) and n > indent_of(line) and i + 1 < len(lines) and (
-            not ctx.indent_sensitive or not placed
+        if complete and n is not None and ctx.opens_block(line) and n > indent_of(line) and (
+            not ctx.indent_sensitive or (not placed and n <= indent_of(line) + unit)
         ):
-            return starts[i] + len(line) - (len(ctx.line_before) if i == 0 else 0)  # body_below
-        if i > 0 and seen_code:
+            if i + 1 < len(lines):
+                return starts[i] + len(line) - (len(ctx.line_before) if i == 0 else 0)  # body_below
+        if i > 0 and seen_code and ctx.indent_sensitive:
+            if indent_of(line) < scope:
+                return cut_before  # block_exit: it left the definition it was in
+        elif i > 0 and seen_code:
             if block is None:
                 block = _block_indent(lines)
-            if indent_of(line) < block and not (floor_on and n is not None and indent_of(line) >= n):
+            if indent_of(line) < block:
                 if _is_closer_line(line) and indent_of(line) == indent_of(lines[0]) and not (
                     below and below[0].strip().startswith(line.strip())
                 ):

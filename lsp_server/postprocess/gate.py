@@ -3,8 +3,9 @@ some. When the whole suggestion fails, the longest head of it (whole lines) that
 when none does, nothing is shown.
 
 Only the enclosing top-level region is parsed (from the last line at column 0 above the cursor
-to the next one below), within `MAX_REGION` characters, so a 5 MB buffer costs what one
-function costs. A language the gate cannot parse lets every suggestion through unchanged.
+to the next one below), within `MAX_REGION` characters on each side, and at most `MAX_TRIES`
+heads are tried, so a 5 MB buffer costs what one function costs. A language the gate cannot
+parse lets every suggestion through unchanged.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
-MAX_REGION = 200_000  # characters on each side of the cursor
+MAX_REGION = 50_000  # characters on each side of the cursor
+MAX_TRIES = 8  # heads tried after the whole suggestion failed (longest first)
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ def gate(suggestion: str, before: str, after: str, language: str) -> str:
         if passes(parser, before, suggestion, after, baseline):
             return suggestion
         ends = [i for i, c in enumerate(suggestion) if c == "\n"]
-        for end in reversed(ends):
+        for end in list(reversed(ends))[:MAX_TRIES]:
             head = suggestion[:end]
             if head.strip() and passes(parser, before, head, after, baseline):
                 return head
