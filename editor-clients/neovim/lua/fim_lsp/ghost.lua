@@ -12,7 +12,8 @@ local METHOD = 'textDocument/inlineCompletion'
 local TRIGGER_INVOKED, TRIGGER_AUTOMATIC = 1, 2
 
 ---@class fim_lsp.GhostItem
----@field text string      what to insert at the cursor where the request was made
+---@field start integer    byte column of the range start, at or before the cursor of the request
+---@field text string      what replaces the line from `start` to that cursor (insertText)
 ---@field suffix integer   bytes after that cursor the item replaces (its range end)
 
 ---@class fim_lsp.GhostState
@@ -22,9 +23,9 @@ local TRIGGER_INVOKED, TRIGGER_AUTOMATIC = 1, 2
 ---@field request_id integer?
 ---@field items fim_lsp.GhostItem[]
 ---@field index integer
----@field typed string      typed or accepted since the items arrived
----@field anchor {row: integer, prefix: string, tick: integer}?  where the ghost is drawn
----@field extmark integer?
+---@field origin {row: integer, before: string}?  the line (and its text before the cursor) asked about
+---@field anchor {row: integer, col: integer, tick: integer}?  where the ghost is drawn
+---@field extmarks integer[]
 
 ---@type table<integer, fim_lsp.GhostState>
 local states = {}
@@ -59,18 +60,30 @@ local function line_at(bufnr, row)
   return api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ''
 end
 
+--- Where item `i` stands at the cursor now (see text.place), or nil.
 ---@param st fim_lsp.GhostState
-local function current_remaining(st)
-  local item = st.items[st.index]
-  return item and text.remaining(item.text, st.typed)
+---@param i integer?
+---@return fim_lsp.Placement?
+local function placement(st, i)
+  local item = st.items[i or st.index]
+  local row, col = cursor()
+  if not item or not st.origin or row ~= st.origin.row then
+    return nil
+  end
+  local p = text.place(item, st.origin.before, line_at(st.bufnr, row):sub(1, col))
+  return p and p.rest ~= '' and p or nil
 end
 
 ---@param st fim_lsp.GhostState
 local function undraw(st)
-  if st.extmark then
-    pcall(api.nvim_buf_del_extmark, st.bufnr, M.ns, st.extmark)
-    st.extmark = nil
+  for _, id in ipairs(st.extmarks) do
+    pcall(api.nvim_buf_del_extmark, st.bufnr, M.ns, id)
   end
+  st.extmarks = {}
+end
+
+local function forget(st)
+  st.items, st.index, st.origin, st.anchor = {}, 1, nil, nil
 end
 
 ---@param st fim_lsp.GhostState
@@ -92,47 +105,92 @@ end
 local function clear(st)
   cancel_pending(st)
   undraw(st)
-  st.items, st.index, st.typed, st.anchor = {}, 1, '', nil
+  forget(st)
 end
 
---- Draws the current item at the cursor: the first line inline, the rest as virtual lines.
+--- Display width of `s` drawn from byte column `from` of `line` (tabs depend on where they are).
+local function width_from(line, from, s)
+  local before = vim.fn.strdisplaywidth(line:sub(1, from))
+  return vim.fn.strdisplaywidth(line:sub(1, from) .. s) - before
+end
+
+--- Draws the current item as the lines will read once it is accepted: the first line inline
+--- at the cursor (or, for an item that rewrites text before the cursor such as a dedent, over
+--- that text from the range start), the other lines as virtual lines below. Text after the
+--- cursor that the item moves or replaces is covered on its line and shown where it will be.
 ---@param st fim_lsp.GhostState
 local function draw(st)
   undraw(st)
-  local rest = current_remaining(st)
-  if not rest or rest == '' then
-    st.items, st.index, st.typed, st.anchor = {}, 1, '', nil
+  local p = placement(st)
+  if not p then
+    forget(st)
     return
   end
   local row, col = cursor()
-  local first, below = text.split_ghost(rest)
+  local line = line_at(st.bufnr, row)
+  local after = line:sub(col + 1)
+  local kept = after:sub(st.items[st.index].suffix + 1)
+  local first, below = text.split_ghost(p.rest)
   local hl = config.ghost_text.hl_group
   local virt_lines = {}
-  for _, l in ipairs(below) do
-    virt_lines[#virt_lines + 1] = { { l, hl } }
+  for i, l in ipairs(below) do
+    virt_lines[i] = { { l, hl } }
   end
-  st.extmark = api.nvim_buf_set_extmark(st.bufnr, M.ns, row, col, {
-    virt_text = first ~= '' and { { first, hl } } or nil,
-    virt_text_pos = 'inline',
-    virt_lines = #virt_lines > 0 and virt_lines or nil,
-    hl_mode = 'combine',
-    priority = 200,
-  })
-  st.anchor = {
-    row = row,
-    prefix = line_at(st.bufnr, row):sub(1, col),
-    tick = api.nvim_buf_get_changedtick(st.bufnr),
-  }
+  if #below > 0 and kept ~= '' then
+    table.insert(virt_lines[#virt_lines], { kept })
+  end
+  -- What the line shows from `p.from` on, drawn over the buffer text when it differs from it.
+  local cover
+  local shown = #below == 0 and kept or ''
+  if p.from < col then
+    cover = { { p.typed .. first, hl } }
+    if shown ~= '' then
+      cover[2] = { shown }
+    end
+  elseif shown ~= after then
+    cover = shown ~= '' and { { shown } } or {}
+  end
+  local lines = #virt_lines > 0 and virt_lines or nil
+  local marks = {}
+  if p.from == col then
+    marks[1] = api.nvim_buf_set_extmark(st.bufnr, M.ns, row, col, {
+      virt_text = first ~= '' and { { first, hl } } or nil,
+      virt_text_pos = 'inline',
+      virt_lines = lines,
+      hl_mode = 'combine',
+      priority = 200,
+    })
+    lines = nil
+  end
+  if cover then
+    local drawn = 0
+    for _, chunk in ipairs(cover) do
+      drawn = drawn + vim.fn.strdisplaywidth(chunk[1])
+    end
+    local pad = width_from(line, p.from, line:sub(p.from + 1)) - drawn
+    if pad > 0 then
+      cover[#cover + 1] = { (' '):rep(pad) }
+    end
+    marks[#marks + 1] = api.nvim_buf_set_extmark(st.bufnr, M.ns, row, p.from, {
+      virt_text = cover,
+      virt_text_pos = 'overlay',
+      virt_lines = lines,
+      hl_mode = 'combine',
+      priority = 201,
+    })
+  end
+  st.extmarks = marks
+  st.anchor = { row = row, col = col, tick = api.nvim_buf_get_changedtick(st.bufnr) }
 end
 
---- Turns the server's answer into items relative to the cursor; drops those that do not
---- start where the cursor is or disagree with text already typed.
+--- Turns the server's answer into items on the cursor line; drops those whose range leaves
+--- that line or starts after the cursor, and those with nothing to show.
 local function to_items(st, client, result, row, col)
   local raw = result and (result.items or result) or {}
   local line = line_at(st.bufnr, row)
+  local before = line:sub(1, col)
   local items = {}
   for _, item in ipairs(raw) do
-    local insert = text.insert_text(item)
     local start_col, suffix = col, 0
     local ok = true
     if item.range then
@@ -145,9 +203,10 @@ local function to_items(st, client, result, row, col)
       end
     end
     if ok and start_col <= col then
-      local ghost = text.remaining(insert, line:sub(start_col + 1, col))
-      if ghost and ghost ~= '' then
-        items[#items + 1] = { text = ghost, suffix = suffix }
+      local candidate = { start = start_col, text = text.insert_text(item), suffix = suffix }
+      local p = text.place(candidate, before, before)
+      if p and p.rest ~= '' then
+        items[#items + 1] = candidate
       end
     end
   end
@@ -190,7 +249,8 @@ local function request(st, trigger)
     end
     local items = to_items(st, client, result, row, col)
     if #items > 0 then
-      st.items, st.index, st.typed = items, 1, ''
+      st.items, st.index = items, 1
+      st.origin = { row = row, before = line_at(st.bufnr, row):sub(1, col) }
       draw(st)
     end
   end, st.bufnr)
@@ -211,26 +271,15 @@ local function schedule(st)
   end))
 end
 
---- Text changed in insert mode: keep and trim the ghost on matching typing, else drop it
---- and ask again after the debounce.
+--- Text changed in insert mode: keep and trim the ghost on typing that agrees with it (for a
+--- dedent, also deleting the indentation it removes), else drop it and ask again after the
+--- debounce. Other whitespace at a dedent is the user's own choice of indentation: dropped.
 ---@param st fim_lsp.GhostState
 local function on_text_changed(st)
   if st.anchor then
-    local row, col = cursor()
-    local line = line_at(st.bufnr, row)
-    local prefix = st.anchor.prefix
-    if row == st.anchor.row and col >= #prefix and line:sub(1, #prefix) == prefix then
-      local typed = line:sub(#prefix + 1, col)
-      local rest = current_remaining(st)
-      if typed == '' then
-        st.anchor.tick = api.nvim_buf_get_changedtick(st.bufnr)
-        return
-      end
-      if rest and #typed < #rest and rest:sub(1, #typed) == typed then
-        st.typed = st.typed .. typed
-        draw(st)
-        return
-      end
+    if placement(st) then
+      draw(st)
+      return
     end
     clear(st)
   end
@@ -247,45 +296,44 @@ local function on_cursor_moved(st)
     return
   end
   local row, col = cursor()
-  if row ~= st.anchor.row or col ~= #st.anchor.prefix then
+  if row ~= st.anchor.row or col ~= st.anchor.col then
     clear(st)
   end
 end
 
---- Inserts `chunk` at the cursor (replacing `suffix` bytes after it) and moves past it.
-local function insert_at_cursor(bufnr, chunk, suffix)
+--- Replaces the cursor line from byte column `from` to the cursor (and `suffix` bytes after
+--- it) with `chunk`, and moves the cursor to the end of the inserted text.
+local function replace_to_cursor(bufnr, from, chunk, suffix)
   local row, col = cursor()
   local line = line_at(bufnr, row)
   local lines = vim.split(chunk, '\n', { plain = true })
-  api.nvim_buf_set_text(bufnr, row, col, row, math.min(col + suffix, #line), lines)
+  api.nvim_buf_set_text(bufnr, row, from, row, math.min(col + suffix, #line), lines)
   local end_row = row + #lines - 1
-  local end_col = #lines == 1 and col + #lines[1] or #lines[#lines]
+  local end_col = #lines == 1 and from + #lines[1] or #lines[#lines]
   api.nvim_win_set_cursor(0, { end_row + 1, end_col })
 end
 
+--- Accepts the suggestion, or its next word or line. An item that rewrites text before the
+--- cursor (a dedent) applies that rewrite with the first piece; what is left is then a plain
+--- insertion at the cursor.
 ---@param how 'all'|'word'|'line'
 ---@return boolean accepted
 local function accept(how)
   local st = states[api.nvim_get_current_buf()]
-  local rest = st and st.anchor and current_remaining(st)
-  if not rest or rest == '' then
+  local p = st and st.anchor and placement(st)
+  if not p then
     return false
   end
-  local chunk = rest
-  if how == 'word' then
-    chunk = text.next_word(rest)
-  elseif how == 'line' then
-    chunk = text.next_line(rest)
-  end
-  local whole = chunk == rest
+  local row, col = cursor()
+  local chunk = text.chunk(p.rest, how, line_at(st.bufnr, row):sub(col + 1))
+  local whole = chunk == p.rest
   local suffix = whole and st.items[st.index].suffix or 0
   cancel_pending(st)
   undraw(st)
-  insert_at_cursor(st.bufnr, chunk, suffix)
+  replace_to_cursor(st.bufnr, p.from, p.typed .. chunk, suffix)
   if whole then
-    st.items, st.index, st.typed, st.anchor = {}, 1, '', nil
+    forget(st)
   else
-    st.typed = st.typed .. chunk
     draw(st)
   end
   return true
@@ -326,7 +374,7 @@ function M.cycle(step)
   if n > 1 and st.anchor then
     for k = 1, n - 1 do
       local i = (st.index - 1 + k * step) % n + 1
-      if text.remaining(st.items[i].text, st.typed) then
+      if placement(st, i) then
         st.index = i
         draw(st)
         return
@@ -351,8 +399,9 @@ end
 ---@return string?
 function M.visible(bufnr)
   local st = states[bufnr or api.nvim_get_current_buf()]
-  if st and st.anchor and st.extmark then
-    return current_remaining(st)
+  if st and st.anchor and #st.extmarks > 0 then
+    local p = placement(st)
+    return p and p.rest
   end
   return nil
 end
@@ -372,7 +421,7 @@ function M.attach(bufnr, client_id, cfg)
     states[bufnr].client_id = client_id
     return
   end
-  local st = { bufnr = bufnr, client_id = client_id, items = {}, index = 1, typed = '' }
+  local st = { bufnr = bufnr, client_id = client_id, items = {}, index = 1, extmarks = {} }
   states[bufnr] = st
   local group = api.nvim_create_augroup('fim_lsp.ghost.' .. bufnr, { clear = true })
   api.nvim_create_autocmd('TextChangedI', {

@@ -7,7 +7,9 @@
 // Env: FIM_LSP_SERVER (fim-lsp executable; default <repo>/.venv/bin/fim-lsp),
 //      FIM_LSP_E2E_MODEL (model name or path; default: the server's default),
 //      FIM_LSP_CACHE (default ~/.cache/fim-lsp), FIM_LSP_E2E_TIMEOUT_S (default 600),
-//      FIM_LSP_E2E_KEEP=1 keeps the scratch folder.
+//      FIM_LSP_E2E_KEEP=1 keeps the scratch folder,
+//      FIM_LSP_E2E_SHOTS=DIR saves the screenshots the suite asks for (see askDriver in suite.ts),
+//      FIM_LSP_E2E_ONLY=TEXT runs only the tests whose name contains TEXT.
 // Exit code: 0 when every test passed, 1 when one failed, 2 when the harness itself failed.
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -31,6 +33,8 @@ const timeoutMs = Number(process.env.FIM_LSP_E2E_TIMEOUT_S ?? 600) * 1000;
 // Every process this run starts inherits this marker, so the cleanup can find stragglers
 // (the extension host and fim-lsp) even when they left the server's process group.
 const runId = process.env.FIM_LSP_E2E_RUN_ID ?? randomUUID();
+// A stand-in server with fixed answers, for tests of how VS Code shows a given item.
+const scriptedServer = path.join(repo, "tests/editors/scripted_server.py");
 
 function say(line) {
   process.stdout.write(`[run.mjs] ${line}\n`);
@@ -99,6 +103,77 @@ async function killAll(server) {
   if (left.length) say(`killed ${left.length} leftover process(es): ${left.join(" ")}`);
 }
 
+/** The ghost text on the page: one entry per span (VS Code splits it by syntax token), with its column. */
+async function ghostInPage(page) {
+  return page.evaluate(() => {
+    const editor = document.querySelector(".monaco-editor.focused");
+    const lines = editor?.querySelector(".view-lines");
+    const probe = editor?.querySelector(".view-line");
+    // Columns from pixels: the width of one character of the editor font.
+    let charWidth;
+    if (probe) {
+      const span = document.createElement("span");
+      span.textContent = "x".repeat(40);
+      probe.appendChild(span);
+      charWidth = span.getBoundingClientRect().width / 40;
+      span.remove();
+    }
+    const left = lines ? lines.getBoundingClientRect().left : 0;
+    return {
+      focused: !!editor,
+      ghost: [...document.querySelectorAll(".ghost-text-decoration, .ghost-text-decoration-preview, .ghost-text")].map((e) => ({
+        text: e.textContent,
+        column: charWidth ? Math.round((e.getBoundingClientRect().left - left) / charWidth) : undefined,
+      })),
+      cursorColumn: editor && charWidth
+        ? Math.round((editor.querySelector(".cursor").getBoundingClientRect().left - left) / charWidth)
+        : undefined,
+    };
+  });
+}
+
+/**
+ * The suite (in the extension host) cannot see the screen or press keys; it asks through files:
+ * `<result>.ask-<n>.json` = {action: "ghost" | "press", key?, shot?}, answered in
+ * `<result>.answer-<n>.json`.
+ */
+function answerDriverRequests(page, resultFile, exited) {
+  let stopped = false;
+  let n = 0;
+  void exited.then(() => (stopped = true));
+  const loop = async () => {
+    while (!stopped) {
+      const ask = `${resultFile}.ask-${n}.json`;
+      if (fs.existsSync(ask)) {
+        let answer;
+        try {
+          const req = JSON.parse(fs.readFileSync(ask, "utf8"));
+          if (req.action === "press") {
+            await page.keyboard.press(req.key);
+            answer = { ok: true };
+          } else {
+            answer = await ghostInPage(page);
+          }
+          if (req.shot && process.env.FIM_LSP_E2E_SHOTS) {
+            fs.mkdirSync(process.env.FIM_LSP_E2E_SHOTS, { recursive: true });
+            const file = path.join(process.env.FIM_LSP_E2E_SHOTS, `${req.shot}.png`);
+            await page.screenshot({ path: file });
+            say(`screenshot ${file}`);
+          }
+        } catch (err) {
+          answer = { error: String(err?.stack ?? err) };
+        }
+        fs.writeFileSync(`${resultFile}.answer-${n}.json`, JSON.stringify(answer));
+        n += 1;
+        continue;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  void loop();
+  return { stop: () => (stopped = true) };
+}
+
 async function main() {
   const setupHint = "run editor-clients/setup-deps.sh first";
   requireFile(node24, setupHint);
@@ -155,6 +230,7 @@ async function main() {
         ...process.env,
         FIM_LSP_E2E_RUN_ID: runId,
         FIM_LSP_E2E_RESULT: resultFile,
+        FIM_LSP_E2E_SCRIPTED_SERVER: scriptedServer,
         PATH: `${path.dirname(fimLsp)}:${process.env.PATH}`,
       },
     },
@@ -213,10 +289,12 @@ async function main() {
     await page.goto(url);
     await page.bringToFront();
 
+    const answering = answerDriverRequests(page, resultFile, exited);
     const result = await Promise.race([
       exited.then((c) => ({ exitCode: c })),
       new Promise((r) => setTimeout(() => r({ timeout: true }), timeoutMs)),
     ]);
+    answering.stop();
     if (result.timeout) throw new Error(`suite did not finish within ${timeoutMs / 1000} s`);
     if (process.env.FIM_LSP_E2E_SCREENSHOT) {
       await page.screenshot({ path: process.env.FIM_LSP_E2E_SCREENSHOT }).catch(() => {});

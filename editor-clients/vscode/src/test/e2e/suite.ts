@@ -110,6 +110,48 @@ async function triggerAtEnd(api: FimLspApi): Promise<Triggered> {
   return { doc, line, at, item, insert };
 }
 
+let asked = 0;
+
+/** Asks test/e2e/run.mjs, which drives the browser, to look at the screen or press a key. */
+async function askDriver<T>(request: { action: "ghost" | "press"; key?: string; shot?: string }): Promise<T> {
+  assert.ok(resultFile, "FIM_LSP_E2E_RESULT is set (run through test/e2e/run.mjs)");
+  const n = asked++;
+  const answerFile = `${resultFile}.answer-${n}.json`;
+  fs.writeFileSync(`${resultFile}.ask-${n}.json.tmp`, JSON.stringify(request));
+  fs.renameSync(`${resultFile}.ask-${n}.json.tmp`, `${resultFile}.ask-${n}.json`);
+  const answer = await waitFor(`the driver's answer to ${JSON.stringify(request)}`, 30_000, () =>
+    fs.existsSync(answerFile) ? (JSON.parse(fs.readFileSync(answerFile, "utf8")) as T & { error?: string }) : undefined,
+  );
+  if (answer.error) {
+    throw new Error(`driver: ${answer.error}`);
+  }
+  return answer;
+}
+
+interface OnScreen {
+  focused: boolean;
+  ghost: { text: string; column?: number }[];
+  cursorColumn?: number;
+}
+
+/** Restarts the extension's server as tests/editors/scripted_server.py answering with `rules`. */
+async function useScriptedServer(api: FimLspApi, rules: unknown): Promise<void> {
+  const script = process.env.FIM_LSP_E2E_SCRIPTED_SERVER;
+  assert.ok(script && resultFile, "run.mjs names the scripted server");
+  const rulesFile = `${resultFile}.rules.json`;
+  fs.writeFileSync(rulesFile, JSON.stringify(rules));
+  const config = vscode.workspace.getConfiguration("fimLsp");
+  const before = api.server.languageClient;
+  await config.update("server.path", script, vscode.ConfigurationTarget.Workspace);
+  await config.update("server.args", ["--script", rulesFile], vscode.ConfigurationTarget.Workspace);
+  await waitFor("the scripted server running", 60_000, () => {
+    const client = api.server.languageClient;
+    return client && client !== before && client.isRunning() && api.status.current.model === "scripted"
+      ? true
+      : undefined;
+  });
+}
+
 type Test = [name: string, body: (api: FimLspApi) => Promise<void>];
 
 const tests: Test[] = [
@@ -216,6 +258,62 @@ const tests: Test[] = [
       );
     },
   ],
+  [
+    "a dedent on an auto-indented blank line shows as ghost text and Tab accepts it",
+    async (api) => {
+      // The server's answer at a blank line indented to 8 after a loop body: `return result`
+      // at 4, replacing the 4 spaces before the cursor that the line does not keep.
+      await useScriptedServer(api, [
+        { before: "^ {8}$", after: "^$", items: [{ insertText: "return result", replace: 4 }] },
+      ]);
+      const folder = vscode.workspace.workspaceFolders?.[0];
+      assert.ok(folder);
+      const uri = vscode.Uri.joinPath(folder.uri, "dedent.py");
+      const lines = ["def total(xs):", "    result = 0", "    for x in xs:", "        result += x", "        "];
+      fs.writeFileSync(uri.fsPath, lines.join("\n") + "\n");
+      const doc = await vscode.workspace.openTextDocument(uri);
+      const editor = await vscode.window.showTextDocument(doc);
+      await vscode.commands.executeCommand("workbench.action.focusActiveEditorGroup");
+      const at = new vscode.Position(4, 8);
+      editor.selection = new vscode.Selection(at, at);
+      const served = nextEvent<InlineItemsEvent>(api.server.onInlineItems, (e) => e.items.length > 0);
+      let event: InlineItemsEvent;
+      try {
+        void vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
+        event = await withTimeout("the scripted dedent item", 30_000, served.value);
+      } finally {
+        served.dispose();
+      }
+      const item = event.items[0];
+      log(`item as handed to VS Code: ${JSON.stringify(item.insertText)} range=${JSON.stringify(item.range)}`);
+      // Look, take a screenshot and press Tab whatever is seen, so that one run tells it all.
+      // The ghost text comes in one span per syntax token ("return", " result").
+      const shown = (s: OnScreen) => s.ghost.map((g) => g.text).join("") === "return result";
+      const deadline = Date.now() + 15_000;
+      let screen = await askDriver<OnScreen>({ action: "ghost" });
+      while (!shown(screen) && Date.now() < deadline) {
+        await sleep(250);
+        screen = await askDriver<OnScreen>({ action: "ghost" });
+      }
+      await askDriver({ action: "ghost", shot: "dedent-ghost" });
+      log(`on screen: ${JSON.stringify(screen)}`);
+      await vscode.commands.executeCommand("workbench.action.focusActiveEditorGroup");
+      await askDriver({ action: "press", key: "Tab" });
+      const want = [...lines.slice(0, 4), "    return result", ""].join("\n");
+      await waitFor("the dedented line in the buffer", 10_000, () => (doc.getText() === want ? true : undefined)).catch(
+        (err: Error) => log(`after Tab: ${JSON.stringify(doc.getText())} (${err.message})`),
+      );
+      await askDriver({ action: "ghost", shot: "dedent-accepted" });
+      assert.ok(shown(screen), `ghost text "return result" on screen: ${JSON.stringify(screen)}`);
+      // VS Code draws ghost text only from the cursor on: a dedent's text shows at the cursor
+      // (column 8) and lands at its own indentation (4) when accepted.
+      assert.strictEqual(screen.ghost[0].column, 8, "the ghost text starts at the cursor");
+      assert.strictEqual(doc.getText(), want, "Tab applies the dedent");
+      const end = editor.selection.active;
+      assert.deepStrictEqual([end.line, end.character], [4, "    return result".length], "cursor after the line");
+      await vscode.commands.executeCommand("workbench.action.files.revert");
+    },
+  ],
 ];
 
 /** Entry point: VS Code calls this for extensionTestsPath; a throw means failure. */
@@ -224,7 +322,8 @@ export async function run(): Promise<void> {
   assert.ok(ext, `extension ${EXTENSION_ID} is loaded`);
   const api = await ext.activate();
   const results: { name: string; ok: boolean; error?: string; ms: number }[] = [];
-  for (const [name, body] of tests) {
+  const only = process.env.FIM_LSP_E2E_ONLY;
+  for (const [name, body] of tests.filter(([n]) => !only || n.includes(only))) {
     const started = Date.now();
     log(`RUN  ${name}`);
     try {

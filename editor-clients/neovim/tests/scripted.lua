@@ -1,0 +1,258 @@
+-- How the extmark renderer shows and applies given items, in a real headless Neovim, against
+-- tests/editors/scripted_server.py (fixed answers, no model):
+--
+--   nvim -l editor-clients/neovim/tests/scripted.lua
+--
+-- Items whose range starts before the cursor (a dedent at an auto-indented blank line) and
+-- multi-line items at the start of a line with code after the cursor (a line opened above
+-- it). Checks what is on the screen (screenstring) and in the buffer. Prints one line per test
+-- and "nvim-scripted: N passed, M failed".
+local here = vim.fs.dirname(vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':p'))
+local plugin = vim.fs.dirname(here)
+local repo = vim.fs.dirname(vim.fs.dirname(plugin))
+local server = repo .. '/tests/editors/scripted_server.py'
+
+local function say(fmt, ...)
+  io.stdout:write(('[nvim-scripted %s] '):format(os.date('%H:%M:%S')) .. fmt:format(...) .. '\n')
+  io.stdout:flush()
+end
+
+local scratch = vim.fn.tempname()
+vim.fn.mkdir(scratch .. '/proj', 'p')
+local rules = scratch .. '/rules.json'
+-- Cursor line text before/after the cursor -> the items the server answers with.
+vim.fn.writefile({
+  vim.json.encode({
+    -- An auto-indented blank line after a loop body: `return result` one level left.
+    { before = '^ {8}$', after = '^$', items = { { insertText = 'return result', replace = 4 } } },
+    -- The start of an existing line: a line opened above it, ending with its indentation.
+    { before = '^ {4}$', after = '^return', items = { { insertText = 'result = sum(xs)\n    ' } } },
+  }),
+}, rules)
+
+local chan = vim.fn.jobstart({
+  vim.v.progpath, '--embed', '--headless', '-n', '-i', 'NONE',
+  '--cmd', 'set rtp^=' .. plugin,
+  '-u', here .. '/child_init.lua',
+}, {
+  rpc = true,
+  env = {
+    FIM_LSP_SERVER = server,
+    FIM_LSP_SCRIPT = rules,
+    XDG_CONFIG_HOME = scratch .. '/config',
+    XDG_DATA_HOME = scratch .. '/data',
+    XDG_STATE_HOME = scratch .. '/state',
+  },
+  cwd = scratch .. '/proj',
+})
+assert(chan > 0, 'could not start the Neovim under test')
+say('Neovim %s, scripted server %s', tostring(vim.version()), server)
+
+local function lua(code, ...)
+  local value = vim.rpcrequest(chan, 'nvim_exec_lua', code, { ... })
+  if value == vim.NIL then
+    return nil
+  end
+  return value
+end
+local function input(keys)
+  vim.rpcrequest(chan, 'nvim_input', keys)
+end
+local function lines()
+  return vim.rpcrequest(chan, 'nvim_buf_get_lines', 0, 0, -1, false)
+end
+local function wait_for(what, ms, probe)
+  local value
+  local ok = vim.wait(ms, function()
+    value = probe()
+    return value ~= nil and value ~= false
+  end, 20)
+  if not ok then
+    error(('timed out after %d ms waiting for %s (last: %s)'):format(ms, what, vim.inspect(value)), 2)
+  end
+  return value
+end
+local function eq(want, got, what)
+  if not vim.deep_equal(want, got) then
+    error(('%s: expected %s, got %s'):format(what, vim.inspect(want), vim.inspect(got)), 2)
+  end
+end
+
+--- The first `n` rows of the screen, trailing blanks removed.
+local function screen(n)
+  return lua([[
+    vim.cmd('redraw')
+    local rows = {}
+    for r = 1, ... do
+      local cells = {}
+      for c = 1, vim.o.columns do
+        cells[c] = vim.fn.screenstring(r, c)
+      end
+      rows[r] = (table.concat(cells):gsub('%s+$', ''))
+    end
+    return rows
+  ]], n)
+end
+local function cursor()
+  return lua('return vim.api.nvim_win_get_cursor(0)')
+end
+local function ghost_shown()
+  return lua("return #vim.api.nvim_buf_get_extmarks(0, require('fim_lsp.ghost').ns, 0, -1, {}) > 0")
+end
+
+local LOOP = { 'def total(xs):', '    result = 0', '    for x in xs:', '        result += x', '        ' }
+local OPENED = { 'def total(xs):', '    return result' }
+
+--- A fresh buffer holding `content`, insert mode at (row, col) (1-based row, 0-based col).
+local function start(content, row, col)
+  input('<Esc>')
+  wait_for('normal mode', 2000, function()
+    return lua('return vim.api.nvim_get_mode().mode') == 'n' or nil
+  end)
+  vim.rpcrequest(chan, 'nvim_command', 'silent! %bwipeout!')
+  vim.rpcrequest(chan, 'nvim_command', 'edit ' .. scratch .. '/proj/total.py')
+  lua('vim.api.nvim_buf_set_lines(0, 0, -1, false, ...)', content)
+  wait_for('the fim_lsp client', 10000, function()
+    return lua("return #vim.lsp.get_clients({ bufnr = 0, name = 'fim_lsp' }) == 1") or nil
+  end)
+  lua('vim.api.nvim_win_set_cursor(0, { ... })', row, 0)
+  input(col == #content[row] and 'A' or (col == 0 and 'i' or (col .. 'li')))
+  wait_for('insert mode at the column', 2000, function()
+    local pos = cursor()
+    return lua('return vim.api.nvim_get_mode().mode') == 'i' and pos[1] == row and pos[2] == col or nil
+  end)
+end
+
+--- Asks for a suggestion (the trigger key) and waits for the screen to show `want` from row 1.
+local function trigger_and_see(want)
+  input('<M-\\>')
+  local rows
+  local ok = vim.wait(10000, function()
+    rows = screen(#want)
+    return vim.deep_equal(rows, want)
+  end, 20)
+  if not ok then
+    error(('the screen never showed %s; last: %s'):format(vim.inspect(want), vim.inspect(rows)), 2)
+  end
+end
+
+local results = {}
+local function test(name, body)
+  local started = vim.uv.now()
+  local ok, err = xpcall(body, debug.traceback)
+  results[#results + 1] = { name = name, ok = ok }
+  say('%s %s (%d ms)%s', ok and 'PASS' or 'FAIL', name, vim.uv.now() - started, ok and '' or ('\n' .. err))
+end
+
+-- The line as it will read once the dedent is accepted, drawn over the auto-indentation.
+local DEDENT_SCREEN = { LOOP[1], LOOP[2], LOOP[3], LOOP[4], '    return result' }
+local DEDENTED = { LOOP[1], LOOP[2], LOOP[3], LOOP[4], '    return result' }
+
+test('a dedent shows at its own column; <Tab> replaces the indentation', function()
+  start(LOOP, 5, 8)
+  trigger_and_see(DEDENT_SCREEN)
+  eq(LOOP, lines(), 'ghost text is not buffer text')
+  eq('return result', lua("return require('fim_lsp').visible()"), 'visible()')
+  input('<Tab>')
+  wait_for('the dedented line', 2000, function()
+    return vim.deep_equal(lines(), DEDENTED) or nil
+  end)
+  eq({ 5, #'    return result' }, cursor(), 'the cursor after the inserted text')
+  eq(false, ghost_shown(), 'no ghost left')
+end)
+
+test('accept word applies the dedent with the first word; accept line the rest', function()
+  start(LOOP, 5, 8)
+  trigger_and_see(DEDENT_SCREEN)
+  input('<M-Right>')
+  wait_for('the first word, dedented', 2000, function()
+    return lines()[5] == '    return' or nil
+  end)
+  eq({ 5, #'    return' }, cursor(), 'the cursor after the word')
+  eq(DEDENT_SCREEN, screen(5), 'the rest still shown')
+  input('<M-Down>')
+  wait_for('the whole line', 2000, function()
+    return vim.deep_equal(lines(), DEDENTED) or nil
+  end)
+end)
+
+test('other indentation typed drops a dedent; typing its text keeps it', function()
+  start(LOOP, 5, 8)
+  trigger_and_see(DEDENT_SCREEN)
+  -- A long debounce, so that no new request redraws anything meanwhile.
+  lua('require("fim_lsp").config.ghost_text.debounce_ms = 600000')
+  input(' ')
+  wait_for('the ghost dropped', 2000, function()
+    return lines()[5] == '         ' and not ghost_shown() or nil
+  end)
+  input('<BS>')
+  wait_for('the blank line back', 2000, function()
+    return lines()[5] == '        ' or nil
+  end)
+  trigger_and_see(DEDENT_SCREEN)
+  input('re')
+  wait_for('the typed text in the buffer', 2000, function()
+    return lines()[5] == '        re' or nil
+  end)
+  eq(DEDENT_SCREEN, screen(5), 'the dedent still shown over the typed text')
+  eq('turn result', lua("return require('fim_lsp').visible()"), 'visible() after typing')
+  input('<Tab>')
+  wait_for('the dedented line', 2000, function()
+    return vim.deep_equal(lines(), DEDENTED) or nil
+  end)
+  lua('require("fim_lsp").config.ghost_text.debounce_ms = 100')
+end)
+
+test('deleting the indentation a dedent removes keeps it, as plain ghost text', function()
+  start(LOOP, 5, 8)
+  trigger_and_see(DEDENT_SCREEN)
+  lua('require("fim_lsp").config.ghost_text.debounce_ms = 600000')
+  eq(4, lua('return vim.bo.softtabstop'), "softtabstop from Neovim's python ftplugin")
+  input('<BS>')
+  wait_for('the indentation back to 4', 2000, function()
+    return lines()[5] == '    ' or nil
+  end)
+  eq(DEDENT_SCREEN, screen(5), 'the ghost at the cursor now')
+  input('<Tab>')
+  wait_for('the line', 2000, function()
+    return vim.deep_equal(lines(), DEDENTED) or nil
+  end)
+  lua('require("fim_lsp").config.ghost_text.debounce_ms = 100')
+end)
+
+-- A line opened above `return result`: the ghost line, then the code line as it will read.
+local OPENED_SCREEN = { OPENED[1], '    result = sum(xs)', '    return result' }
+local WITH_LINE = { OPENED[1], '    result = sum(xs)', '    return result' }
+
+test('a line opened above code shows above it; <Tab> inserts it', function()
+  start(OPENED, 2, 4)
+  trigger_and_see(OPENED_SCREEN)
+  eq(OPENED, lines(), 'ghost text is not buffer text')
+  input('<Tab>')
+  wait_for('the new line above the code', 2000, function()
+    return vim.deep_equal(lines(), WITH_LINE) or nil
+  end)
+  eq({ 3, 4 }, cursor(), 'the cursor after the inserted text, before the code')
+end)
+
+test('accept line on a line opened above code takes the line break too', function()
+  start(OPENED, 2, 4)
+  trigger_and_see(OPENED_SCREEN)
+  input('<M-Down>')
+  wait_for('the new line above the code', 2000, function()
+    return vim.deep_equal(lines(), WITH_LINE) or nil
+  end)
+end)
+
+local failed = 0
+for _, r in ipairs(results) do
+  if not r.ok then
+    failed = failed + 1
+  end
+end
+pcall(vim.rpcrequest, chan, 'nvim_command', 'qall!')
+vim.fn.jobwait({ chan }, 10000)
+vim.fn.jobstop(chan)
+vim.fn.delete(scratch, 'rf')
+io.stdout:write(('nvim-scripted: %d passed, %d failed\n'):format(#results - failed, failed))
+os.exit(failed == 0 and 0 or 1)
