@@ -22,11 +22,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench import floor as floor_mod
-from bench import report
+from bench import realcode, report
 from bench.fimlsp import FimLspServer
 from bench.peer import InfillClient, InfillSettings, LlamaServer
 from bench.procs import machine_busy_s, own_cpu_s
-from bench.replay import BEHAVIOURS, RequestRecord, replay, summarize
+from bench.replay import BEHAVIOURS, Reply, RequestRecord, replay, summarize
 from bench.sandbox import run_program
 from bench.scoring import edit_similarity, exact_match, percentile
 from bench.systems import OursCompleter, PeerCompleter, QualityRecord, quality_run
@@ -45,7 +45,7 @@ from lsp_server.models import sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = Path.home() / ".cache/fim-lsp/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-PARTS = ("floor", "ours", "peer", "naive", "quality", "typing")
+PARTS = ("floor", "ours", "peer", "naive", "quality", "realcode", "typing")
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,11 @@ class Plan:
     floor_sizes: tuple[int, ...]
     floor_gen: int
     floor_reps: int
+    realcode: int  # holes in standard-library modules (bench/realcode.py)
 
 
-QUICK = Plan(4, 1, (100, 220), (8, 64, 256), 32, 1)
-FULL = Plan(None, 3, (250, 650), (8, 32, 128, 512), 64, 2)
+QUICK = Plan(4, 1, (100, 220), (8, 64, 256), 32, 1, 4)
+FULL = Plan(None, 3, (250, 650), (8, 32, 128, 512), 64, 2, 100)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -89,6 +90,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--splits", default=",".join(SPLITS), help="comma list of HumanEval-infilling splits")
     ap.add_argument("--states", default=",".join(STATES),
                     help="comma list of editor states fim-lsp and the floors are asked in (bench/tasks.py)")  # fmt: skip
+    ap.add_argument("--realcode", type=int, default=None, help="holes of the real-code set (default: plan)")
     ap.add_argument("--peer-states", default="column0,mid-line", help="editor states the peer is asked in")
     return ap.parse_args(argv)
 
@@ -204,7 +206,7 @@ def _records_json(replays: list, trace_names: list[str]) -> list[dict]:
 # --- the systems -------------------------------------------------------------------------------
 
 
-async def run_ours(args, plan_tasks, traces, fmodel, out_dir, log, rec) -> list[QualityRecord]:
+async def run_ours(args, plan_tasks, traces, fmodel, out_dir, log, rec, holes=()) -> list[QualityRecord]:
     settings = {"model": str(args.model), "nThreads": args.threads, "nCtx": args.ctx,
                 **json.loads(args.settings)}  # fmt: skip
     cmd = [*shlex.split(args.fim_lsp), "--log-file", str(out_dir / "fim-lsp.log")]
@@ -251,6 +253,9 @@ async def run_ours(args, plan_tasks, traces, fmodel, out_dir, log, rec) -> list[
                 log(f"fim-lsp quality {split}: {len(tasks)} tasks")
                 quality += await quality_run(completer, tasks, f"ours-{split}", _progress(log, f"fim-lsp {split}"),
                                              args.states)  # fmt: skip
+        if holes:
+            log(f"fim-lsp real-code holes: {len(holes)} x {len(realcode.STATES)} states")
+            rec["raw"]["realcode"]["ours"] = await realcode_run(completer, holes)
         rec["startup"]["ours"]["stats_end"] = await server.stats()
         rec["startup"]["ours"]["peak_rss_bytes"] = server.peak_rss()
         if rec["startup"]["ours"]["stats_end"] is None:
@@ -323,7 +328,56 @@ async def run_peer(
     return quality
 
 
-def run_naive(args, plan_tasks, prefix, out_dir, log) -> list[QualityRecord]:
+async def realcode_run(completer: OursCompleter, holes) -> list[dict]:
+    """Each hole in each state: open the module, ask once, accept the first item, score it."""
+    out = []
+    for hole in holes:
+        for state in realcode.STATES:
+            view = hole.view(state)
+            uri = f"file:///bench/realcode/{state}/{hole.hole_id.replace('/', '_').replace(':', '_')}.py"
+            completer.open(uri, view.text)
+            t0 = time.monotonic()
+            try:
+                reply = await completer.complete(uri, view.text, view.offset, True)
+            except Exception:  # noqa: BLE001 - counted as no suggestion
+                reply = Reply(None)
+            latency = time.monotonic() - t0
+            completer.close(uri)
+            buffer = reply.buffer if reply.text and reply.buffer is not None else view.text
+            out.append(realcode_record(hole, state, buffer, bool(reply.text), latency))
+    return out
+
+
+def realcode_record(hole, state: str, buffer: str, offered: bool, latency: float | None) -> dict:
+    middle = hole.middle_from_buffer(buffer)
+    got = middle if middle is not None else ""
+    return {"hole": hole.hole_id, "kind": hole.kind, "state": state, "offered": offered, "latency_s": latency,
+            "exact_match": exact_match(got, hole.hidden), "edit_similarity": edit_similarity(got, hole.hidden),
+            "parses": realcode.parses(buffer), "middle": (middle or "")[:400]}  # fmt: skip
+
+
+def realcode_summary(rows: list[dict]) -> dict:
+    out: dict = {}
+    for key in dict.fromkeys(f"{r['kind']} / {r['state']}" for r in rows):
+        rs = [r for r in rows if f"{r['kind']} / {r['state']}" == key]
+        out[key] = {"n": len(rs), "exact_match": sum(r["exact_match"] for r in rs) / len(rs),
+                    "edit_similarity": sum(r["edit_similarity"] for r in rs) / len(rs),
+                    "parses": sum(r["parses"] for r in rs) / len(rs),
+                    "offered": sum(r["offered"] for r in rs)}  # fmt: skip
+    return out
+
+
+def _window(text: str, offset: int, before: int = 6000, after: int = 2000) -> tuple[str, str]:
+    """The floor's prompt around the cursor, cut at line starts: whole modules exceed n_ctx."""
+    start = max(0, offset - before)
+    if start:
+        start = text.find("\n", start) + 1 or start
+    end = min(len(text), offset + after)
+    nl = text.rfind("\n", offset, end)
+    return text[start:offset], text[offset : (nl + 1 if nl >= offset and end < len(text) else end)]
+
+
+def run_naive(args, plan_tasks, prefix, out_dir, log, holes=()) -> tuple[list[QualityRecord], list[dict]]:
     """Two floors through llama-cpp-python with a plain PSM prompt, greedy, in one process:
     - ``naive``: the whole output, uncut, between the task's prompt and suffix (as earlier runs);
     - ``naive-first-line``: in each editor state, the buffer split at the cursor, and only the
@@ -344,6 +398,12 @@ def run_naive(args, plan_tasks, prefix, out_dir, log) -> list[QualityRecord]:
             view = t.view(state)
             jobs.append({"id": f"{t.task_id}#{state}", "prompt": view.text[: view.offset],
                          "suffix": view.text[view.offset :], "max_tokens": budget[t.split], "first_line": True})  # fmt: skip
+    for hole in holes:
+        for state in realcode.STATES:
+            view = hole.view(state)
+            before, after = _window(view.text, view.offset)
+            jobs.append({"id": f"{hole.hole_id}#{state}", "prompt": before, "suffix": after, "max_tokens": 128,
+                         "first_line": True})  # fmt: skip
     inp.write_text(json.dumps(jobs))
     log(f"naive PSM floors: {len(jobs)} completions through llama-cpp-python")
     with open(out_dir / "naive.stderr", "wb") as err:
@@ -368,7 +428,15 @@ def run_naive(args, plan_tasks, prefix, out_dir, log) -> list[QualityRecord]:
             out.append(QualityRecord(t.task_id, t.split, t.middle_from_buffer(buffer) if line else None,
                                      t.program_from_buffer(buffer), r["latency_s"], state=state,
                                      system="naive-first-line"))  # fmt: skip
-    return out
+    code_rows = []
+    for hole in holes:
+        for state in realcode.STATES:
+            r = by_id[f"{hole.hole_id}#{state}"]
+            view = hole.view(state)
+            line = first_line_insert(view.text, view.offset, r["middle"])
+            buffer = view.text[: view.offset] + line + view.text[view.offset :]
+            code_rows.append(realcode_record(hole, state, buffer, bool(line), r["latency_s"]))
+    return out, code_rows
 
 
 def first_line_insert(text: str, offset: int, generated: str) -> str:
@@ -488,7 +556,7 @@ async def run(args: argparse.Namespace) -> int:
                  "threads": args.threads, "ctx": args.ctx, "seed": args.seed, "command": argv_str,
                  "plan": asdict(plan)},  # fmt: skip
         "floor": {}, "quality": {}, "typing": {}, "startup": {}, "traces": [], "notes": [],
-        "raw": {"typing": {}, "quality": {}},
+        "realcode": {}, "raw": {"typing": {}, "quality": {}, "realcode": {}},
     }  # fmt: skip
     rec["meta"]["loadavg_start"] = os.getloadavg()
     busy0, own0 = machine_busy_s(), own_cpu_s()
@@ -530,16 +598,21 @@ async def run(args: argparse.Namespace) -> int:
         log(f"floor: {fmodel}")
 
     quality: dict[str, list[QualityRecord]] = {}
+    n_holes = args.realcode if args.realcode is not None else plan.realcode
+    holes = realcode.pick_holes(n_holes, seed=args.seed) if "realcode" not in args.skip else []
     if "ours" not in args.skip:
-        quality["ours"] = await run_ours(args, plan_tasks, traces, fmodel, out_dir, log, rec)
+        quality["ours"] = await run_ours(args, plan_tasks, traces, fmodel, out_dir, log, rec, holes)
     if "peer" not in args.skip:
         quality["peer"] = await run_peer(
             args, plan_tasks, traces, fmodel, prefix, out_dir, log, rec
         )
+    if "naive" not in args.skip and (plan_tasks or holes):
+        naive_quality, naive_code = run_naive(args, plan_tasks, prefix, out_dir, log, holes)
+        for r in naive_quality:
+            quality.setdefault(r.system, []).append(r)
+        if naive_code:
+            rec["raw"]["realcode"]["naive-first-line"] = naive_code
     if "quality" not in args.skip:
-        if "naive" not in args.skip:
-            for r in run_naive(args, plan_tasks, prefix, out_dir, log):
-                quality.setdefault(r.system, []).append(r)
         ts = list(all_tasks.values())
         quality["empty"] = [
             QualityRecord(t.task_id, t.split, None, t.program_from_buffer(t.view(state).text), None, state=state)
@@ -559,6 +632,10 @@ async def run(args: argparse.Namespace) -> int:
             rec["quality"][name] = quality_summary(recs, all_tasks)
             rec["raw"]["quality"][name] = [{**asdict(r), "program": None} for r in recs]
 
+    for name, rows in rec["raw"]["realcode"].items():
+        rec["realcode"][name] = realcode_summary(rows)
+    if holes:
+        rec["realcode_holes"] = [{"hole": h.hole_id, "path": h.path, "sha256": h.sha256} for h in holes]
     rec["meta"]["wall_s"] = time.monotonic() - log.t0
     rec["meta"]["loadavg_end"] = os.getloadavg()
     busy1 = machine_busy_s()

@@ -36,14 +36,16 @@ REPO = Path(__file__).resolve().parents[1]
 _seen: dict[tuple, dict] = {}
 
 
-def generate(engine: LlamaCppEngine, text: str, offset: int, settings: Settings, lag: int = 0) -> dict:
+def generate(engine: LlamaCppEngine, text: str, offset: int, settings: Settings, lag: int = 0,
+             early_stop: bool = False) -> dict:  # fmt: skip
     # With a lag, the prompt is anchored that many lines above the cursor, as while typing.
     previous = Anchor(0, max(0, text.count("\n", 0, offset) - lag)) if lag else None
     prepared, _ = prepare(text, offset, settings, engine.count_tokens, previous, language="python")
-    job = replace(job_for(prepared), max_tokens=settings.max_tokens, time_budget_s=None)
+    job = replace(job_for(prepared, prepared.should_stop() if early_stop else None), max_tokens=settings.max_tokens,
+                  time_budget_s=None)  # fmt: skip
     # Editor states often give the same prompt and constraints (column 0 and auto-indent do,
     # since the indentation is healed): greedy decoding then writes the same text.
-    key = (tuple(engine.tokens_for(prepared.prompt)), job.indents, job.needs_text, job.max_tokens)
+    key = (tuple(engine.tokens_for(prepared.prompt)), job.indents, job.needs_text, job.max_tokens, text[offset:])
     if key not in _seen:
         result = engine.generate(job, CancelToken())
         _seen[key] = {"raw": result.text, "stop_reason": result.stop_reason, "n_prompt": result.n_prompt,
@@ -62,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--states", default="", help="comma list (default: every state of each split)")
     ap.add_argument("--max-tokens", type=int, default=96)
     ap.add_argument("--anchor-lag", type=int, default=0, help="anchor the prompt this many lines above the cursor")
+    ap.add_argument("--early-stop", action="store_true",
+                    help="stop where the server's cut rules would (faster; later cut rules cannot be studied)")
     ap.add_argument("--layout", default="anchored", choices=("anchored", "psm"))
     ap.add_argument("--prefix-tokens", type=int, default=Settings.prefix_tokens)
     ap.add_argument("--suffix-tokens", type=int, default=Settings.suffix_tokens)
@@ -85,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                     if (task.task_id, state) in done:
                         continue
                     view = task.view(state)
-                    rec = generate(engine, view.text, view.offset, settings, a.anchor_lag)
+                    rec = generate(engine, view.text, view.offset, settings, a.anchor_lag, a.early_stop)
                     out.write(json.dumps({"task_id": task.task_id, "split": split, "state": state, **rec}) + "\n")
                     out.flush()
                     if i % 20 == 0:

@@ -93,6 +93,23 @@ def quality_states_table(q: dict) -> list[str]:
     return lines
 
 
+def realcode_table(rc: dict) -> list[str]:
+    """Exact match, edit similarity and "still parses" per hole kind and editor state."""
+    cols = [(k, label) for k, label in (("ours", LABEL["ours"]), ("naive-first-line", "floor: PSM, first line"))
+            if k in rc]  # fmt: skip
+    keys = list(dict.fromkeys(k for c, _ in cols for k in rc[c]))
+    head = "| hole, editor state | " + " | ".join(f"{label} EM | ES | parses" for _, label in cols) + " |"
+    lines = [head, "|---|" + "---|---|---|" * len(cols)]
+    for key in keys:
+        cells = []
+        for c, _ in cols:
+            r = rc[c].get(key)
+            cells += [f"{100 * r['exact_match']:.1f}% (n={r['n']})", f"{r['edit_similarity']:.3f}",
+                      f"{100 * r['parses']:.0f}%"] if r else ["–"] * 3  # fmt: skip
+        lines.append(f"| {key.replace(' / ', ', ')} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def typing_rows(t: dict) -> list[tuple[str, str, str, str]]:
     """(metric, ours, peer, ratio) rows for one behaviour."""
     o, p = t.get("ours", {}), t.get("peer", {})
@@ -172,6 +189,9 @@ def markdown(rec: dict) -> str:
         out += quality_table(rec["quality"]) + [""]
         out += ["### pass@1 in every editor state (bench/tasks.py)", ""]
         out += quality_states_table(rec["quality"]) + [""]
+    if rec.get("realcode"):
+        out += ["## Quality: holes in standard-library modules (bench/realcode.py)", ""]
+        out += realcode_table(rec["realcode"]) + [""]
         if rec.get("quality_check"):
             out += [f"Harness check: canonical solutions pass {rec['quality_check']}.", ""]
     st = rec.get("startup", {})

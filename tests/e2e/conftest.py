@@ -21,7 +21,8 @@ from lsp_server import models
 MODEL = "qwen2.5-coder-0.5b-offline"
 CLIENTS = ["neovim", "visual_studio_code"]
 # A generous time budget: these tests check behaviour, and CI machines are noisy.
-SETTINGS: dict[str, Any] = {"model": MODEL, "nThreads": 2, "maxTokens": 64, "nCtx": 2048, "timeBudgetMs": 60000}
+SETTINGS: dict[str, Any] = {"model": MODEL, "nThreads": 2, "maxTokens": 64, "nCtx": 2048, "timeBudgetMs": 60000,
+                            "typingBudgetMs": 60000}
 
 if models.local_path(MODEL) is None:
     pytest.exit(f"the test model is missing: run `fim-lsp model pull {MODEL}` (make test does)", returncode=2)
