@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.realcode import pick_holes, parses
+from bench.realcode import parses, pick_holes
 
 
 @pytest.fixture(scope="module")
