@@ -122,11 +122,12 @@ async def test_completion_fallback(client: LanguageClient) -> None:
     ast.parse(insert(SOURCE, BODY, suggestion))
 
 
-def type_text(client: LanguageClient, version: int, at: types.Position, text: str) -> None:
+def type_text(client: LanguageClient, version: int, at: types.Position, text: str, end: types.Position | None = None) -> None:
+    """Type ``text`` at ``at`` (replacing up to ``end`` when given)."""
     client.text_document_did_change(
         types.DidChangeTextDocumentParams(
             text_document=types.VersionedTextDocumentIdentifier(uri=URI, version=version),
-            content_changes=[types.TextDocumentContentChangePartial(range=types.Range(at, at), text=text)],
+            content_changes=[types.TextDocumentContentChangePartial(range=types.Range(at, end or at), text=text)],
         )
     )
 
@@ -134,7 +135,7 @@ def type_text(client: LanguageClient, version: int, at: types.Position, text: st
 async def test_keystrokes_start_the_completion_an_as_you_type_editor_will_ask_for(client: LanguageClient) -> None:
     open_doc(client)
     type_text(client, 2, BODY, "r")  # no automatic request yet: the server cannot know the editor wants one
-    type_text(client, 3, BODY, "")
+    type_text(client, 3, BODY, "", types.Position(BODY.line, BODY.character + 1))  # and deletes it
     await asyncio.sleep(0.5)
     assert (await server_stats(client))["speculated"] == 0
     shown = await client.text_document_inline_completion_async(inline_params())

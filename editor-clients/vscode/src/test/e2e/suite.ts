@@ -287,8 +287,9 @@ const tests: Test[] = [
       const item = event.items[0];
       log(`item as handed to VS Code: ${JSON.stringify(item.insertText)} range=${JSON.stringify(item.range)}`);
       // Look, take a screenshot and press Tab whatever is seen, so that one run tells it all.
-      // The ghost text comes in one span per syntax token ("return", " result").
-      const shown = (s: OnScreen) => s.ghost.map((g) => g.text).join("") === "return result";
+      // The ghost text comes in one span per syntax token ("return", " result"), spaces drawn
+      // as no-break spaces.
+      const shown = (s: OnScreen) => s.ghost.map((g) => g.text).join("").replace(/\u00a0/g, " ") === "return result";
       const deadline = Date.now() + 15_000;
       let screen = await askDriver<OnScreen>({ action: "ghost" });
       while (!shown(screen) && Date.now() < deadline) {
