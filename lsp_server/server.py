@@ -34,6 +34,7 @@ from lsp_server.documents import (
     typed_cursor,
 )
 from lsp_server.engine import EngineError
+from lsp_server.items import SelectedItem, accept_selected, extend_selected
 from lsp_server.worker import StaleJob
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class FimProtocol(LanguageServerProtocol):
     per handled notification was kept forever (memory grew with every didChange)."""
 
     def structure_message(self, data: dict[str, Any]) -> Any:
-        _fix_trigger_kind(data)
+        _fix_inline_context(data)
         try:
             return super().structure_message(data)
         except JsonRpcInvalidParams as err:
@@ -71,17 +72,27 @@ class FimProtocol(LanguageServerProtocol):
         super()._execute_handler(msg_id, handler, done, args, kwargs)
 
 
-def _fix_trigger_kind(data: dict[str, Any]) -> None:
-    """vscode-languageclient 9 forwards VS Code's 0-based trigger kind; LSP's starts at 1.
+def _fix_inline_context(data: Any) -> None:
+    """Accept what vscode-languageclient 9 sends in an inline request's context.
 
-    0 is not a valid LSP value (pygls would reject the whole request), and in VS Code it means
-    an explicit invocation, so read it as Invoked.
+    - triggerKind is VS Code's 0-based value; LSP's starts at 1. 0 is not a valid LSP value (the
+      whole request would be rejected), and in VS Code it means an explicit invocation: Invoked.
+    - selectedCompletionInfo.range, sent while the suggest widget is open, is VS Code's
+      ``[start, end]`` array instead of a Range object.
+
+    Anything else is left for the decoder to judge; nothing here may raise.
     """
-    if data.get("method") != types.TEXT_DOCUMENT_INLINE_COMPLETION:
+    if not isinstance(data, dict) or data.get("method") != types.TEXT_DOCUMENT_INLINE_COMPLETION:
         return
-    context = (data.get("params") or {}).get("context")
-    if isinstance(context, dict) and context.get("triggerKind") == 0:
+    params = data.get("params")
+    context = params.get("context") if isinstance(params, dict) else None
+    if not isinstance(context, dict):
+        return
+    if context.get("triggerKind") == 0:
         context["triggerKind"] = types.InlineCompletionTriggerKind.Invoked.value
+    selected = context.get("selectedCompletionInfo")
+    if isinstance(selected, dict) and isinstance(rng := selected.get("range"), list) and len(rng) == 2:
+        selected["range"] = {"start": rng[0], "end": rng[1]}
 
 
 class FimServer(LanguageServer):
@@ -289,14 +300,20 @@ class FimServer(LanguageServer):
 
     async def suggest(self, uri: str, position: types.Position, several: bool) -> list[str]:
         """Suggestion texts for a position; [] when disabled, not ready, stale or failing."""
-        if not self.settings.enabled:
-            return []
-        if not self.service.ready:
-            self._retry_remote_load()
+        if not self._ready():
             return []
         query = self._query(uri, position, several)
-        if query is None:
-            return []
+        return await self._complete(query) if query is not None else []
+
+    def _ready(self) -> bool:
+        if not self.settings.enabled:
+            return False
+        if not self.service.ready:
+            self._retry_remote_load()
+        return self.service.ready
+
+    async def _complete(self, query: CompletionQuery) -> list[str]:
+        uri = query.snapshot.uri
         try:
             texts = await self.service.complete(query)
         except StaleJob:  # counted by the worker
@@ -319,16 +336,44 @@ class FimServer(LanguageServer):
             self.start_loading()
 
     async def inline_completion(self, params: types.InlineCompletionParams) -> types.InlineCompletionList:
-        several = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
-        if not several:
+        invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+        if not invoked:
             self._asked_as_you_type = time.monotonic()
-        texts = await self.suggest(params.text_document.uri, params.position, several)
-        if params.context.selected_completion_info is not None:
-            texts = _with_selected_item(texts, params.context.selected_completion_info.text)
-        cursor = types.Range(params.position, params.position)
-        return types.InlineCompletionList(
-            items=[types.InlineCompletionItem(insert_text=t, range=cursor) for t in texts]
-        )
+        uri, position = params.text_document.uri, params.position
+        selected = params.context.selected_completion_info
+        if selected is not None:
+            rng, texts = await self._suggest_after_selected(uri, position, selected, invoked)
+        else:
+            rng, texts = types.Range(position, position), await self.suggest(uri, position, invoked)
+        return types.InlineCompletionList(items=[types.InlineCompletionItem(insert_text=t, range=rng) for t in texts])
+
+    async def _suggest_after_selected(
+        self, uri: str, position: types.Position, selected: types.SelectedCompletionInfo, invoked: bool
+    ) -> tuple[types.Range, list[str]]:
+        """While a completion menu has an item selected, complete as if it were accepted, and
+        extend it: VS Code shows only inline items that start with the selected item's edit."""
+        cursor = types.Range(position, position)
+        if not self._ready():
+            return cursor, []
+        query = self._query(uri, position, invoked)
+        if query is None:
+            return cursor, []
+        doc, enc = query.snapshot, self.encoding
+        rng = selected.range
+        try:
+            item = SelectedItem(doc.offset_at(rng.start.line, rng.start.character, enc),
+                                doc.offset_at(rng.end.line, rng.end.character, enc), selected.text)
+        except PositionError:
+            item = None
+        accepted = accept_selected(doc.text, query.offset, item) if item is not None else None
+        if item is None or accepted is None:
+            log.debug("selected item %r at %s does not end at the cursor: only filtering", selected.text, rng)
+            texts = await self._complete(query)
+            return cursor, [t for t in texts if t.startswith(selected.text)]
+        text, offset = accepted
+        after = Snapshot(doc.uri, text, doc.version, doc.language_id)
+        texts = await self._complete(self._query_at(after, offset, invoked))
+        return rng, extend_selected(texts, item)
 
     async def completion(self, params: types.CompletionParams) -> types.CompletionList:
         # Completion sources (nvim-cmp, blink) ask as the user types, whatever trigger they report.
@@ -373,11 +418,6 @@ def _text_change(change: types.TextDocumentContentChangeEvent) -> TextChange:
 def _label(text: str) -> str:
     first = next((ln.strip() for ln in text.split("\n") if ln.strip()), text.strip())
     return first if len(first) <= 60 else first[:57] + "..."
-
-
-def _with_selected_item(texts: list[str], selected: str) -> list[str]:
-    """When a completion-menu item is selected, only suggestions that extend it make sense."""
-    return [t for t in texts if t.startswith(selected)] if selected else texts
 
 
 class _Progress:

@@ -8,7 +8,7 @@ import time
 
 import psutil
 import pytest
-from lsp_helpers import send_raw, write_raw
+from lsp_helpers import plain, send_raw, write_raw
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
 from pytest_lsp import LanguageClient
@@ -215,3 +215,64 @@ async def test_shutdown_and_exit_leave_no_process(client: LanguageClient) -> Non
     await client.shutdown_session()
     assert client._server.returncode == 0
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+WORD_SOURCE = '''import re
+
+
+def strip_comments(source, preprocessor=None):
+    """Remove comments from source, after running the preprocessor if one is given."""
+    if pre
+    return re.sub(r"#.*", "", source)
+'''
+AFTER_PRE = types.Position(line=5, character=10)  # after `    if pre`
+WORD = types.Range(types.Position(line=5, character=7), AFTER_PRE)
+
+
+def check_extends_selected(result: object, selected: str) -> list[str]:
+    """Items that VS Code can show with the suggest widget open: over the item's range, starting
+    with its text; what they insert parses as the line after the accepted item."""
+    assert isinstance(result, types.InlineCompletionList) and result.items
+    texts = []
+    for item in result.items:
+        assert item.range == WORD
+        assert isinstance(item.insert_text, str) and item.insert_text.startswith(selected)
+        assert item.insert_text[len(selected):].strip()
+        texts.append(item.insert_text)
+    return texts
+
+
+async def test_suggest_widget_selection_as_vscode_sends_it(client: LanguageClient) -> None:
+    """vscode-languageclient 9 sends selectedCompletionInfo.range as a [start, end] array."""
+    open_doc(client, WORD_SOURCE)
+    result = await send_raw(client, {
+        "jsonrpc": "2.0", "id": "sel-1", "method": types.TEXT_DOCUMENT_INLINE_COMPLETION,
+        "params": {"textDocument": {"uri": URI}, "position": {"line": 5, "character": 10},
+                   "context": {"triggerKind": 1, "selectedCompletionInfo": {
+                       "range": [{"line": 5, "character": 7}, {"line": 5, "character": 10}],
+                       "text": "preprocessor"}}}})
+    items = client.protocol._converter.structure(plain(result), types.InlineCompletionList)
+    texts = check_extends_selected(items, "preprocessor")
+    line = "    if " + texts[0].split("\n", 1)[0]
+    assert line.startswith("    if preprocessor") and not line.startswith("    if preprocessorprocessor")
+    print(f"ghost text with the widget open: {line!r}")
+
+
+async def test_suggest_widget_selection_as_a_range_object(client: LanguageClient) -> None:
+    open_doc(client, WORD_SOURCE)
+    params = types.InlineCompletionParams(
+        context=types.InlineCompletionContext(
+            trigger_kind=types.InlineCompletionTriggerKind.Invoked,
+            selected_completion_info=types.SelectedCompletionInfo(range=WORD, text="preprocessor")),
+        text_document=types.TextDocumentIdentifier(URI), position=AFTER_PRE)
+    check_extends_selected(await client.text_document_inline_completion_async(params), "preprocessor")
+
+
+async def test_garbage_inline_params_get_an_error_and_the_server_stays_up(client: LanguageClient) -> None:
+    for params in ([1, 2], "context", {"context": [0]}, {"context": {"triggerKind": 1, "selectedCompletionInfo": [1]}},
+                   {"context": {"triggerKind": 1, "selectedCompletionInfo": {"range": [1], "text": "x"}}}):
+        with pytest.raises(JsonRpcException):
+            await send_raw(client, {"jsonrpc": "2.0", "id": "junk", "method": types.TEXT_DOCUMENT_INLINE_COMPLETION,
+                                    "params": params})
+    assert isinstance(await server_stats(client), dict)
+
