@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 # (in any document: it is a property of the editor); while it does, keystrokes start speculative
 # completions (see CompletionService.speculate).
 AS_YOU_TYPE_S = 300.0
+# An Invoked request (the user pressed the key) waits this long for a model still loading.
+LOAD_WAIT_S = 60.0
 
 STATUS_NOTIFICATION = "fimLsp/status"
 STATS_REQUEST = "fimLsp/stats"
@@ -298,19 +300,37 @@ class FimServer(LanguageServer):
                 pass
         return Path(path).name
 
-    async def suggest(self, uri: str, position: types.Position, several: bool) -> list[str]:
-        """Suggestion texts for a position; [] when disabled, not ready, stale or failing."""
-        if not self._ready():
+    async def suggest(self, uri: str, position: types.Position, several: bool, wait: bool = False) -> list[str]:
+        """Suggestion texts for a position; [] when disabled, not ready, stale or failing.
+
+        ``wait``: the user asked (an Invoked request), so wait for a model still loading.
+        """
+        if not await self._ready(wait):
             return []
         query = self._query(uri, position, several)
         return await self._complete(query) if query is not None else []
 
-    def _ready(self) -> bool:
+    async def _ready(self, wait: bool) -> bool:
         if not self.settings.enabled:
             return False
         if not self.service.ready:
             self._retry_remote_load()
+            if wait:
+                await self._wait_loaded(LOAD_WAIT_S)
         return self.service.ready
+
+    async def _wait_loaded(self, timeout: float) -> None:
+        """Wait for the engine while a load runs, or until the first one starts (initialized
+        pulls the configuration first). A cancelled request stops waiting; the load goes on."""
+        deadline = time.monotonic() + timeout
+        while not self.service.ready and (left := deadline - time.monotonic()) > 0:
+            task = self._load_task
+            if task is None and self.service.error is None:
+                await asyncio.sleep(min(0.05, left))
+            elif task is not None and not task.done():
+                await asyncio.wait([task], timeout=left)
+            else:
+                return  # the load failed; the user was told
 
     async def _complete(self, query: CompletionQuery) -> list[str]:
         uri = query.snapshot.uri
@@ -344,7 +364,7 @@ class FimServer(LanguageServer):
         if selected is not None:
             rng, texts = await self._suggest_after_selected(uri, position, selected, invoked)
         else:
-            rng, texts = types.Range(position, position), await self.suggest(uri, position, invoked)
+            rng, texts = types.Range(position, position), await self.suggest(uri, position, invoked, wait=invoked)
         return types.InlineCompletionList(items=[types.InlineCompletionItem(insert_text=t, range=rng) for t in texts])
 
     async def _suggest_after_selected(
@@ -353,7 +373,7 @@ class FimServer(LanguageServer):
         """While a completion menu has an item selected, complete as if it were accepted, and
         extend it: VS Code shows only inline items that start with the selected item's edit."""
         cursor = types.Range(position, position)
-        if not self._ready():
+        if not await self._ready(invoked):
             return cursor, []
         query = self._query(uri, position, invoked)
         if query is None:

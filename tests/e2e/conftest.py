@@ -53,3 +53,13 @@ async def client(request: pytest.FixtureRequest, lsp_client: LanguageClient) -> 
     yield lsp_client
     if lsp_client._server is not None and lsp_client._server.returncode is None:
         await lsp_client.shutdown_session()
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=server_command(), server_env=SERVER_ENV),
+                    params=["visual_studio_code"])
+async def loading_client(request: pytest.FixtureRequest, lsp_client: LanguageClient) -> AsyncIterator[LanguageClient]:
+    """Initialized; the model is still loading when the test starts."""
+    await start(request, lsp_client)
+    yield lsp_client
+    if lsp_client._server is not None and lsp_client._server.returncode is None:
+        await lsp_client.shutdown_session()

@@ -276,3 +276,21 @@ async def test_garbage_inline_params_get_an_error_and_the_server_stays_up(client
                                     "params": params})
     assert isinstance(await server_stats(client), dict)
 
+
+async def test_invoked_request_waits_for_the_model_while_it_loads(loading_client: LanguageClient) -> None:
+    client = loading_client
+    open_doc(client)
+    invoked = asyncio.ensure_future(client.text_document_inline_completion_async(inline_params(invoked=True)))
+    cancelled = client.protocol.send_request(types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(invoked=True),
+                                             msg_id="invoked-cancelled")
+    automatic = await client.text_document_inline_completion_async(inline_params())
+    assert not any(s["state"] == "ready" for s in client.statuses)  # type: ignore[attr-defined]
+    assert list(automatic.items) == []  # as you type: no waiting, the next keystroke asks again
+    started = time.monotonic()
+    client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="invoked-cancelled"))
+    with pytest.raises(JsonRpcRequestCancelled):
+        await asyncio.wrap_future(cancelled)
+    assert time.monotonic() - started < 3.0
+    result = await invoked  # the user pressed the key: answered once the model is there
+    assert any(s["state"] == "ready" for s in client.statuses)  # type: ignore[attr-defined]
+    assert result.items and isinstance(result.items[0].insert_text, str) and result.items[0].insert_text.strip()
