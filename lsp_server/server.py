@@ -31,10 +31,20 @@ from lsp_server.documents import (
     PositionError,
     Snapshot,
     TextChange,
+    column_to_index,
+    index_to_column,
     typed_cursor,
 )
 from lsp_server.engine import EngineError
-from lsp_server.items import SelectedItem, accept_selected, extend_selected
+from lsp_server.items import (
+    MenuCaps,
+    MenuItem,
+    SelectedItem,
+    accept_selected,
+    extend_selected,
+    menu_caps,
+    menu_item,
+)
 from lsp_server.worker import StaleJob
 
 log = logging.getLogger(__name__)
@@ -108,6 +118,7 @@ class FimServer(LanguageServer):
         self._root: Path | None = None
         self._last_load = 0.0
         self._asked_as_you_type: float | None = None  # time of the editor's last automatic request
+        self._client_name: str | None = None  # clientInfo.name: how its completion menu inserts
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Protocol noise (malformed JSON, a bad notification) goes to the log, not to pop-ups."""
@@ -124,6 +135,7 @@ class FimServer(LanguageServer):
         if isinstance(options, dict) and isinstance(options.get(SECTION), dict):
             options = options[SECTION]
         self.sources.init_options = options
+        self._client_name = params.client_info.name if params.client_info else None
         root = params.root_uri or (params.workspace_folders[0].uri if params.workspace_folders else None)
         fs_root = to_fs_path(root) if root else None
         self._root = Path(fs_root) if fs_root else None
@@ -398,22 +410,45 @@ class FimServer(LanguageServer):
     async def completion(self, params: types.CompletionParams) -> types.CompletionList:
         # Completion sources (nvim-cmp, blink) ask as the user types, whatever trigger they report.
         self._asked_as_you_type = time.monotonic()
-        texts = await self.suggest(params.text_document.uri, params.position, several=False)
-        cursor = types.Range(params.position, params.position)
-        items = [
-            types.CompletionItem(
-                label=_label(t),
-                kind=types.CompletionItemKind.Snippet,
-                detail="fim-lsp",
-                documentation=types.MarkupContent(kind=types.MarkupKind.Markdown, value=f"```\n{t}\n```"),
-                text_edit=types.TextEdit(range=cursor, new_text=t),
-                insert_text_format=types.InsertTextFormat.PlainText,
-                sort_text="0",
-                filter_text=t.strip().split("\n", 1)[0] or t,
-            )
-            for t in texts
-        ]
+        uri, position = params.text_document.uri, params.position
+        texts = await self.suggest(uri, position, several=False)
+        doc = self.documents.get(uri)
+        if not texts or doc is None:
+            return types.CompletionList(is_incomplete=True, items=[])
+        line = doc.line_text(position.line)
+        before = line[: column_to_index(line, position.character, self.encoding)]
+        caps, markdown = self._menu_caps()
+        items = []
+        for text in texts:
+            item = menu_item(text, before, caps)
+            if item is not None:
+                items.append(self._completion_item(item, before, position, text, markdown))
         return types.CompletionList(is_incomplete=True, items=items)
+
+    def _menu_caps(self) -> tuple[MenuCaps, bool]:
+        """How the client inserts items, and whether it renders markdown documentation."""
+        td = self.client_capabilities.text_document
+        item = td.completion.completion_item if td and td.completion else None
+        markdown = bool(item and item.documentation_format and types.MarkupKind.Markdown in item.documentation_format)
+        return menu_caps(self._client_name, item.snippet_support if item else None), markdown
+
+    def _completion_item(
+        self, item: MenuItem, before: str, position: types.Position, text: str, markdown: bool
+    ) -> types.CompletionItem:
+        start = types.Position(position.line, index_to_column(before, item.start, self.encoding))
+        doc = types.MarkupContent(kind=types.MarkupKind.Markdown, value=f"```\n{text}\n```") if markdown else text
+        return types.CompletionItem(
+            label=item.label,
+            kind=types.CompletionItemKind.Snippet,
+            detail="fim-lsp",
+            documentation=doc,
+            text_edit=types.TextEdit(range=types.Range(start, position), new_text=item.new_text),
+            insert_text_format=(types.InsertTextFormat.Snippet if item.snippet else types.InsertTextFormat.PlainText),
+            insert_text_mode=(types.InsertTextMode.AsIs if item.multiline else
+                              types.InsertTextMode.AdjustIndentation if item.snippet else None),
+            sort_text="0",
+            filter_text=item.filter_text,
+        )
 
     def stats(self) -> dict[str, object]:
         data = self.service.stats.as_json()
@@ -433,11 +468,6 @@ def _text_change(change: types.TextDocumentContentChangeEvent) -> TextChange:
     if rng is None:
         return TextChange(change.text)
     return TextChange(change.text, (rng.start.line, rng.start.character, rng.end.line, rng.end.character))
-
-
-def _label(text: str) -> str:
-    first = next((ln.strip() for ln in text.split("\n") if ln.strip()), text.strip())
-    return first if len(first) <= 60 else first[:57] + "..."
 
 
 class _Progress:

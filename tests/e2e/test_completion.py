@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import re
 import time
 
 import psutil
@@ -79,6 +80,12 @@ async def test_invoked_request_may_offer_alternatives(client: LanguageClient) ->
     assert len(set(texts)) == len(texts)
 
 
+def expand_snippet(snippet: str, indent: str) -> str:
+    """What vim.snippet.expand inserts for a snippet without tabstops: unescaped, and each line
+    after the first indented like the cursor line."""
+    return re.sub(r"\\([\\$}])", r"\1", snippet).replace("\n", "\n" + indent)
+
+
 async def test_completion_fallback(client: LanguageClient) -> None:
     open_doc(client)
     result = await client.text_document_completion_async(
@@ -87,9 +94,10 @@ async def test_completion_fallback(client: LanguageClient) -> None:
     assert isinstance(result, types.CompletionList) and len(result.items) == 1
     item = result.items[0]
     assert isinstance(item.text_edit, types.TextEdit)
-    assert item.text_edit.range == types.Range(BODY, BODY)
-    suggestion = item.text_edit.new_text
-    assert item.label == next(ln.strip() for ln in suggestion.split("\n") if ln.strip())[:60]
+    assert item.text_edit.range == types.Range(BODY, BODY)  # no word typed before the cursor
+    assert item.insert_text_format == types.InsertTextFormat.Snippet  # both clients expand snippets
+    suggestion = expand_snippet(item.text_edit.new_text, "    ")
+    assert item.label == item.filter_text == suggestion.split("\n", 1)[0]
     ast.parse(insert(SOURCE, BODY, suggestion))
 
 
