@@ -129,7 +129,7 @@ def run_e2e(nvim: Path, server: Path, mode: str, at_least: int) -> None:
 @pytest.mark.model
 def test_neovim_011_extmark_ghost_text(nvim: Path, server: Path) -> None:
     assert nvim_version(nvim) is not None
-    run_e2e(nvim, server, "extmarks", at_least=4)
+    run_e2e(nvim, server, "extmarks", at_least=7)
 
 
 @pytest.mark.model
