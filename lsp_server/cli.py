@@ -17,11 +17,13 @@ log = logging.getLogger("lsp_server")
 
 
 def _setup_logging(verbose: bool, log_file: str | None) -> None:
+    """Editors show a server's stderr as errors (Neovim's lsp.log marks every line [ERROR]), so
+    stderr gets warnings only; -v or a log file of one's own adds the rest."""
     handler: logging.Handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO if log_file else logging.WARNING)
     if not verbose:
         logging.getLogger("pygls").setLevel(logging.WARNING)
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
@@ -156,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fim-lsp", description="Inline code completion language server (local GGUF via llama.cpp).")
     parser.add_argument("--version", action="version", version=f"fim-lsp {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (stderr or --log-file)")
-    parser.add_argument("--log-file", help="write logs to this file instead of stderr")
+    parser.add_argument("--log-file", help="write logs (from INFO on) to this file instead of stderr, "
+                        "which gets warnings and errors only")
     parser.add_argument("--model", help="preset name or .gguf path (overrides settings and FIM_LSP_MODEL)")
     parser.add_argument("--stdio", action="store_true", help="serve over stdio (the default)")
     parser.add_argument("--tcp", action="store_true", help="serve over TCP instead of stdio")

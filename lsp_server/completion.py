@@ -302,7 +302,8 @@ class CompletionService:
         """Compute the next suggestion as if this one were accepted, while the user reads it."""
         doc = query.snapshot
         text, offset = accepted.apply(doc.text, query.offset)
-        ahead = replace(query, snapshot=replace(doc, text=text), offset=offset)
+        # A new snapshot, not dataclasses.replace: that would keep the old text's line starts.
+        ahead = replace(query, snapshot=Snapshot(doc.uri, text, doc.version, doc.language_id), offset=offset)
         self._start_background(ahead, "prefetch")
 
     def _start_background(self, query: CompletionQuery, kind: str) -> None:

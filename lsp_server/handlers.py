@@ -6,6 +6,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from lsp_server.items import TRIGGER_CHARACTERS
 from lsp_server.server import STATS_REQUEST, FimServer
 
 
@@ -40,7 +41,8 @@ def register(server: FimServer) -> FimServer:
     ) -> types.InlineCompletionList:
         return await ls.inline_completion(params)
 
-    @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[]))
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION,
+                    types.CompletionOptions(trigger_characters=list(TRIGGER_CHARACTERS)))
     async def completion(ls: FimServer, params: types.CompletionParams) -> types.CompletionList:
         return await ls.completion(params)
 

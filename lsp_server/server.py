@@ -31,9 +31,20 @@ from lsp_server.documents import (
     PositionError,
     Snapshot,
     TextChange,
+    column_to_index,
+    index_to_column,
     typed_cursor,
 )
 from lsp_server.engine import EngineError
+from lsp_server.items import (
+    MenuCaps,
+    MenuItem,
+    SelectedItem,
+    accept_selected,
+    extend_selected,
+    menu_caps,
+    menu_item,
+)
 from lsp_server.postprocess import Suggestion
 from lsp_server.worker import StaleJob
 
@@ -43,6 +54,8 @@ log = logging.getLogger(__name__)
 # (in any document: it is a property of the editor); while it does, keystrokes start speculative
 # completions (see CompletionService.speculate).
 AS_YOU_TYPE_S = 300.0
+# An Invoked request (the user pressed the key) waits this long for a model still loading.
+LOAD_WAIT_S = 60.0
 
 STATUS_NOTIFICATION = "fimLsp/status"
 STATS_REQUEST = "fimLsp/stats"
@@ -54,7 +67,7 @@ class FimProtocol(LanguageServerProtocol):
     per handled notification was kept forever (memory grew with every didChange)."""
 
     def structure_message(self, data: dict[str, Any]) -> Any:
-        _fix_trigger_kind(data)
+        _fix_inline_context(data)
         try:
             return super().structure_message(data)
         except JsonRpcInvalidParams as err:
@@ -72,17 +85,27 @@ class FimProtocol(LanguageServerProtocol):
         super()._execute_handler(msg_id, handler, done, args, kwargs)
 
 
-def _fix_trigger_kind(data: dict[str, Any]) -> None:
-    """vscode-languageclient 9 forwards VS Code's 0-based trigger kind; LSP's starts at 1.
+def _fix_inline_context(data: Any) -> None:
+    """Accept what vscode-languageclient 9 sends in an inline request's context.
 
-    0 is not a valid LSP value (pygls would reject the whole request), and in VS Code it means
-    an explicit invocation, so read it as Invoked.
+    - triggerKind is VS Code's 0-based value; LSP's starts at 1. 0 is not a valid LSP value (the
+      whole request would be rejected), and in VS Code it means an explicit invocation: Invoked.
+    - selectedCompletionInfo.range, sent while the suggest widget is open, is VS Code's
+      ``[start, end]`` array instead of a Range object.
+
+    Anything else is left for the decoder to judge; nothing here may raise.
     """
-    if data.get("method") != types.TEXT_DOCUMENT_INLINE_COMPLETION:
+    if not isinstance(data, dict) or data.get("method") != types.TEXT_DOCUMENT_INLINE_COMPLETION:
         return
-    context = (data.get("params") or {}).get("context")
-    if isinstance(context, dict) and context.get("triggerKind") == 0:
+    params = data.get("params")
+    context = params.get("context") if isinstance(params, dict) else None
+    if not isinstance(context, dict):
+        return
+    if context.get("triggerKind") == 0:
         context["triggerKind"] = types.InlineCompletionTriggerKind.Invoked.value
+    selected = context.get("selectedCompletionInfo")
+    if isinstance(selected, dict) and isinstance(rng := selected.get("range"), list) and len(rng) == 2:
+        selected["range"] = {"start": rng[0], "end": rng[1]}
 
 
 class FimServer(LanguageServer):
@@ -96,6 +119,7 @@ class FimServer(LanguageServer):
         self._root: Path | None = None
         self._last_load = 0.0
         self._asked_as_you_type: float | None = None  # time of the editor's last automatic request
+        self._client_name: str | None = None  # clientInfo.name: how its completion menu inserts
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Protocol noise (malformed JSON, a bad notification) goes to the log, not to pop-ups."""
@@ -112,6 +136,7 @@ class FimServer(LanguageServer):
         if isinstance(options, dict) and isinstance(options.get(SECTION), dict):
             options = options[SECTION]
         self.sources.init_options = options
+        self._client_name = params.client_info.name if params.client_info else None
         root = params.root_uri or (params.workspace_folders[0].uri if params.workspace_folders else None)
         fs_root = to_fs_path(root) if root else None
         self._root = Path(fs_root) if fs_root else None
@@ -288,16 +313,40 @@ class FimServer(LanguageServer):
                 pass
         return Path(path).name
 
-    async def suggest(self, uri: str, position: types.Position, several: bool) -> list[Suggestion]:
-        """Suggestion texts for a position; [] when disabled, not ready, stale or failing."""
-        if not self.settings.enabled:
-            return []
-        if not self.service.ready:
-            self._retry_remote_load()
+    async def suggest(self, uri: str, position: types.Position, several: bool, wait: bool = False) -> list[Suggestion]:
+        """Suggestions for a position; [] when disabled, not ready, stale or failing.
+
+        ``wait``: the user asked (an Invoked request), so wait for a model still loading.
+        """
+        if not await self._ready(wait):
             return []
         query = self._query(uri, position, several)
-        if query is None:
-            return []
+        return await self._complete(query) if query is not None else []
+
+    async def _ready(self, wait: bool) -> bool:
+        if not self.settings.enabled:
+            return False
+        if not self.service.ready:
+            self._retry_remote_load()
+            if wait:
+                await self._wait_loaded(LOAD_WAIT_S)
+        return self.service.ready
+
+    async def _wait_loaded(self, timeout: float) -> None:
+        """Wait for the engine while a load runs, or until the first one starts (initialized
+        pulls the configuration first). A cancelled request stops waiting; the load goes on."""
+        deadline = time.monotonic() + timeout
+        while not self.service.ready and (left := deadline - time.monotonic()) > 0:
+            task = self._load_task
+            if task is None and self.service.error is None:
+                await asyncio.sleep(min(0.05, left))
+            elif task is not None and not task.done():
+                await asyncio.wait([task], timeout=left)
+            else:
+                return  # the load failed; the user was told
+
+    async def _complete(self, query: CompletionQuery) -> list[Suggestion]:
+        uri = query.snapshot.uri
         try:
             texts = await self.service.complete(query)
         except StaleJob:  # counted by the worker
@@ -320,34 +369,90 @@ class FimServer(LanguageServer):
             self.start_loading()
 
     async def inline_completion(self, params: types.InlineCompletionParams) -> types.InlineCompletionList:
-        several = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
-        if not several:
+        invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+        if not invoked:
             self._asked_as_you_type = time.monotonic()
-        found = await self.suggest(params.text_document.uri, params.position, several)
-        if params.context.selected_completion_info is not None:
-            found = _with_selected_item(found, params.context.selected_completion_info.text)
-        return types.InlineCompletionList(items=[_inline_item(s, params.position) for s in found])
+        uri, position = params.text_document.uri, params.position
+        selected = params.context.selected_completion_info
+        if selected is not None:
+            rng, texts = await self._suggest_after_selected(uri, position, selected, invoked)
+            items = [types.InlineCompletionItem(insert_text=t, range=rng) for t in texts]
+        else:
+            found = await self.suggest(uri, position, invoked, wait=invoked)
+            items = [_inline_item(s, position) for s in found]
+        return types.InlineCompletionList(items=items)
+
+    async def _suggest_after_selected(
+        self, uri: str, position: types.Position, selected: types.SelectedCompletionInfo, invoked: bool
+    ) -> tuple[types.Range, list[str]]:
+        """While a completion menu has an item selected, complete as if it were accepted, and
+        extend it: VS Code shows only inline items that start with the selected item's edit.
+        (The user is typing a word there, so no suggestion replaces text before the cursor.)"""
+        cursor = types.Range(position, position)
+        if not await self._ready(invoked):
+            return cursor, []
+        query = self._query(uri, position, invoked)
+        if query is None:
+            return cursor, []
+        doc, enc = query.snapshot, self.encoding
+        rng = selected.range
+        try:
+            item = SelectedItem(doc.offset_at(rng.start.line, rng.start.character, enc),
+                                doc.offset_at(rng.end.line, rng.end.character, enc), selected.text)
+        except PositionError:
+            item = None
+        accepted = accept_selected(doc.text, query.offset, item) if item is not None else None
+        if item is None or accepted is None:
+            log.debug("selected item %r at %s does not end at the cursor: only filtering", selected.text, rng)
+            texts = _insertions(await self._complete(query))
+            return cursor, [t for t in texts if t.startswith(selected.text)]
+        text, offset = accepted
+        after = Snapshot(doc.uri, text, doc.version, doc.language_id)
+        texts = _insertions(await self._complete(self._query_at(after, offset, invoked)))
+        return rng, extend_selected(texts, item)
 
     async def completion(self, params: types.CompletionParams) -> types.CompletionList:
         # Completion sources (nvim-cmp, blink) ask as the user types, whatever trigger they report.
         self._asked_as_you_type = time.monotonic()
-        found = await self.suggest(params.text_document.uri, params.position, several=False)
-        texts = [s.text for s in found if not s.replace]
-        cursor = types.Range(params.position, params.position)
-        items = [
-            types.CompletionItem(
-                label=_label(t),
-                kind=types.CompletionItemKind.Snippet,
-                detail="fim-lsp",
-                documentation=types.MarkupContent(kind=types.MarkupKind.Markdown, value=f"```\n{t}\n```"),
-                text_edit=types.TextEdit(range=cursor, new_text=t),
-                insert_text_format=types.InsertTextFormat.PlainText,
-                sort_text="0",
-                filter_text=t.strip().split("\n", 1)[0] or t,
-            )
-            for t in texts
-        ]
+        uri, position = params.text_document.uri, params.position
+        found = await self.suggest(uri, position, several=False)
+        doc = self.documents.get(uri)
+        if not found or doc is None:
+            return types.CompletionList(is_incomplete=True, items=[])
+        line = doc.line_text(position.line)
+        before = line[: column_to_index(line, position.character, self.encoding)]
+        caps, markdown = self._menu_caps()
+        items = []
+        for s in found:
+            item = menu_item(s.text, before, caps, s.replace)
+            if item is not None:
+                items.append(self._completion_item(item, before, position, s.text, markdown))
         return types.CompletionList(is_incomplete=True, items=items)
+
+    def _menu_caps(self) -> tuple[MenuCaps, bool]:
+        """How the client inserts items, and whether it renders markdown documentation."""
+        td = self.client_capabilities.text_document
+        item = td.completion.completion_item if td and td.completion else None
+        markdown = bool(item and item.documentation_format and types.MarkupKind.Markdown in item.documentation_format)
+        return menu_caps(self._client_name, item.snippet_support if item else None), markdown
+
+    def _completion_item(
+        self, item: MenuItem, before: str, position: types.Position, text: str, markdown: bool
+    ) -> types.CompletionItem:
+        start = types.Position(position.line, index_to_column(before, item.start, self.encoding))
+        doc = types.MarkupContent(kind=types.MarkupKind.Markdown, value=f"```\n{text}\n```") if markdown else text
+        return types.CompletionItem(
+            label=item.label,
+            kind=types.CompletionItemKind.Snippet,
+            detail="fim-lsp",
+            documentation=doc,
+            text_edit=types.TextEdit(range=types.Range(start, position), new_text=item.new_text),
+            insert_text_format=(types.InsertTextFormat.Snippet if item.snippet else types.InsertTextFormat.PlainText),
+            insert_text_mode=(types.InsertTextMode.AsIs if item.multiline else
+                              types.InsertTextMode.AdjustIndentation if item.snippet else None),
+            sort_text="0",
+            filter_text=item.filter_text,
+        )
 
     def stats(self) -> dict[str, object]:
         data = self.service.stats.as_json()
@@ -369,14 +474,9 @@ def _text_change(change: types.TextDocumentContentChangeEvent) -> TextChange:
     return TextChange(change.text, (rng.start.line, rng.start.character, rng.end.line, rng.end.character))
 
 
-def _label(text: str) -> str:
-    first = next((ln.strip() for ln in text.split("\n") if ln.strip()), text.strip())
-    return first if len(first) <= 60 else first[:57] + "..."
-
-
-def _with_selected_item(found: list[Suggestion], selected: str) -> list[Suggestion]:
-    """When a completion-menu item is selected, only suggestions that extend it make sense."""
-    return [s for s in found if not s.replace and s.text.startswith(selected)] if selected else found
+def _insertions(found: list[Suggestion]) -> list[str]:
+    """The suggestions that only insert at the cursor."""
+    return [s.text for s in found if not s.replace]
 
 
 def _inline_item(found: Suggestion, position: types.Position) -> types.InlineCompletionItem:

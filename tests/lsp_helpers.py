@@ -25,6 +25,15 @@ async def send_raw(client: LanguageClient, message: dict[str, object]) -> object
     return await asyncio.wait_for(asyncio.wrap_future(future), timeout=30)
 
 
+def plain(value: Any) -> Any:
+    """A raw response (pygls gives named tuples for JSON objects) as plain dicts and lists."""
+    if hasattr(value, "_asdict"):
+        return {k: plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
 def record_statuses(client: LanguageClient) -> None:
     """Keep the server's fimLsp/status notifications on ``client.statuses``."""
     statuses: list[dict[str, Any]] = []

@@ -25,6 +25,7 @@ LAYER = {
     "lsp_server.pipeline": "pipeline",
     "lsp_server.worker": "worker",
     "lsp_server.suggestion_cache": "cache",
+    "lsp_server.items": "items",
     "lsp_server.completion": "completion",
     "lsp_server.server": "server",
     "lsp_server.handlers": "handlers",
@@ -43,9 +44,10 @@ MAY_USE: dict[str, set[str]] = {
     "pipeline": {"config", "context", "engine", "postprocess"},
     "worker": {"engine"},
     "cache": {"postprocess"},
+    "items": set(),
     "completion": {"config", "context", "documents", "engine", "pipeline", "postprocess", "cache", "worker"},
-    "server": {"root", "config", "documents", "engine", "postprocess", "worker", "completion"},
-    "handlers": {"server"},
+    "server": {"root", "config", "documents", "engine", "postprocess", "worker", "completion", "items"},
+    "handlers": {"server", "items"},
     "cli": set(LAYER.values()),
 }
 # Only the protocol layers speak LSP; everything under them is plain data in, plain data out.

@@ -36,6 +36,7 @@ async def test_capabilities_and_one_clear_error(client: LanguageClient) -> None:
     caps = client.init_result.capabilities  # type: ignore[attr-defined]
     assert caps.inline_completion_provider is not None
     assert caps.completion_provider is not None
+    assert set(caps.completion_provider.trigger_characters) >= {".", "("}  # so autotrigger can fire
     assert caps.text_document_sync is not None
     messages = await _messages(client, 2)
     assert any("maxTokens" in m for m in messages), messages  # the bad setting, reported

@@ -35,13 +35,18 @@ def server_command() -> list[str]:
 
 
 async def start(request: pytest.FixtureRequest, lsp_client: LanguageClient, **settings: Any) -> LanguageClient:
+    return await start_as(lsp_client, client_capabilities(request.param), None, **settings)
+
+
+async def start_as(lsp_client: LanguageClient, caps: types.ClientCapabilities, name: str | None,
+                   **settings: Any) -> LanguageClient:
     record_statuses(lsp_client)
-    caps = client_capabilities(request.param)
     await lsp_client.initialize_session(
         types.InitializeParams(
             capabilities=caps,
             root_uri="file:///work/demo",
             initialization_options={**SETTINGS, **settings},
+            client_info=types.ClientInfo(name=name) if name else None,
         )
     )
     return lsp_client
@@ -51,6 +56,44 @@ async def start(request: pytest.FixtureRequest, lsp_client: LanguageClient, **se
 async def client(request: pytest.FixtureRequest, lsp_client: LanguageClient) -> AsyncIterator[LanguageClient]:
     await start(request, lsp_client)
     assert (await wait_state(lsp_client))["state"] == "ready"
+    yield lsp_client
+    if lsp_client._server is not None and lsp_client._server.returncode is None:
+        await lsp_client.shutdown_session()
+
+
+def _one_line_menu() -> types.ClientCapabilities:
+    return types.ClientCapabilities(text_document=types.TextDocumentClientCapabilities(
+        completion=types.CompletionClientCapabilities(
+            completion_item=types.ClientCompletionItemOptions(snippet_support=False))))
+
+
+# Completion-menu clients as they declare themselves: vim-lsp and ALE (no snippets, no
+# clientInfo), eglot 1.9 without yasnippet, Neovim (its recorded capabilities: snippets).
+MENU_CLIENTS: dict[str, tuple[str | None, Any]] = {
+    "vim-lsp": (None, _one_line_menu),
+    "eglot": ("Eglot", _one_line_menu),
+    "neovim": ("Neovim", lambda: client_capabilities("neovim")),
+}
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=server_command(), server_env=SERVER_ENV),
+                    params=list(MENU_CLIENTS))
+async def menu_client(request: pytest.FixtureRequest, lsp_client: LanguageClient) -> AsyncIterator[LanguageClient]:
+    """A ready server and a completion-menu client of each kind; ``.kind`` names it."""
+    name, caps = MENU_CLIENTS[request.param]
+    await start_as(lsp_client, caps(), name, typingBudgetMs=60000)  # whole lines while typing a word
+    assert (await wait_state(lsp_client))["state"] == "ready"
+    lsp_client.kind = request.param  # type: ignore[attr-defined]
+    yield lsp_client
+    if lsp_client._server is not None and lsp_client._server.returncode is None:
+        await lsp_client.shutdown_session()
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=server_command(), server_env=SERVER_ENV),
+                    params=["visual_studio_code"])
+async def loading_client(request: pytest.FixtureRequest, lsp_client: LanguageClient) -> AsyncIterator[LanguageClient]:
+    """Initialized; the model is still loading when the test starts."""
+    await start(request, lsp_client)
     yield lsp_client
     if lsp_client._server is not None and lsp_client._server.returncode is None:
         await lsp_client.shutdown_session()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import re
 import time
 
 import psutil
 import pytest
-from lsp_helpers import send_raw, write_raw
+from lsp_helpers import plain, send_raw, write_raw
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
 from pytest_lsp import LanguageClient
@@ -108,6 +109,12 @@ async def test_invoked_request_may_offer_alternatives(client: LanguageClient) ->
     assert len(set(texts)) == len(texts)
 
 
+def expand_snippet(snippet: str, indent: str) -> str:
+    """What vim.snippet.expand inserts for a snippet without tabstops: unescaped, and each line
+    after the first indented like the cursor line."""
+    return re.sub(r"\\([\\$}])", r"\1", snippet).replace("\n", "\n" + indent)
+
+
 async def test_completion_fallback(client: LanguageClient) -> None:
     open_doc(client)
     result = await client.text_document_completion_async(
@@ -116,9 +123,10 @@ async def test_completion_fallback(client: LanguageClient) -> None:
     assert isinstance(result, types.CompletionList) and len(result.items) == 1
     item = result.items[0]
     assert isinstance(item.text_edit, types.TextEdit)
-    assert item.text_edit.range == types.Range(BODY, BODY)
-    suggestion = item.text_edit.new_text
-    assert item.label == next(ln.strip() for ln in suggestion.split("\n") if ln.strip())[:60]
+    assert item.text_edit.range == types.Range(BODY, BODY)  # no word typed before the cursor
+    assert item.insert_text_format == types.InsertTextFormat.Snippet  # both clients expand snippets
+    suggestion = expand_snippet(item.text_edit.new_text, "    ")
+    assert item.label == item.filter_text == suggestion.split("\n", 1)[0]
     ast.parse(insert(SOURCE, BODY, suggestion))
 
 
@@ -245,3 +253,82 @@ async def test_shutdown_and_exit_leave_no_process(client: LanguageClient) -> Non
     await client.shutdown_session()
     assert client._server.returncode == 0
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+WORD_SOURCE = '''import re
+
+
+def strip_comments(source, preprocessor=None):
+    """Remove comments from source, after running the preprocessor if one is given."""
+    if pre
+    return re.sub(r"#.*", "", source)
+'''
+AFTER_PRE = types.Position(line=5, character=10)  # after `    if pre`
+WORD = types.Range(types.Position(line=5, character=7), AFTER_PRE)
+
+
+def check_extends_selected(result: object, selected: str) -> list[str]:
+    """Items that VS Code can show with the suggest widget open: over the item's range, starting
+    with its text; what they insert parses as the line after the accepted item."""
+    assert isinstance(result, types.InlineCompletionList) and result.items
+    texts = []
+    for item in result.items:
+        assert item.range == WORD
+        assert isinstance(item.insert_text, str) and item.insert_text.startswith(selected)
+        assert item.insert_text[len(selected):].strip()
+        texts.append(item.insert_text)
+    return texts
+
+
+async def test_suggest_widget_selection_as_vscode_sends_it(client: LanguageClient) -> None:
+    """vscode-languageclient 9 sends selectedCompletionInfo.range as a [start, end] array."""
+    open_doc(client, WORD_SOURCE)
+    result = await send_raw(client, {
+        "jsonrpc": "2.0", "id": "sel-1", "method": types.TEXT_DOCUMENT_INLINE_COMPLETION,
+        "params": {"textDocument": {"uri": URI}, "position": {"line": 5, "character": 10},
+                   "context": {"triggerKind": 1, "selectedCompletionInfo": {
+                       "range": [{"line": 5, "character": 7}, {"line": 5, "character": 10}],
+                       "text": "preprocessor"}}}})
+    items = client.protocol._converter.structure(plain(result), types.InlineCompletionList)
+    texts = check_extends_selected(items, "preprocessor")
+    line = "    if " + texts[0].split("\n", 1)[0]
+    assert line.startswith("    if preprocessor") and not line.startswith("    if preprocessorprocessor")
+    print(f"ghost text with the widget open: {line!r}")
+
+
+async def test_suggest_widget_selection_as_a_range_object(client: LanguageClient) -> None:
+    open_doc(client, WORD_SOURCE)
+    params = types.InlineCompletionParams(
+        context=types.InlineCompletionContext(
+            trigger_kind=types.InlineCompletionTriggerKind.Invoked,
+            selected_completion_info=types.SelectedCompletionInfo(range=WORD, text="preprocessor")),
+        text_document=types.TextDocumentIdentifier(URI), position=AFTER_PRE)
+    check_extends_selected(await client.text_document_inline_completion_async(params), "preprocessor")
+
+
+async def test_garbage_inline_params_get_an_error_and_the_server_stays_up(client: LanguageClient) -> None:
+    for params in ([1, 2], "context", {"context": [0]}, {"context": {"triggerKind": 1, "selectedCompletionInfo": [1]}},
+                   {"context": {"triggerKind": 1, "selectedCompletionInfo": {"range": [1], "text": "x"}}}):
+        with pytest.raises(JsonRpcException):
+            await send_raw(client, {"jsonrpc": "2.0", "id": "junk", "method": types.TEXT_DOCUMENT_INLINE_COMPLETION,
+                                    "params": params})
+    assert isinstance(await server_stats(client), dict)
+
+
+async def test_invoked_request_waits_for_the_model_while_it_loads(loading_client: LanguageClient) -> None:
+    client = loading_client
+    open_doc(client)
+    invoked = asyncio.ensure_future(client.text_document_inline_completion_async(inline_params(invoked=True)))
+    cancelled = client.protocol.send_request(types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(invoked=True),
+                                             msg_id="invoked-cancelled")
+    automatic = await client.text_document_inline_completion_async(inline_params())
+    assert not any(s["state"] == "ready" for s in client.statuses)  # type: ignore[attr-defined]
+    assert list(automatic.items) == []  # as you type: no waiting, the next keystroke asks again
+    started = time.monotonic()
+    client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="invoked-cancelled"))
+    with pytest.raises(JsonRpcRequestCancelled):
+        await asyncio.wrap_future(cancelled)
+    assert time.monotonic() - started < 3.0
+    result = await invoked  # the user pressed the key: answered once the model is there
+    assert any(s["state"] == "ready" for s in client.statuses)  # type: ignore[attr-defined]
+    assert result.items and isinstance(result.items[0].insert_text, str) and result.items[0].insert_text.strip()

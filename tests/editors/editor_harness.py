@@ -1,4 +1,4 @@
-"""Drivers for the real-editor suites (editor-clients/): Neovim and VS Code, headless.
+"""Drivers for the real-editor suites (editor-clients/): Neovim, VS Code, Vim and Emacs, headless.
 
 The editors run as child processes in their own process group, with a marker in their
 environment; every process still carrying the marker afterwards is a leak, which fails the test.
@@ -104,3 +104,18 @@ def run_isolated(
     except ProcessLookupError:
         pass
     return Run(proc.returncode, output, [f"{pid} {cmd}" for pid, cmd in leaked])
+
+
+# The completion-menu suites (Vim, Emacs): a word typed before the cursor, and a place where the
+# model writes several lines (issue 12: "if pre" gave "if proprocessor" in eglot and no item in
+# vim-lsp; "if " gave a NUL byte in Vim).
+MENU_MODEL = "qwen2.5-coder-0.5b-offline"
+TYPED_WORD = '''import re
+
+
+def strip_comments(source, preprocessor=None):
+    """Remove comments from source, after running the preprocessor if one is given."""
+    if pre
+    return re.sub(r"#.*", "", source)
+'''
+MULTI_LINE = "def total(values):\n    result = 0\n    for \n    return result\n"

@@ -106,6 +106,24 @@ def test_plugin_scripted_items(nvim: Path) -> None:
     assert not run.leaked, f"processes left behind: {run.leaked}"
 
 
+def test_help_after_the_documented_runtimepath_install(nvim: Path, tmp_path: Path) -> None:
+    """editor-clients/README.md: prepend the plugin folder to 'runtimepath' in init.lua. No
+    plugin manager generates doc/tags then; `:help fim_lsp` must work anyway (E149 before)."""
+    plugin = tmp_path / "fim-lsp/editor-clients/neovim"
+    shutil.copytree(PLUGIN, plugin, ignore=shutil.ignore_patterns("tags"))
+    init = tmp_path / "init.lua"
+    init.write_text(f"vim.opt.runtimepath:prepend({str(plugin)!r})\nrequire('fim_lsp').setup({{}})\n")
+    show = "lua io.stdout:write('help file: ' .. vim.fn.expand('%:t') .. '\\n')"
+    run = run_isolated(
+        [str(nvim), "--headless", "-i", "NONE", "-u", str(init), "-c", "help fim_lsp", "-c", show, "-c", "qa!"],
+        cwd=tmp_path, timeout=60, env={"XDG_CONFIG_HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path)},
+    )
+    print(run.output)
+    assert "help file: fim_lsp.txt" in run.output, run.output
+    assert (plugin / "doc/tags").is_file()
+    assert not run.leaked
+
+
 def run_e2e(nvim: Path, server: Path, mode: str, at_least: int) -> None:
     """Run the plugin's e2e script in ``mode`` and check its own pass/fail line."""
     run = run_isolated(
@@ -124,7 +142,7 @@ def run_e2e(nvim: Path, server: Path, mode: str, at_least: int) -> None:
 @pytest.mark.model
 def test_neovim_011_extmark_ghost_text(nvim: Path, server: Path) -> None:
     assert nvim_version(nvim) is not None
-    run_e2e(nvim, server, "extmarks", at_least=4)
+    run_e2e(nvim, server, "extmarks", at_least=7)
 
 
 @pytest.mark.model

@@ -1,4 +1,4 @@
--- Load guard and the :FimLsp command. The server starts only once setup() is called.
+-- Load guard, help tags and the :FimLsp command. The server starts only once setup() is called.
 if vim.g.loaded_fim_lsp then
   return
 end
@@ -7,6 +7,17 @@ vim.g.loaded_fim_lsp = 1
 if vim.fn.has('nvim-0.10') ~= 1 then
   vim.notify('fim-lsp needs Neovim 0.10 or newer', vim.log.levels.ERROR)
   return
+end
+
+-- `:help fim_lsp` needs doc/tags, which plugin managers generate but a runtimepath install
+-- (README) does not: generate it when it is missing or older than the help file.
+local here = vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':p')
+local doc = vim.fs.joinpath(vim.fs.dirname(vim.fs.dirname(here)), 'doc')
+if
+  vim.fn.getftime(doc .. '/tags') < vim.fn.getftime(doc .. '/fim_lsp.txt')
+  and vim.fn.filewritable(doc) == 2
+then
+  pcall(vim.cmd.helptags, vim.fn.fnameescape(doc))
 end
 
 local subcommands = {

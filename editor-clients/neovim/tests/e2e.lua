@@ -107,6 +107,13 @@ local function visible()
   return lua("return require('fim_lsp').visible()")
 end
 
+--- What vim.snippet.expand inserts for a snippet without tabstops: unescaped, and each line
+--- after the first indented like the cursor line.
+local function expand_snippet(snippet, indent)
+  local text = snippet:gsub('\\([\\$}])', '%1')
+  return (text:gsub('\n', '\n' .. indent))
+end
+
 local results = {}
 local function test(name, body)
   local started = vim.uv.now()
@@ -248,19 +255,82 @@ if mode == 'extmarks' and vim.lsp.completion and vim.lsp.completion.get then
         if vim.fn.pumvisible() ~= 1 then return nil end
         local items = vim.fn.complete_info({ 'items' }).items
         local lsp = items[1] and items[1].user_data.nvim.lsp
-        return lsp and { abbr = items[1].abbr, newText = lsp.completion_item.textEdit.newText } or nil
+        local ci = lsp and lsp.completion_item
+        return ci and { abbr = items[1].abbr, newText = ci.textEdit.newText, snippet = ci.insertTextFormat == 2 }
       ]])
     end)
     say('  menu item: %q, inserts %q', item.abbr, item.newText)
     assert(vim.trim(item.newText) ~= '', 'the completion is not blank')
     local row = #lines()
     input('<C-y>')
-    local want = vim.split(prefix .. item.newText, '\n', { plain = true })
+    local text = item.snippet and expand_snippet(item.newText, '    ') or item.newText
+    local want = vim.split(prefix .. text, '\n', { plain = true })
     wait_for('the whole suggestion in the buffer', 5000, function()
       return vim.deep_equal(vim.list_slice(lines(), row, row + #want - 1), want) or nil
     end)
     say('  buffer line now: %q', lines()[row])
     input('<Esc>')
+  end)
+
+  test("Neovim's default completeopt: a lone item is inserted as its whole first line", function()
+    local prefix = '    return '
+    input('o<CR><CR>def area(width, height):<CR>' .. prefix)
+    local row = #lines()
+    wait_for('the typed line', 5000, function()
+      return lines()[row] == prefix or nil
+    end)
+    local completeopt = lua('local old = vim.o.completeopt; vim.o.completeopt = "menu,popup"; return old')
+    lua([[
+      _G.fim_done = nil
+      vim.api.nvim_create_autocmd('CompleteDone', { once = true, callback = function()
+        local ud = vim.v.completed_item.user_data
+        _G.fim_done = { reason = vim.v.event.reason, item = ud and ud.nvim and ud.nvim.lsp.completion_item }
+      end })
+      vim.lsp.completion.get()
+    ]])
+    -- No menu: the lone item's word goes into the line at once, and typing on (here <Esc>)
+    -- ends the completion with reason "discard", so nothing else is ever applied.
+    wait_for('the item inserted', SUGGEST_MS, function()
+      return lines()[row] ~= prefix or nil
+    end)
+    input('<Esc>')
+    local done = wait_for('CompleteDone', 5000, function()
+      return lua('return _G.fim_done')
+    end)
+    lua('vim.o.completeopt = ...', completeopt)
+    local edit = done.item.textEdit
+    local first = vim.split(done.item.insertTextFormat == 2 and expand_snippet(edit.newText, '    ')
+      or edit.newText, '\n', { plain = true })[1]
+    say('  %s: buffer line %q, item %q', done.reason, lines()[row], edit.newText)
+    eq(prefix .. first, lines()[row], 'the whole first line of the suggestion')
+  end)
+
+  test('autotrigger: the menu opens by itself after a trigger character', function()
+    local typed = '    return math'
+    input('o<CR><CR>def norm(v):<CR>' .. typed)
+    local row = #lines()
+    wait_for('the typed line', 5000, function()
+      return lines()[row] == typed or nil
+    end)
+    local autotrigger = [[
+      local c = vim.lsp.get_clients({ bufnr = 0, name = 'fim_lsp' })[1]
+      vim.lsp.completion.enable(false, c.id, 0)
+      vim.lsp.completion.enable(true, c.id, 0, { autotrigger = ... })
+    ]]
+    lua(autotrigger, true) -- as `completion = { autotrigger = true }` in setup() does
+    local completeopt = lua('local old = vim.o.completeopt; vim.o.completeopt = "menuone,noselect,popup"; return old')
+    input('.')
+    local abbr = wait_for('the menu after "."', SUGGEST_MS, function()
+      return lua([[
+        if vim.fn.pumvisible() ~= 1 then return nil end
+        local items = vim.fn.complete_info({ 'items' }).items
+        return items[1] and items[1].abbr or nil
+      ]])
+    end)
+    say('  menu after %q: %q', typed .. '.', abbr)
+    input('<C-e><Esc>')
+    lua(autotrigger, false)
+    lua('vim.o.completeopt = ...', completeopt)
   end)
 end
 

@@ -158,6 +158,24 @@ test('a missing server command is reported, not thrown', function()
   assert(messages[1] and messages[1]:find('not found'), vim.inspect(messages))
 end)
 
+test('FimLspGhostText: Comment colours, a grey in terminals; follows :colorscheme', function()
+  local api = vim.api
+  vim.cmd('highlight clear')
+  vim.cmd('highlight Comment guifg=#9ba0a4') -- a GUI colour only, as Neovim's default scheme
+  require('fim_lsp').setup({ cmd = { 'true' } })
+  local hl = api.nvim_get_hl(0, { name = 'FimLspGhostText' })
+  eq(0x9ba0a4, hl.fg)
+  eq(8, hl.ctermfg) -- without 'termguicolors' it would otherwise look like code
+  vim.cmd('highlight clear') -- what :colorscheme does first; it removes the group
+  vim.cmd('highlight Comment ctermfg=244 guifg=#123456')
+  api.nvim_exec_autocmds('ColorScheme', {})
+  hl = api.nvim_get_hl(0, { name = 'FimLspGhostText' })
+  eq({ 0x123456, 244 }, { hl.fg, hl.ctermfg })
+  vim.cmd('highlight FimLspGhostText ctermfg=1') -- the user's own wins
+  api.nvim_exec_autocmds('ColorScheme', {})
+  eq(1, api.nvim_get_hl(0, { name = 'FimLspGhostText' }).ctermfg)
+end)
+
 test('plugin/ guard defines :FimLsp once', function()
   vim.cmd('runtime plugin/fim_lsp.lua')
   eq(1, vim.g.loaded_fim_lsp)

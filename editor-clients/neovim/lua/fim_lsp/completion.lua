@@ -1,9 +1,10 @@
 -- Completion-menu source: the built-in vim.lsp.completion (0.11+), plus one fix-up.
 --
--- vim.lsp.completion inserts only the first run of non-blanks of a plain-text textEdit
--- ("2 * a * b" -> "2") and, for plain text, never applies the rest on CompleteDone (only
--- snippets are expanded). A suggestion is a whole piece of code, so after an accepted fim-lsp
--- item this replaces what was inserted with the item's full textEdit.
+-- The server sends snippet items to clients that declare snippet support, as Neovim does;
+-- vim.lsp.completion inserts their label (the whole first line) and expands the snippet on
+-- accept. A plain-text item (capabilities without snippet support) has only the first run of
+-- non-blanks of its textEdit inserted ("2 * a * b" -> "2") and the rest never applied, so
+-- after such an accepted fim-lsp item this replaces what was inserted with the full textEdit.
 local text = require('fim_lsp.text')
 
 local api = vim.api

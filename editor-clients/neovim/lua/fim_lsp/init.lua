@@ -322,6 +322,20 @@ end
 
 local augroup = api.nvim_create_augroup('fim_lsp', { clear = true })
 
+--- Defines FimLspGhostText (unless the user or the colour scheme did) as Comment's colours,
+--- plus a grey for terminals without 'termguicolors': Neovim's default scheme gives Comment a
+--- GUI colour only, and there the ghost text would look exactly like code.
+function M.define_highlight()
+  local comment = api.nvim_get_hl(0, { name = 'Comment', link = false })
+  api.nvim_set_hl(0, 'FimLspGhostText', {
+    fg = comment.fg or 0x808080,
+    italic = comment.italic,
+    ctermfg = comment.ctermfg or 8,
+    cterm = comment.cterm,
+    default = true,
+  })
+end
+
 --- Starts fim-lsp for matching buffers. Safe to call again: options are merged anew.
 ---@param opts? fim_lsp.Config
 function M.setup(opts)
@@ -329,8 +343,10 @@ function M.setup(opts)
   if opts and opts.cmd then
     M.config.cmd = opts.cmd -- a list is replaced, not merged index by index
   end
-  api.nvim_set_hl(0, 'FimLspGhostText', { link = 'Comment', default = true })
   api.nvim_clear_autocmds({ group = augroup })
+  M.define_highlight()
+  -- :colorscheme clears the group; define it again for the new scheme.
+  api.nvim_create_autocmd('ColorScheme', { group = augroup, callback = M.define_highlight })
 
   if vim.fn.executable(cmd_list()[1]) ~= 1 then
     vim.notify(

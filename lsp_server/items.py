@@ -1,0 +1,144 @@
+"""Shape suggestions into the items editors apply. Pure: plain data in and out, no pygls.
+
+A suggestion is text to insert at the cursor, after replacing the last ``replace_from``
+characters before the cursor on its line (0: a plain insertion). Completion-menu clients apply
+an item each their own way, so a menu item is shaped to come out right in all of them:
+
+- its edit starts at the word typed before the cursor and its ``newText`` repeats that word:
+  eglot 1.9 deletes the inserted label minus the typed word, then applies the edit; an edit
+  that starts at the cursor gets the typed word twice (``if pre`` -> ``if proprocessor``);
+- ``label`` and ``filterText`` start with the typed word: vim-lsp and Neovim drop items whose
+  filter text does not start with it;
+- ``label`` is exactly the text the edit leaves on the cursor line: Neovim's completion inserts
+  the label of a snippet item as the completion's word, and with the default ``completeopt`` a
+  lone item may stay as that word without its edit ever being applied;
+- one line unless the client is known to insert line breaks as they are, or expands snippets:
+  Vim turns a "\\n" in a completion word into a NUL byte.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Where a completion menu may open by itself (vim.lsp.completion's autotrigger, company, ...):
+# after a member access, an opening bracket or an argument separator, where the code that follows
+# is predictable and wanted. Not " " or "\n": each request runs the model, and a menu at every
+# word boundary would cost a run per word typed (VS Code already asks on every word typed).
+TRIGGER_CHARACTERS = (".", "(", "[", ",")
+
+# Clients whose completion inserts a plain-text newText with its line breaks as they are.
+MULTILINE_CLIENTS = frozenset({"eglot", "helix", "visual studio code", "code-server", "code-oss", "vscodium"})
+
+_WORD = re.compile(r"\w+$")
+# Characters some client turns into a NUL byte or a line break; never sent in a one-line item.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_SNIPPET_SPECIAL = re.compile(r"([\\$}])")
+
+
+@dataclass(frozen=True)
+class MenuCaps:
+    """What a completion-menu client does with an item's text."""
+
+    snippets: bool = False  # completionItem.snippetSupport
+    multiline: bool = False  # inserts a plain-text newText with line breaks as they are
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    """One completion item: ``new_text`` replaces the cursor line from ``start`` to the cursor."""
+
+    label: str
+    filter_text: str
+    start: int  # string index in the cursor line
+    new_text: str
+    snippet: bool = False  # new_text is snippet syntax (InsertTextFormat.Snippet)
+    multiline: bool = False  # new_text holds line breaks, with their indentation kept as is
+
+
+def menu_caps(client_name: str | None, snippet_support: bool | None) -> MenuCaps:
+    """A client's traits from its ``clientInfo.name`` and its declared snippet support."""
+    name = (client_name or "").strip().lower()
+    return MenuCaps(snippets=bool(snippet_support), multiline=name in MULTILINE_CLIENTS)
+
+
+def typed_word_start(line_before: str) -> int:
+    """Index in the line where the word typed before the cursor starts (the cursor if none)."""
+    m = _WORD.search(line_before)
+    return m.start() if m else len(line_before)
+
+
+def menu_item(suggestion: str, line_before: str, caps: MenuCaps, replace_from: int = 0) -> MenuItem | None:
+    """The completion item for a suggestion at the end of ``line_before``; None when this client
+    cannot be given it without a risk of other text than the suggestion's."""
+    replace_from = max(0, min(replace_from, len(line_before)))
+    kept = len(line_before) - replace_from  # the line's characters the suggestion keeps
+    start = min(typed_word_start(line_before), kept)
+    text = line_before[start:kept] + suggestion.replace("\r\n", "\n")
+    first, _, rest = text.partition("\n")
+    if _CONTROL.search(text) or not text.strip() or text == line_before[start:]:
+        return None
+    if caps.multiline:
+        label = _label(text)
+        return MenuItem(label, label, start, text, multiline=bool(rest))
+    if not first.strip():
+        return None  # it starts on the next line: there is no label the client can insert
+    body = _relative_indent(text, _indent(line_before[:start])) if rest and caps.snippets else None
+    if body is not None:
+        return MenuItem(first, first, start, _SNIPPET_SPECIAL.sub(r"\\\1", body), snippet=True)
+    if first == line_before[start:]:
+        return None  # its first line changes nothing, and this client takes one line only
+    if caps.snippets:
+        return MenuItem(first, first, start, _SNIPPET_SPECIAL.sub(r"\\\1", first), snippet=True)
+    return MenuItem(first, first, start, first)
+
+
+def _label(text: str) -> str:
+    """The first line; when it is blank, the first line that is not, so the menu shows something."""
+    first = text.split("\n", 1)[0]
+    if first.strip():
+        return first
+    return next((ln.strip() for ln in text.split("\n") if ln.strip()), first)
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip(" \t"))]
+
+
+def _relative_indent(text: str, base: str) -> str | None:
+    """Lines after the first without the cursor line's indentation, which snippet expansion adds
+    back (Neovim's vim.snippet, LSP's adjustIndentation); None when a line is indented less."""
+    if not base:
+        return text
+    lines = text.split("\n")
+    out = [lines[0]]
+    for line in lines[1:]:
+        if not line.strip():
+            out.append(line[len(base):] if line.startswith(base) else "")
+        elif line.startswith(base):
+            out.append(line[len(base):])
+        else:
+            return None
+    return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class SelectedItem:
+    """The completion-menu item VS Code's suggest widget has selected, as string indices."""
+
+    start: int
+    end: int
+    text: str
+
+
+def accept_selected(text: str, cursor: int, item: SelectedItem) -> tuple[str, int] | None:
+    """The buffer and cursor as if the selected item were accepted; None for an item that does
+    not end at or after the cursor on its line (no sensible completion then)."""
+    if not (0 <= item.start <= cursor <= item.end <= len(text)) or "\n" in text[item.start : item.end]:
+        return None
+    return text[: item.start] + item.text + text[item.end :], item.start + len(item.text)
+
+
+def extend_selected(suggestions: list[str], item: SelectedItem) -> list[str]:
+    """Inline texts for the item's range: the item's text, then the suggestion after it."""
+    return [item.text + s for s in suggestions if s.strip()]

@@ -1,0 +1,63 @@
+"""What the real server writes to stderr, which editors show as errors (Neovim's lsp.log marks
+every stderr line [ERROR]): warnings only, unless -v or --log-file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+
+pytestmark = pytest.mark.model
+MODEL = "qwen2.5-coder-0.5b-offline"  # conftest.MODEL, which conftest checks is downloaded
+
+
+def send(stdin: IO[bytes], message: dict[str, Any]) -> None:
+    body = json.dumps({"jsonrpc": "2.0", **message}).encode()
+    stdin.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    stdin.flush()
+
+
+def receive(stdout: IO[bytes]) -> dict[str, Any]:
+    length = 0
+    while (line := stdout.readline().strip()) != b"":
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return json.loads(stdout.read(length))
+
+
+def serve_until_ready(*args: str) -> str:
+    """Start the server, wait for the model, stop it; its stderr."""
+    proc = subprocess.Popen([sys.executable, "-m", "lsp_server", "--model", MODEL, *args],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        send(proc.stdin, {"id": 1, "method": "initialize", "params": {"capabilities": {}}})
+        send(proc.stdin, {"method": "initialized", "params": {}})
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            message = receive(proc.stdout)
+            if message.get("method") == "fimLsp/status" and message["params"]["state"] in ("ready", "error"):
+                assert message["params"]["state"] == "ready", message
+                break
+        send(proc.stdin, {"id": 2, "method": "shutdown"})
+        send(proc.stdin, {"method": "exit"})
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    return stderr.decode(errors="replace")
+
+
+def test_stderr_gets_no_info_lines_by_default() -> None:
+    stderr = serve_until_ready()
+    assert [ln for ln in stderr.splitlines() if " INFO " in ln or " DEBUG " in ln] == [], stderr
+
+
+def test_a_log_file_gets_info_lines(tmp_path: Path) -> None:
+    log = tmp_path / "fim-lsp.log"
+    serve_until_ready("--log-file", str(log))
+    assert "INFO lsp_server.server: engine ready" in log.read_text()

@@ -1,0 +1,53 @@
+"""The completion-menu fallback in real Vim + ALE, headless.
+
+Debian's vim (9.0) and vim-ale (3.3), ALE being the LSP client Debian packages for Vim (issue 12
+was found with vim-lsp, which has the same two traits): omnifunc completion (<C-x><C-o>) against
+the real fim-lsp and model. Vim drops items whose word does not start with the typed word, and
+writes a line break in a completion word into the file as a NUL byte.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from editor_harness import MENU_MODEL, MULTI_LINE, TYPED_WORD, fim_lsp_server, missing, run_isolated
+
+DRIVER = Path(__file__).parent / "clients/ale_e2e.vim"
+ALE = Path("/usr/share/vim-ale/plugin/ale.vim")
+
+
+@pytest.mark.model
+def test_ale_completes_a_typed_word_and_a_multi_line_suggestion(tmp_path: Path) -> None:
+    vim = shutil.which("vim")
+    if vim is None or not ALE.is_file():
+        missing("Vim and ALE are not installed (Debian: vim vim-ale)")
+    server = fim_lsp_server()
+    if server is None:
+        missing("the fim-lsp command is not installed (pip install -e .)")
+    assert vim is not None
+    (tmp_path / "strip.py").write_text(TYPED_WORD)
+    (tmp_path / "total.py").write_text(MULTI_LINE)
+    out = tmp_path / "out.jsonl"
+    run = run_isolated(
+        [vim, "-N", "-u", "NONE", "-i", "NONE", "-n", "-es", "-S", str(DRIVER)], cwd=tmp_path, timeout=600,
+        env={"FIM_LSP_SERVER": f"{server} --model {MENU_MODEL}", "FIM_LSP_E2E_DIR": str(tmp_path),
+             "FIM_LSP_E2E_CASES": json.dumps([{"file": "strip.py", "line": 6}, {"file": "total.py", "line": 3}]),
+             "FIM_LSP_E2E_OUT": str(out), "HOME": str(tmp_path)},
+    )
+    print(run.output)
+    assert run.returncode == 0, run.output
+    results = {r["file"]: r for r in map(json.loads, out.read_text().splitlines())}
+    print(results)
+    assert not run.leaked, f"processes left behind: {run.leaked}"
+
+    total = results["total.py"]["lines"]
+    assert not any("\n" in line or "\0" in line for line in total), total  # "\n": a NUL in Vim
+    assert total[2].startswith("    for ") and total[2].strip() != "for", total[2]
+    assert total[:2] + total[3:] == MULTI_LINE.split("\n")[:2] + MULTI_LINE.split("\n")[3:-1]
+
+    strip = results["strip.py"]["lines"]
+    assert strip[5].startswith("    if preprocessor"), strip[5]  # before: the item was dropped
+    assert strip[:5] + strip[6:] == TYPED_WORD.split("\n")[:5] + TYPED_WORD.split("\n")[6:-1]
