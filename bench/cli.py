@@ -216,7 +216,11 @@ async def run_ours(args, plan_tasks, traces, fmodel, out_dir, log, rec, holes=()
     try:
         ready = await server.start()
         log(f"fim-lsp ready in {ready:.1f}s")
-        cold = await _cold_start(completer, traces, plan_tasks, server.spawned_at)
+        async def ran() -> bool:
+            stats = await server.stats()
+            return bool(stats and stats.get("completed"))
+
+        cold = await _cold_start(completer, traces, plan_tasks, server.spawned_at, ran)
         log(f"fim-lsp first completion {cold:.1f}s after spawn")
         rec["startup"]["ours"] = {"ready_s": ready, "cold_start_s": cold}
         if "typing" not in args.skip:
@@ -455,7 +459,9 @@ def first_line_insert(text: str, offset: int, generated: str) -> str:
     return line
 
 
-async def _cold_start(completer, traces: list[Trace], plan_tasks, spawned_at: float) -> float:
+async def _cold_start(completer, traces: list[Trace], plan_tasks, spawned_at: float, ran=None) -> float:
+    """Spawn -> the first suggestion; with ``ran`` (True once the server has answered from a
+    model run), an empty answer after a model run ends it too: the position may deserve none."""
     if traces:
         text, off = traces[0].initial_text, traces[0].cursor
     else:
@@ -465,7 +471,7 @@ async def _cold_start(completer, traces: list[Trace], plan_tasks, spawned_at: fl
     # A server still loading may answer with nothing; ask again until a suggestion comes.
     while time.monotonic() - spawned_at < 900:
         reply = await completer.complete(uri, text, off, False)
-        if reply.text:
+        if reply.text or (ran is not None and await ran()):
             break
         await asyncio.sleep(0.25)
     completer.close(uri)

@@ -54,3 +54,13 @@ def test_code_is_needed_where_a_block_has_no_body_or_the_next_line_waits() -> No
     assert ctx("def f(x):\n").needs_code()
     assert ctx("def f(xs):\n    y = 1\n", "\n        print(y)\n").needs_code()
     assert not ctx("def f(xs):\n    y = 1\n", "\n    return y\n").needs_code()
+
+
+def test_statements_span_brackets_and_strings() -> None:
+    signature = "class W:\n    def __init__(self,\n                 width=70,\n                 tabsize=8):\n"
+    c = ctx(signature, "\n\n    # -- Private methods\n    def _munge(self, text):\n")
+    assert [s.indent for s in c.statements] == [0, 4]  # the signature is one statement
+    assert c.bodiless_opener() == 4 and c.allowed_indents() == (8,)
+    assert c.next_code == "    def _munge(self, text):"  # the comment says nothing about structure
+    doc = 'def f(x):\n    """One.\n\n    x = (1,\n    """\n'
+    assert ctx(doc).bodiless_opener() == 0  # brackets inside the docstring do not count

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 WINDOW_LINES = 24  # lines kept below the cursor for the structural rules
-PREV_LINES = 80  # ... and above it (a docstring can be long)
+PREV_CHARS = 64_000  # text above the cursor line read for its statements, at most
 # Languages where indentation is syntax: a suggestion's indentation decides where it belongs.
 INDENT_LANGUAGES = frozenset({"python"})
 _PY_OPENER_ENDS = (":",)
@@ -33,6 +34,87 @@ def decide_multiline(setting: str, line_after: str) -> bool:
     return line_after.strip() == ""
 
 
+def _top_level_start(before: str, end: int) -> int:
+    """Where the top-level statement around the cursor starts (the last line at column 0 that
+    is code), so statements are read from a clean start, not from inside a string."""
+    lo = max(0, end - PREV_CHARS)
+    pos = end
+    while pos > lo:
+        start = before.rfind("\n", lo, pos - 1) + 1
+        if start <= lo and lo > 0:
+            break
+        line = before[start:pos]
+        if line[:1] and not line[0].isspace() and line[0] not in "#)]}\"'":
+            return start
+        pos = start
+    return before.find("\n", lo) + 1 if lo else 0
+
+
+def _is_comment(line: str) -> bool:
+    return line.lstrip().startswith("#")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement, which may span lines (open brackets, a triple-quoted string)."""
+
+    indent: int
+    first: str  # its first line
+    last: str  # its last line (where a block opener ends with its colon)
+    docstring: bool = False  # a string literal alone: a docstring where it opens a body
+
+
+def _scan(line: str, depth: int, quote: str | None) -> tuple[int, str | None]:
+    """Bracket depth and open triple quote after ``line``; strings and comments are skipped."""
+    i, n = 0, len(line)
+    while i < n:
+        c = line[i]
+        if quote is not None:
+            if line.startswith(quote, i):
+                i, quote = i + 3, None
+            else:
+                i += 2 if c == "\\" else 1
+            continue
+        if c == "#":
+            break
+        if line.startswith(('"""', "'''"), i):
+            quote, i = line[i : i + 3], i + 3
+        elif c in "\"'":
+            j = i + 1
+            while j < n and line[j] != c:
+                j += 2 if line[j] == "\\" else 1
+            i = j + 1
+        else:
+            depth += c in "([{"
+            depth = max(0, depth - (c in ")]}"))
+            i += 1
+    return depth, quote
+
+
+def statements(lines: tuple[str, ...] | list[str], logical: bool) -> tuple[Statement, ...]:
+    """Non-blank lines grouped into statements, comments left out. With ``logical`` (an
+    indentation language) lines inside open brackets or a triple-quoted string, or after a
+    backslash, belong to the statement they continue; otherwise each line is its own."""
+    out: list[Statement] = []
+    depth, quote = 0, None
+    first: str | None = None
+    for line in lines:
+        if first is None:
+            if not line.strip() or (logical and _is_comment(line)):
+                continue
+            first = line
+        if logical:
+            depth, quote = _scan(line, depth, quote)
+            if depth or quote or line.rstrip().endswith("\\"):
+                continue
+        doc = logical and first.lstrip().lstrip("rRbBuUfF").startswith(('"', "'")) and first is not None
+        out.append(Statement(indent_of(first), first, line, bool(doc)))
+        first = None
+    if first is not None:  # unfinished (the user is typing it, or the window cut it)
+        out.append(Statement(indent_of(first), first, lines[-1]))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class CursorContext:
     line_before: str  # the cursor line up to the cursor
@@ -48,7 +130,7 @@ class CursorContext:
     def from_text(cls, before: str, after: str, multiline_setting: str = "auto", language: str = "") -> CursorContext:
         cut = before.rfind("\n")
         line_before = before[cut + 1 :]
-        prev = tuple(before[max(0, cut - 16_000) : cut].split("\n")[-PREV_LINES:]) if cut >= 0 else ()
+        prev = tuple(before[_top_level_start(before, cut) : cut].split("\n")) if cut >= 0 else ()
         nl = after.find("\n")
         line_after = after if nl < 0 else after[:nl]
         rest = "" if nl < 0 else after[nl + 1 :]
@@ -67,15 +149,21 @@ class CursorContext:
         """A whitespace-only line: the model chooses the indentation of what it writes."""
         return not self.line_before.strip() and not self.line_after.strip()
 
-    @property
+    @cached_property
+    def statements(self) -> tuple[Statement, ...]:
+        """The statements above the cursor line, oldest first (see `statements`)."""
+        return statements(self.prev_lines, self.indent_sensitive)
+
+    @cached_property
     def next_code(self) -> str | None:
-        """The first non-blank line below the cursor line."""
-        return first_code(self.next_lines)
+        """The first line of code below the cursor line (comment lines skipped in an
+        indentation language: their indentation says nothing)."""
+        return first_code([ln for ln in self.next_lines if not (self.indent_sensitive and _is_comment(ln))])
 
     @property
     def prev_code(self) -> str | None:
-        """The last non-blank line above the cursor line."""
-        return first_code(self.prev_lines[::-1])
+        """The first line of the last statement above the cursor line."""
+        return self.statements[-1].first if self.statements else None
 
     def opens_block(self, line: str) -> bool:
         """True for a line after which the next statement is indented one level deeper."""
@@ -83,44 +171,40 @@ class CursorContext:
         ends = _PY_OPENER_ENDS if self.indent_sensitive else _BRACE_OPENER_ENDS
         return code.endswith(ends)
 
-    def levels(self) -> tuple[int, ...]:
-        """Indentations where a new statement may start after the last code line above: that
-        line's own, and each enclosing block's (its ancestors are the nearest lines above with
-        less indentation). Deepest first; () when there is no code above."""
+    def _opens(self, st: Statement) -> bool:
+        return self.opens_block(st.last)
+
+    @cached_property
+    def _levels(self) -> tuple[int, ...]:
         out: list[int] = []
-        for line in reversed(self.prev_lines):
-            if not line.strip():
-                continue
-            ind = indent_of(line)
-            if not out or ind < out[-1]:
-                out.append(ind)
-            if ind == 0:
+        for st in reversed(self.statements):
+            if not out or st.indent < out[-1]:
+                out.append(st.indent)
+            if st.indent == 0:
                 break
         return tuple(out)
+
+    def levels(self) -> tuple[int, ...]:
+        """Indentations where a new statement may start after the last statement above: its
+        own, and each enclosing block's (its ancestors are the nearest statements above with
+        less indentation). Deepest first; () when there is no code above."""
+        return self._levels
+
+    @cached_property
+    def _bodiless(self) -> int | None:
+        sts = self.statements
+        if not sts:
+            return None
+        if self._opens(sts[-1]):
+            return sts[-1].indent
+        if self.indent_sensitive and sts[-1].docstring and len(sts) > 1 and self._opens(sts[-2]):
+            return sts[-2].indent
+        return None
 
     def bodiless_opener(self) -> int | None:
         """Indentation of a block opener above the cursor that has no statement yet (only,
         perhaps, its docstring), or None."""
-        code = [ln for ln in self.prev_lines if ln.strip()]
-        if not code:
-            return None
-        last = code[-1]
-        if self.opens_block(last):
-            return indent_of(last)
-        if not self.indent_sensitive:
-            return None
-        stripped = last.strip()
-        quote = stripped[-3:]
-        if quote not in ('"""', "'''"):
-            return None
-        # Find the line that opened this docstring (the same quotes, earlier or on this line).
-        start = len(code) - 1
-        if not (len(stripped) >= 6 and stripped.lstrip("rRbBuU").startswith(quote)):
-            start = next((i for i in range(len(code) - 2, -1, -1) if quote in code[i]), -1)
-        if start <= 0 or not code[start].strip().lstrip("rRbBuU").startswith(quote):
-            return None
-        opener = code[start - 1]
-        return indent_of(opener) if self.opens_block(opener) else None
+        return self._bodiless
 
     def allowed_indents(self) -> tuple[int, ...] | None:
         """Where the first line of a suggestion may start at a blank line of an indentation
@@ -146,38 +230,41 @@ class CursorContext:
             return False
         return self.bodiless_opener() is not None or not self.next_is_placed()
 
-    def scope_floor(self) -> int:
-        """The indentation of the body of the innermost function or class around the cursor (0
-        outside any): a suggestion that goes left of it has left the definition it was in."""
+    @cached_property
+    def _scope(self) -> int:
         if not self.indent_sensitive:
             return 0
         limit: int | None = None
-        for line in reversed(self.prev_lines):
-            if not line.strip():
+        for st in reversed(self.statements):
+            if limit is not None and st.indent >= limit:
                 continue
-            ind = indent_of(line)
-            if limit is not None and ind >= limit:
-                continue
-            limit = ind
-            if _DEF.match(line):
-                return ind + self.unit()
-            if ind == 0:
+            limit = st.indent
+            if _DEF.match(st.first):
+                return st.indent + self.unit()
+            if st.indent == 0:
                 break
         return 0
 
-    def unit(self) -> int:
-        """The file's indentation step: the smallest increase between code lines above (4 when
-        there is none)."""
+    def scope_floor(self) -> int:
+        """The indentation of the body of the innermost function or class around the cursor (0
+        outside any): a suggestion that goes left of it has left the definition it was in."""
+        return self._scope
+
+    @cached_property
+    def _unit(self) -> int:
         steps = []
         last: int | None = None
-        for line in (*self.prev_lines, *self.next_lines):
-            if not line.strip():
-                continue
-            ind = indent_of(line)
+        below = [ln for ln in self.next_lines if ln.strip() and not (self.indent_sensitive and _is_comment(ln))]
+        for ind in [st.indent for st in self.statements] + [indent_of(ln) for ln in below]:
             if last is not None and ind > last:
                 steps.append(ind - last)
             last = ind
         return min(steps) if steps else 4
+
+    def unit(self) -> int:
+        """The file's indentation step: the smallest increase between statements around the
+        cursor (4 when there is none)."""
+        return self._unit
 
     def next_is_placed(self) -> bool:
         """True when the line below already fits where it is (its block does not wait for a
@@ -185,10 +272,10 @@ class CursorContext:
         One level deeper than an opener above is its body; two levels deeper is not placed,
         although Python would parse it."""
         nxt = self.next_code
-        prev = self.prev_code
-        if nxt is None or prev is None:
+        if nxt is None or not self.statements:
             return True
-        n, p = indent_of(nxt), indent_of(prev)
-        if self.opens_block(prev) and n > p:
+        last = self.statements[-1]
+        n, p = indent_of(nxt), last.indent
+        if self._opens(last) and n > p:
             return n <= p + self.unit()  # the block's body is below
         return n in self.levels()
