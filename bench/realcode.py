@@ -19,6 +19,7 @@ from pathlib import Path
 
 from bench.tasks import EditorView, auto_indent
 from bench.traces import stdlib_dir
+from lsp_server.documents import line_starts
 
 # Modules not used by the typing traces (bench/traces.py), of various styles.
 MODULES = ("argparse.py", "heapq.py", "bisect.py", "statistics.py", "string.py", "glob.py", "posixpath.py",
@@ -53,14 +54,6 @@ class CodeHole:
         if not (buffer.startswith(before) and buffer.endswith(after)) or len(buffer) < len(before) + len(after):
             return None
         return buffer[len(before) : len(buffer) - len(after)]
-
-
-def _line_starts(source: str) -> list[int]:
-    starts = [0]
-    for i, ch in enumerate(source):
-        if ch == "\n":
-            starts.append(i + 1)
-    return starts
 
 
 def _candidates(source: str) -> list[tuple[str, int, int]]:
@@ -109,7 +102,7 @@ def pick_holes(n: int, *, seed: int, root: Path | None = None) -> list[CodeHole]
         if not options:
             continue
         _, first, last = rng.choice(options)
-        starts = _line_starts(source)
+        starts = line_starts(source)
         if last >= len(starts):
             continue
         start, end = starts[first - 1], starts[last]
