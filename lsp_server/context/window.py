@@ -136,24 +136,15 @@ def heal_indentation(prompt: Prompt) -> tuple[Prompt, str]:
 
     BPE vocabularies merge runs of spaces with the next word (``"   " + " return"``), so a
     prompt ending in a bare ``"    "`` token makes the model emit ``" return"`` and indent one
-    space too far (measured on Qwen2.5-Coder). The model writes the indentation itself instead,
-    and `unheal` removes it again from what it generated.
+    space too far (measured on Qwen2.5-Coder). The model writes the indentation itself instead
+    (the first line is kept to an allowed column: `pipeline.prepare`), and the suggestion's edit
+    replaces the whitespace before the cursor with it (`postprocess.finish`).
     """
     tail = prompt.middle[prompt.middle.rfind("\n") + 1 :]
     if not tail or tail.strip(" \t"):
         return prompt, ""
     cut = len(prompt.middle) - len(tail)
     return replace(prompt, middle=prompt.middle[:cut]), tail
-
-
-def unheal(text: str, indent: str) -> str:
-    """Drop up to ``len(indent)`` leading blanks the model wrote for a healed prompt."""
-    if not indent:
-        return text
-    n = 0
-    while n < len(indent) and n < len(text) and text[n] in " \t":
-        n += 1
-    return text[n:]
 
 
 def open_line(text: str, offset: int) -> tuple[str, str]:
