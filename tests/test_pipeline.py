@@ -77,3 +77,11 @@ def test_the_first_line_constraint_follows_bpe_whitespace() -> None:
     assert first_line_fits("\n    x", allowed) is False  # a blank line first
     assert first_line_fits("   " + " return", allowed) is True
     assert first_line_fits("  ", None) is None and first_line_fits("x", None) is True
+
+
+def test_other_languages_are_gated_through_the_whole_pipeline() -> None:
+    text = "function total(xs) {\n  let result = 0;\n  \n  return result;\n}\n"
+    offset = text.index("  \n") + 2
+    prepared, _ = prepare(text, offset, Settings(), lambda s: len(s.split()), language="javascript")
+    assert prepared.finish("  for (const x of xs) result += x;\n", "eos") == Suggestion("for (const x of xs) result += x;")
+    assert prepared.finish("  for (const x of xs {\n", "eos") is None  # would break code that parses

@@ -4,8 +4,9 @@ when none does, nothing is shown.
 
 Only the enclosing top-level region is parsed (from the last line at column 0 above the cursor
 to the next one below), within `MAX_REGION` characters on each side, and at most `MAX_TRIES`
-heads are tried, so a 5 MB buffer costs what one function costs. A language the gate cannot
-parse lets every suggestion through unchanged.
+heads are tried, so a 5 MB buffer costs what one function costs. Python is parsed by the standard
+`ast`; JavaScript/TypeScript, Go, Rust, Java and C/C++ by tree-sitter (`treesitter`). A language
+the gate cannot parse lets every suggestion through unchanged.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import ast
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+
+from lsp_server.postprocess.treesitter import error_finder
 
 MAX_REGION = 50_000  # characters on each side of the cursor
 MAX_TRIES = 8  # heads tried after the whole suggestion failed (longest first)
@@ -55,7 +59,23 @@ def _python(text: str) -> ParseError | None:
     return None
 
 
-PARSERS: dict[str, Parser] = {"python": _python}
+@cache
+def parser_for(language: str) -> Parser | None:
+    """The gate's parser for an LSP languageId, or None when it has none."""
+    if language == "python":
+        return _python
+    first_error = error_finder(language)
+    if first_error is None:
+        return None
+
+    def parse(text: str) -> ParseError | None:
+        try:
+            pos = first_error(text)
+        except ValueError as err:
+            raise CannotJudge from err
+        return None if pos is None else ParseError(pos, len(text) - pos)
+
+    return parse
 
 
 def _top_level(line: str) -> bool:
@@ -106,7 +126,7 @@ def gate(suggestion: str, before: str, after: str, language: str) -> str:
 
     ``before`` and ``after`` are the buffer text on each side of where the suggestion goes.
     """
-    parser = PARSERS.get(language)
+    parser = parser_for(language)
     if parser is None or not suggestion:
         return suggestion
     before, after = region(before, after)
