@@ -20,8 +20,9 @@ from lsp_server.context.window import (
     heal_indentation,
     open_line,
 )
-from lsp_server.engine.base import GenerationJob
+from lsp_server.engine.base import FirstWords, GenerationJob
 from lsp_server.postprocess import CursorContext, Suggestion, finish, should_stop
+from lsp_server.postprocess.cursor import FLOW_ENDS
 from lsp_server.postprocess.gate import MAX_REGION
 
 SINGLE_LINE_TOKENS = 48
@@ -37,6 +38,7 @@ class Prepared:
     budget_ms: int
     indents: tuple[int, ...] | None = None  # where the first line may start (see CursorContext)
     needs_text: bool = False  # code is missing here: no end before any text
+    avoid: FirstWords | None = None  # words the first line may not start with (see GenerationJob)
 
     def should_stop(self) -> Callable[[str], bool]:
         return should_stop(self.ctx)
@@ -83,10 +85,12 @@ def prepare(
     indents = ctx.allowed_indents()
     if indents is not None and ctx.line_before:  # the prompt keeps the indentation (psm layout)
         indents = tuple(i - len(ctx.line_before) for i in indents if i >= len(ctx.line_before)) or None
-    prepared = Prepared(prompt, ctx, indent, tail, max_tokens, budget_ms, indents, ctx.needs_code())
+    dead = tuple(w - len(ctx.line_before) for w in ctx.dead_ends() if w >= len(ctx.line_before))
+    avoid = (dead, FLOW_ENDS) if dead else None
+    prepared = Prepared(prompt, ctx, indent, tail, max_tokens, budget_ms, indents, ctx.needs_code(), avoid)
     return prepared, anchor
 
 def job_for(prepared: Prepared, should_stop: Callable[[str], bool] | None = None, session: str = "") -> GenerationJob:
     return GenerationJob(prompt=prepared.prompt, max_tokens=prepared.max_tokens, time_budget_s=prepared.budget_ms / 1000,
                          should_stop=should_stop, session=session, indents=prepared.indents,
-                         needs_text=prepared.needs_text)  # fmt: skip
+                         needs_text=prepared.needs_text, avoid=prepared.avoid)  # fmt: skip

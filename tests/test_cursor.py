@@ -64,3 +64,14 @@ def test_statements_span_brackets_and_strings() -> None:
     assert c.next_code == "    def _munge(self, text):"  # the comment says nothing about structure
     doc = 'def f(x):\n    """One.\n\n    x = (1,\n    """\n'
     assert ctx(doc).bodiless_opener() == 0  # brackets inside the docstring do not count
+
+
+def test_dead_ends_are_where_a_return_would_cut_off_code_below() -> None:
+    body = "def f(xs):\n    best = None\n"
+    assert ctx(body, "\n    best = xs[0]\n    return best\n").dead_ends() == (4,)  # it would never run
+    assert ctx(body, "\n        best = xs[0]\n").dead_ends() == (4, 0)  # an opener is due: no return fits
+    assert ctx(body).dead_ends() == ()  # nothing below
+    assert ctx("def f(x):\n    if x:\n        y = 1\n", "\n    else:\n        y = 2\n").dead_ends() == ()
+    assert ctx(body, "\n    # done\n    return best\n").dead_ends() == (4,)  # comments skipped
+    assert ctx(body, "\n    x = 1\n", language="javascript").dead_ends() == ()
+    assert ctx("def f(x):\n    y = ", "\n    return y\n").dead_ends() == ()  # not a blank line

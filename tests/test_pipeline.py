@@ -79,6 +79,20 @@ def test_the_first_line_constraint_follows_bpe_whitespace() -> None:
     assert first_line_fits("  ", None) is None and first_line_fits("x", None) is True
 
 
+def test_the_first_line_avoids_a_return_that_would_cut_off_the_code_below() -> None:
+    avoid = ((4,), ("return", "raise"))
+    assert first_line_fits("    return", (8, 4), avoid) is False
+    assert first_line_fits("   " + " raise ValueError", (8, 4), avoid) is False
+    assert first_line_fits("        return x", (8, 4), avoid) is True  # deeper: the block it ends is its own
+    assert first_line_fits("    re", (8, 4), avoid) is None  # may still be "return" or "result"
+    assert first_line_fits("    result = 1", (8, 4), avoid) is True
+    assert first_line_fits("    return", None, avoid) is False and first_line_fits("\n", None, avoid) is None
+    text = FUNC + "\n" + "    return result\n"
+    p = _prepare(text, len(FUNC))
+    assert p.avoid == ((4,), ("return", "raise", "break", "continue"))  # the return below would not run
+    assert p.finish("    return sum(xs)\n", "eos") is None
+
+
 def test_other_languages_are_gated_through_the_whole_pipeline() -> None:
     text = "function total(xs) {\n  let result = 0;\n  \n  return result;\n}\n"
     offset = text.index("  \n") + 2

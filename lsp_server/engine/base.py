@@ -7,6 +7,7 @@ least once per generated token (and per prompt chunk).
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +43,9 @@ class CancelToken:
 
 # Progress callback: (message, percentage or None).
 ProgressCallback = Callable[[str, "int | None"], None]
+# (indentations, words): the first line may not start with one of the words at those indentations.
+FirstWords = tuple[tuple[int, ...], tuple[str, ...]]
+_WORD = re.compile(r"\w*")
 
 
 @dataclass(frozen=True)
@@ -83,26 +87,42 @@ class GenerationJob:
     indents: tuple[int, ...] | None = None
     # True where the code needs a statement (a block without a body): no end before any text.
     needs_text: bool = False
+    # Words the first line must not start with at one indentation (a `return` that would make
+    # the code below it unreachable), or None. Used like `indents`.
+    avoid: FirstWords | None = None
 
 
-def first_line_fits(text: str, indents: tuple[int, ...] | None) -> bool | None:
-    """Does generated ``text`` start its first line at an allowed indentation? True once it has
-    (code after allowed whitespace), None while it still may, False when it cannot (wrong
-    indentation, or a blank line first).
+def first_line_fits(text: str, indents: tuple[int, ...] | None, avoid: FirstWords | None = None) -> bool | None:
+    """Does generated ``text`` start its first line at an allowed indentation, and not with a word
+    ``avoid`` rules out at its indentation? True once it has (code after allowed whitespace), None
+    while it still may, False when it cannot (wrong indentation, a blank line first, an avoided
+    word).
 
     Whitespace alone is allowed one column short of an allowed indentation, as BPE vocabularies
     write it (``"           "`` then ``" if"`` for 12 columns), or at it exactly; a run that
     could only be finished by unusual tokens is refused, so the model does not end up there.
     """
-    if indents is None:
+    if indents is None and avoid is None:
         return True if text.strip() else None
     rest = text.lstrip(" \t")
     width = len(text) - len(rest)
-    if not rest:
-        return None if not text or any(width in (i - 1, i) for i in indents) else False
-    if rest[0] in "\r\n":
+    if indents is not None:
+        if not rest:
+            return None if not text or any(width in (i - 1, i) for i in indents) else False
+        if rest[0] in "\r\n" or width not in indents:
+            return False
+    elif not text.strip():
+        return None
+    elif rest[0] in "\r\n":
+        return True  # code after a blank first line: the cut stage judges it
+    if avoid is None or width not in avoid[0]:
+        return True
+    word = _WORD.match(rest).group()  # type: ignore[union-attr]
+    if word in avoid[1]:
         return False
-    return width in indents
+    if word == rest and any(w.startswith(word) for w in avoid[1]):
+        return None  # "re" may still become "return" (or "result")
+    return True
 
 
 @dataclass

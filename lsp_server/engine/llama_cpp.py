@@ -401,7 +401,7 @@ class LlamaCppEngine:
             budget_end = time.monotonic() + job.time_budget_s
             deadline = budget_end if deadline is None else min(deadline, budget_end)
         history = self._llm.input_ids[: self._llm.n_tokens].tolist()
-        constrained = job.indents is not None or job.needs_text
+        constrained = job.indents is not None or job.needs_text or job.avoid is not None
         # Chosen tokens, each with whether it is already in the cache.
         known: list[tuple[int, bool]] = [(self._choose(text, job) if constrained else self._next_token(), False)]
         for n in range(job.max_tokens):
@@ -422,7 +422,7 @@ class LlamaCppEngine:
             if deadline is not None and time.monotonic() >= deadline and "\n" in text.lstrip("\n"):
                 return text, "deadline", n + 1
             history.append(token)
-            if constrained and first_line_fits(text, job.indents) is None:
+            if constrained and first_line_fits(text, job.indents, job.avoid) is None:
                 self._eval([token])  # the first line is not settled yet: choose under the constraint
                 known = [(self._choose(text, job), False)]
             elif not cached:
@@ -431,7 +431,8 @@ class LlamaCppEngine:
 
     def _choose(self, text: str, job: GenerationJob) -> int:
         """The most likely next token that keeps the first line where the block structure allows
-        it (`GenerationJob.indents`) and, where code is needed, does not end before any text.
+        it (`GenerationJob.indents`), off the words it must not start with (`avoid`) and, where
+        code is needed, does not end before any text.
         Falls back to plain greedy when none of the best candidates does."""
         ptr = self._lib.llama_get_logits_ith(self._llm._ctx.ctx, -1)
         logits = np.ctypeslib.as_array(ptr, shape=(self._llm.n_vocab(),))
@@ -447,7 +448,7 @@ class LlamaCppEngine:
                     return tok
                 continue
             piece = self._llm.detokenize([tok], special=False).decode("utf-8", "ignore")
-            if first_line_fits(text + piece, job.indents) is not False:
+            if first_line_fits(text + piece, job.indents, job.avoid) is not False:
                 return tok
         return int(np.argmax(logits))
 

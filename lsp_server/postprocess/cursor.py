@@ -14,6 +14,10 @@ INDENT_LANGUAGES = frozenset({"python"})
 _PY_OPENER_ENDS = (":",)
 _BRACE_OPENER_ENDS = ("{", "(", "[")
 _DEF = re.compile(r"\s*(async\s+def|def|class)\s")
+# Statements after which nothing in the same block runs.
+FLOW_ENDS = ("return", "raise", "break", "continue")
+# Lines that continue the statement above them rather than follow it.
+_CLAUSE = re.compile(r"(else|elif|except|finally)\b")
 
 
 def indent_of(line: str) -> int:
@@ -52,6 +56,12 @@ def _top_level_start(before: str, end: int) -> int:
 
 def _is_comment(line: str) -> bool:
     return line.lstrip().startswith("#")
+
+
+def ends_flow(line: str) -> bool:
+    """Does this line end the flow of its block (nothing after it in the block runs)?"""
+    word = re.match(r"\w*", line.lstrip()).group()  # type: ignore[union-attr]
+    return word in FLOW_ENDS
 
 
 @dataclass(frozen=True)
@@ -229,6 +239,21 @@ class CursorContext:
         if not (self.indent_sensitive and self.at_blank_line) or self.prev_code is None:
             return False
         return self.bodiless_opener() is not None or not self.next_is_placed()
+
+    def dead_ends(self) -> tuple[int, ...]:
+        """Indentations at which a `return`/`raise`/`break`/`continue` cannot be right: the next
+        code line's, when it is a statement of its own (it would never run), or, when that line
+        waits for an opener at the cursor, every level left of it (the opener is missing). A model
+        often writes the function's last line where one line in the middle is missing."""
+        if not (self.indent_sensitive and self.at_blank_line) or self.next_code is None:
+            return ()
+        code = self.next_code.lstrip()
+        if _CLAUSE.match(code) or code[0] in ")]}":
+            return ()
+        n = indent_of(self.next_code)
+        if self.statements and not self.next_is_placed():
+            return tuple(lv for lv in self.levels() if lv < n)
+        return (n,)
 
     @cached_property
     def _scope(self) -> int:

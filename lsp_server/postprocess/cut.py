@@ -16,6 +16,11 @@ Rules, each with golden cases in tests/golden/postprocess/<rule>.json:
 - block_exit: a multi-line suggestion stops when it leaves the function or class it is in (in an
   indentation language; elsewhere when its indentation leaves the block it started in). A hole at
   the end of a loop may well go on with the function's next statement;
+- dead_end: a `return`/`raise`/`break`/`continue` where the code below would never run (at the
+  next line's indentation), or where that line still waits for its opener, ends the suggestion
+  before it (the in-process engine already steers its first line away from it);
+- body_only: at the empty body of a block whose code below goes on at the block's own level or
+  left of it, the suggestion is that body: it ends where it comes back to the opener's level;
 - repeat: a line that repeats the one before it (a decoding loop) ends the suggestion;
 - deadline / blank: see `clean`.
 The same cut points stop generation early (``should_stop``), so no token is wasted.
@@ -27,7 +32,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 
-from lsp_server.postprocess.cursor import CursorContext, indent_of
+from lsp_server.postprocess.cursor import CursorContext, ends_flow, indent_of
 
 _CLOSERS = "})]"
 # A later line whose tokens are this close to the next line's is taken for a rewrite of it
@@ -89,6 +94,9 @@ def find_cut(text: str, ctx: CursorContext, final: bool = False) -> int | None:
     scope = ctx.scope_floor()
     unit = ctx.unit()
     floor_on = ctx.indent_sensitive and n is not None
+    dead_ends = ctx.dead_ends()
+    opener = ctx.bodiless_opener() if floor_on else None
+    body_only = opener is not None and n is not None and n <= opener
     blank_start = not ctx.line_before.strip()
     # Offsets in ``text``: where line i starts (line 0 starts before the text, at the cursor).
     starts = [0]
@@ -124,6 +132,10 @@ def find_cut(text: str, ctx: CursorContext, final: bool = False) -> int | None:
             return 0  # first_indent: no statement can start there
         if floor_on and judge_first and n is not None and placed and indent_of(line) < n:
             return max(cut_before, 0)  # hole_floor: would leave or re-open the next line's block
+        if judge_first and indent_of(line) in dead_ends and ends_flow(line) and (complete or not line.strip().isidentifier()):
+            return max(cut_before, 0)  # dead_end: the code below would never run
+        if body_only and i > 0 and seen_code and opener is not None and indent_of(line) <= opener:
+            return cut_before  # body_only: the block's body is written; what follows it is below
         if complete and n is not None and ctx.opens_block(line) and n > indent_of(line) and (
             not ctx.indent_sensitive or (not placed and n <= indent_of(line) + unit)
         ):
