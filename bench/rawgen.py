@@ -45,7 +45,7 @@ def generate(engine: LlamaCppEngine, text: str, offset: int, settings: Settings,
                   time_budget_s=None)  # fmt: skip
     # Editor states often give the same prompt and constraints (column 0 and auto-indent do,
     # since the indentation is healed): greedy decoding then writes the same text.
-    key = (tuple(engine.tokens_for(prepared.prompt)), job.indents, job.needs_text, job.avoid, job.max_tokens, text[offset:])
+    key = (tuple(engine.tokens_for(prepared.prompt)), job.indents, job.needs_text, job.avoid, job.heal, job.max_tokens, text[offset:])
     if key not in _seen:
         result = engine.generate(job, CancelToken())
         _seen[key] = {"raw": result.text, "stop_reason": result.stop_reason, "n_prompt": result.n_prompt,

@@ -93,4 +93,5 @@ def prepare(
 def job_for(prepared: Prepared, should_stop: Callable[[str], bool] | None = None, session: str = "") -> GenerationJob:
     return GenerationJob(prompt=prepared.prompt, max_tokens=prepared.max_tokens, time_budget_s=prepared.budget_ms / 1000,
                          should_stop=should_stop, session=session, indents=prepared.indents,
-                         needs_text=prepared.needs_text, avoid=prepared.avoid)  # fmt: skip
+                         needs_text=prepared.needs_text, avoid=prepared.avoid,
+                         heal=bool(prepared.ctx.line_before.strip()))  # fmt: skip

@@ -103,3 +103,16 @@ def test_code_is_written_where_it_is_needed(engine: LlamaCppEngine) -> None:
     job = GenerationJob(prompt=prompt, max_tokens=16, indents=(4,), needs_text=True)
     text = engine.generate(job, CancelToken()).text
     assert text.startswith("    ") and text.strip()
+
+
+def test_a_word_cut_by_the_cursor_is_healed(engine: LlamaCppEngine) -> None:
+    # The prompt ends in " o" of a word the model would write as one token (" operations").
+    prefix = "def below_zero(operations):\n    balance = 0\n    for op in o"
+    prompt = Prompt(prefix="", suffix="\n    return False\n", middle=prefix)
+    tokens, heal = engine._healed(GenerationJob(prompt=prompt, heal=True))
+    assert heal == " o" and tokens == engine.tokens_for(prompt)[:-1]
+    healed = engine.generate(GenerationJob(prompt=prompt, max_tokens=4, heal=True), CancelToken())
+    assert healed.text.startswith("perations:"), healed.text  # what follows the cursor, not " o..." again
+    assert engine._healed(GenerationJob(prompt=prompt))[1] == ""  # only when asked
+    block = Prompt(prefix="", suffix="\n", middle="x = 1\n")  # a line break is never backed up
+    assert engine._healed(GenerationJob(prompt=block, heal=True))[1] == ""

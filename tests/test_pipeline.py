@@ -7,7 +7,7 @@ import pytest
 from lsp_server.config import Settings
 from lsp_server.context.window import open_line
 from lsp_server.engine.base import first_line_fits
-from lsp_server.pipeline import prepare
+from lsp_server.pipeline import job_for, prepare
 from lsp_server.postprocess import Suggestion
 
 FUNC = "def total(xs):\n    result = 0\n    for x in xs:\n        result += x\n"
@@ -99,3 +99,9 @@ def test_other_languages_are_gated_through_the_whole_pipeline() -> None:
     prepared, _ = prepare(text, offset, Settings(), lambda s: len(s.split()), language="javascript")
     assert prepared.finish("  for (const x of xs) result += x;\n", "eos") == Suggestion("for (const x of xs) result += x;")
     assert prepared.finish("  for (const x of xs {\n", "eos") is None  # would break code that parses
+
+
+def test_only_a_cursor_with_code_before_it_on_its_line_asks_for_healing() -> None:
+    text = "def f(xs):\n    for x in x\n"
+    assert job_for(_prepare(text, text.index("in x") + 4)).heal
+    assert not job_for(_prepare(FUNC + "    \n" + BELOW, len(FUNC) + 4)).heal  # a blank line

@@ -90,6 +90,9 @@ class GenerationJob:
     # Words the first line must not start with at one indentation (a `return` that would make
     # the code below it unreachable), or None. Used like `indents`.
     avoid: FirstWords | None = None
+    # Back up the prompt's last token and have the generation spell it again (token healing:
+    # a cursor inside a word). Engines that cannot constrain their tokens ignore it.
+    heal: bool = False
 
 
 def first_line_fits(text: str, indents: tuple[int, ...] | None, avoid: FirstWords | None = None) -> bool | None:

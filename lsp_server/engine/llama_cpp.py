@@ -53,6 +53,7 @@ DRAFT_MAX = 3
 DRAFT_NGRAM = (4, 3)
 # Candidates looked at, best first, when the first line's indentation is constrained.
 CONSTRAINED_TOP_K = 64
+MAX_HEAL_CHARS = 24  # a longer last token is a whole word or string: nothing to heal
 
 
 def _import_llama_cpp() -> Any:
@@ -283,14 +284,37 @@ class LlamaCppEngine:
     # -- generation ------------------------------------------------------------------------
 
     def generate(self, job: GenerationJob, cancel: CancelToken) -> GenerationResult:
-        tokens = self._fit(self.tokens_for(job.prompt), job.max_tokens)
+        tokens, heal = self._healed(job)
+        tokens = self._fit(tokens, job.max_tokens)
         t0 = time.monotonic()
         reused = self._reuse_prefix(tokens)
         if not self._eval_prompt(tokens[reused:], cancel):
             return GenerationResult("", "cancelled", len(tokens), reused, 0, time.monotonic() - t0)
         t1 = time.monotonic()
-        text, reason, n_gen = self._decode(job, cancel)
+        text, reason, n_gen = self._decode(job, cancel, heal)
         return GenerationResult(text, reason, len(tokens), reused, n_gen, t1 - t0, time.monotonic() - t1)
+
+    def _healed(self, job: GenerationJob) -> tuple[list[int], str]:
+        """The prompt's tokens, less its last one when `GenerationJob.heal` asks, and that token's
+        text, which the generation must then start with (token healing).
+
+        A cursor in the middle of a word splits the word where no tokenizer would: the prompt
+        ends in ``" o"`` where the code has ``" operations"``, a sequence the model rarely saw,
+        and it writes worse code after it. Backing up one token and letting the model choose the
+        token that spells on from it keeps the prompt the way it was trained on.
+        """
+        assert self._loaded is not None
+        segments = self._loaded.template.render(job.prompt)
+        tokens = self.tokens_for(job.prompt)
+        if not job.heal or not segments or segments[-1].special or len(tokens) < 2:
+            return tokens, ""
+        try:
+            piece = self._llm.detokenize([tokens[-1]], special=False).decode("utf-8")
+        except UnicodeDecodeError:
+            return tokens, ""  # part of a multi-byte character: leave it
+        if not piece or "\n" in piece or len(piece) > MAX_HEAL_CHARS:
+            return tokens, ""
+        return tokens[:-1], piece
 
     def _fit(self, tokens: list[int], max_tokens: int) -> list[int]:
         limit = self._llm.n_ctx() - max_tokens - 1 - DRAFT_MAX
@@ -392,63 +416,70 @@ class LlamaCppEngine:
         self.accepted += kept
         return [(t, True) for t in draft[:kept]] + [(predicted[kept], False)]
 
-    def _decode(self, job: GenerationJob, cancel: CancelToken) -> tuple[str, str, int]:
-        """Greedy decoding: FIM wants the most likely code, and greedy is reproducible."""
+    def _decode(self, job: GenerationJob, cancel: CancelToken, heal: str = "") -> tuple[str, str, int]:
+        """Greedy decoding: FIM wants the most likely code, and greedy is reproducible.
+
+        ``heal`` is the prompt's text that was backed up (`_healed`): the generation first spells
+        it again, and what is returned, judged and stopped on is the text after it."""
         pending = b""
-        text = ""
+        text = ""  # everything generated, the healed text included
         deadline = job.deadline
         if job.time_budget_s is not None:
             budget_end = time.monotonic() + job.time_budget_s
             deadline = budget_end if deadline is None else min(deadline, budget_end)
         history = self._llm.input_ids[: self._llm.n_tokens].tolist()
-        constrained = job.indents is not None or job.needs_text or job.avoid is not None
+        constrained = job.indents is not None or job.needs_text or job.avoid is not None or bool(heal)
         # Chosen tokens, each with whether it is already in the cache.
-        known: list[tuple[int, bool]] = [(self._choose(text, job) if constrained else self._next_token(), False)]
+        known: list[tuple[int, bool]] = [(self._choose(text, job, heal) if constrained else self._next_token(), False)]
         for n in range(job.max_tokens):
             token, cached = known.pop(0)
             if self._is_end(token):
-                return text, "eos", n
+                return _after(text, heal), "eos", n
             pending += self._llm.detokenize([token], special=False)
             try:
                 text += pending.decode("utf-8")
                 pending = b""
             except UnicodeDecodeError:
                 pass  # a multi-byte character split across tokens: wait for the rest
+            out = _after(text, heal)
             if cancel.cancelled:
-                return text, "cancelled", n + 1
-            if job.should_stop is not None and job.should_stop(text):
-                return text, "stop", n + 1
+                return out, "cancelled", n + 1
+            if job.should_stop is not None and len(text) >= len(heal) and job.should_stop(out):
+                return out, "stop", n + 1
             # Past the time budget, stop at the next line end: a half line is no suggestion.
-            if deadline is not None and time.monotonic() >= deadline and "\n" in text.lstrip("\n"):
-                return text, "deadline", n + 1
+            if deadline is not None and time.monotonic() >= deadline and "\n" in out.lstrip("\n"):
+                return out, "deadline", n + 1
             history.append(token)
-            if constrained and first_line_fits(text, job.indents, job.avoid) is None:
+            if constrained and _fits(text, job, heal) is None:
                 self._eval([token])  # the first line is not settled yet: choose under the constraint
-                known = [(self._choose(text, job), False)]
+                known = [(self._choose(text, job, heal), False)]
             elif not cached:
                 known = self._step(token, history)
-        return text, "max_tokens", job.max_tokens
+        return _after(text, heal), "max_tokens", job.max_tokens
 
-    def _choose(self, text: str, job: GenerationJob) -> int:
-        """The most likely next token that keeps the first line where the block structure allows
-        it (`GenerationJob.indents`), off the words it must not start with (`avoid`) and, where
-        code is needed, does not end before any text.
-        Falls back to plain greedy when none of the best candidates does."""
+    def _choose(self, text: str, job: GenerationJob, heal: str = "") -> int:
+        """The most likely next token that spells on from the healed text, keeps the first line
+        where the block structure allows it (`GenerationJob.indents`), off the words it must not
+        start with (`avoid`) and, where code is needed, does not end before any text.
+        Falls back to plain greedy when none of the best candidates does (the whole vocabulary
+        is searched while healing: some token always spells on)."""
         ptr = self._lib.llama_get_logits_ith(self._llm._ctx.ctx, -1)
         logits = np.ctypeslib.as_array(ptr, shape=(self._llm.n_vocab(),))
-        k = min(CONSTRAINED_TOP_K, len(logits))
+        healing = len(text) < len(heal)
+        k = len(logits) if healing else min(CONSTRAINED_TOP_K, len(logits))
         top = np.argpartition(-logits, k - 1)[:k]
         ranked = [int(t) for t in top[np.argsort(-logits[top])]]
         # Nothing to say is the model's call only when it is its first choice and no code is
         # missing here; a refused first choice must not turn into an end.
-        end_ok = bool(text.strip()) or (not text and not job.needs_text and self._is_end(ranked[0]))
+        out = text[len(heal) :]
+        end_ok = not healing and (bool(out.strip()) or (not out and not job.needs_text and self._is_end(ranked[0])))
         for tok in ranked:
             if self._is_end(tok):
                 if end_ok:
                     return tok
                 continue
             piece = self._llm.detokenize([tok], special=False).decode("utf-8", "ignore")
-            if first_line_fits(text + piece, job.indents, job.avoid) is not False:
+            if piece and _fits(text + piece, job, heal) is not False:
                 return tok
         return int(np.argmax(logits))
 
@@ -456,3 +487,18 @@ class LlamaCppEngine:
         if self._llm is not None:
             self._llm.close()
             self._llm = None
+
+
+def _after(text: str, heal: str) -> str:
+    """The generated text after the healed part (see `LlamaCppEngine._healed`)."""
+    return text[len(heal) :] if text.startswith(heal) else ""
+
+
+def _fits(text: str, job: GenerationJob, heal: str) -> bool | None:
+    """`first_line_fits` for the text after the healed part; while that part is still being
+    spelled, None as long as the text agrees with it."""
+    if len(text) < len(heal):
+        return None if heal.startswith(text) else False
+    if not text.startswith(heal):
+        return False
+    return first_line_fits(text[len(heal) :], job.indents, job.avoid)
