@@ -39,9 +39,19 @@ class Prepared:
     indents: tuple[int, ...] | None = None  # where the first line may start (see CursorContext)
     needs_text: bool = False  # code is missing here: no end before any text
     avoid: FirstWords | None = None  # words the first line may not start with (see GenerationJob)
+    grace_ms: int = 0  # past the budget, time to finish a block the suggestion opened
 
     def should_stop(self) -> Callable[[str], bool]:
         return should_stop(self.ctx)
+
+    def may_end(self, raw: str) -> bool:
+        """May the time budget end the suggestion at the last line end of ``raw``? Not right
+        after a line that opens a block: the block would have no body (and the gate would drop
+        it), as when the user stops typing in the middle of ``for x in it``."""
+        complete = raw[: raw.rfind("\n")] if "\n" in raw else ""
+        lines = (self.ctx.line_before + complete).split("\n")
+        last = next((ln for ln in reversed(lines) if ln.strip()), "")
+        return not self.ctx.opens_block(last)
 
     def finish(self, raw: str, stop_reason: str) -> Suggestion | None:
         return finish(raw, self.ctx, stop_reason, self.indent, self.tail)
@@ -81,17 +91,19 @@ def prepare(
     budget_ms = settings.time_budget_ms
     if ctx.line_before.strip():
         budget_ms = min(budget_ms, settings.typing_budget_ms)
+    grace_ms = max(0, settings.time_budget_ms - budget_ms)  # to finish a block opened in the budget
     max_tokens = settings.max_tokens if ctx.multiline else min(settings.max_tokens, SINGLE_LINE_TOKENS)
     indents = ctx.allowed_indents()
     if indents is not None and ctx.line_before:  # the prompt keeps the indentation (psm layout)
         indents = tuple(i - len(ctx.line_before) for i in indents if i >= len(ctx.line_before)) or None
     dead = tuple(w - len(ctx.line_before) for w in ctx.dead_ends() if w >= len(ctx.line_before))
     avoid = (dead, FLOW_ENDS) if dead else None
-    prepared = Prepared(prompt, ctx, indent, tail, max_tokens, budget_ms, indents, ctx.needs_code(), avoid)
+    prepared = Prepared(prompt, ctx, indent, tail, max_tokens, budget_ms, indents, ctx.needs_code(), avoid, grace_ms)
     return prepared, anchor
 
 def job_for(prepared: Prepared, should_stop: Callable[[str], bool] | None = None, session: str = "") -> GenerationJob:
     return GenerationJob(prompt=prepared.prompt, max_tokens=prepared.max_tokens, time_budget_s=prepared.budget_ms / 1000,
                          should_stop=should_stop, session=session, indents=prepared.indents,
                          needs_text=prepared.needs_text, avoid=prepared.avoid,
-                         heal=bool(prepared.ctx.line_before.strip()))  # fmt: skip
+                         heal=bool(prepared.ctx.line_before.strip()), may_end=prepared.may_end,
+                         grace_s=prepared.grace_ms / 1000)  # fmt: skip

@@ -116,3 +116,18 @@ def test_a_word_cut_by_the_cursor_is_healed(engine: LlamaCppEngine) -> None:
     assert engine._healed(GenerationJob(prompt=prompt))[1] == ""  # only when asked
     block = Prompt(prefix="", suffix="\n", middle="x = 1\n")  # a line break is never backed up
     assert engine._healed(GenerationJob(prompt=block, heal=True))[1] == ""
+
+
+def test_out_of_time_an_opened_block_still_gets_its_body(engine: LlamaCppEngine) -> None:
+    prompt = Prompt(prefix="", suffix="\n    return False\n",
+                    middle="def below_zero(operations):\n    balance = 0\n    for op in o")  # fmt: skip
+    def opens(text: str) -> bool:
+        return not text[: text.rfind("\n")].rstrip().endswith(":")
+
+    # A zero budget ends at the first line end; allowed to, the run stops after "perations:".
+    job = GenerationJob(prompt=prompt, max_tokens=24, heal=True, time_budget_s=0.0)
+    assert engine.generate(job, CancelToken()).text.rstrip("\n") == "perations:"
+    late = engine.generate(replace(job, may_end=opens, grace_s=30.0), CancelToken())
+    assert late.stop_reason == "deadline" and late.text.startswith("perations:\n        ")
+    lines = late.text.rstrip("\n").split("\n")
+    assert len(lines) >= 2 and not lines[-1].endswith(":"), late.text  # it ends where a block has a body

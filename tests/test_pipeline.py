@@ -105,3 +105,13 @@ def test_only_a_cursor_with_code_before_it_on_its_line_asks_for_healing() -> Non
     text = "def f(xs):\n    for x in x\n"
     assert job_for(_prepare(text, text.index("in x") + 4)).heal
     assert not job_for(_prepare(FUNC + "    \n" + BELOW, len(FUNC) + 4)).heal  # a blank line
+
+
+def test_the_budget_may_not_end_a_suggestion_right_after_an_opener() -> None:
+    text = "def f(ops):\n    for op in o\n    return 0\n"
+    p = _prepare(text, text.index("in o") + 4)
+    assert p.budget_ms == Settings().typing_budget_ms and p.grace_ms > 0
+    assert not p.may_end("ps:\n")  # the loop has no body yet
+    assert p.may_end("ps:\n        print(op)\n")
+    assert p.may_end("ps")  # no line is complete: nothing to judge
+    assert job_for(p).may_end == p.may_end

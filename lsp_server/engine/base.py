@@ -77,6 +77,11 @@ class GenerationJob:
     # Seconds of generation allowed once the prompt is evaluated (stop_reason "deadline").
     # Separate from `deadline` so a cold prompt still gets a useful first line.
     time_budget_s: float | None = None
+    # Past the time budget the suggestion ends at a line end where this says it may (not right
+    # after a line that opens a block: a block without its body is no suggestion), or anyway
+    # once ``grace_s`` more has passed. None: at the first line end.
+    may_end: Callable[[str], bool] | None = None
+    grace_s: float = 0.0
     # Called with the text generated so far; True stops generation (post-processing cut rules).
     should_stop: Callable[[str], bool] | None = None
     # Key for cache/slot affinity (the document URI); remote engines may map it to a slot.

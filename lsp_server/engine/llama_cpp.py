@@ -424,9 +424,11 @@ class LlamaCppEngine:
         pending = b""
         text = ""  # everything generated, the healed text included
         deadline = job.deadline
+        grace_end = deadline
         if job.time_budget_s is not None:
             budget_end = time.monotonic() + job.time_budget_s
             deadline = budget_end if deadline is None else min(deadline, budget_end)
+            grace_end = budget_end + job.grace_s if job.deadline is None else min(job.deadline, budget_end + job.grace_s)
         history = self._llm.input_ids[: self._llm.n_tokens].tolist()
         constrained = job.indents is not None or job.needs_text or job.avoid is not None or bool(heal)
         # Chosen tokens, each with whether it is already in the cache.
@@ -447,8 +449,9 @@ class LlamaCppEngine:
             if job.should_stop is not None and len(text) >= len(heal) and job.should_stop(out):
                 return out, "stop", n + 1
             # Past the time budget, stop at the next line end: a half line is no suggestion.
-            if deadline is not None and time.monotonic() >= deadline and "\n" in out.lstrip("\n"):
-                return out, "deadline", n + 1
+            if deadline is not None and "\n" in out.lstrip("\n") and (now := time.monotonic()) >= deadline:
+                if job.may_end is None or job.may_end(out) or (grace_end is not None and now >= grace_end):
+                    return out, "deadline", n + 1
             history.append(token)
             if constrained and _fits(text, job, heal) is None:
                 self._eval([token])  # the first line is not settled yet: choose under the constraint
