@@ -86,6 +86,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--fim-lsp", default=str(Path(sys.executable).parent / "fim-lsp"),
                     help="command that starts fim-lsp on stdio")  # fmt: skip
     ap.add_argument("--settings", default="{}", help="extra fim-lsp initializationOptions (JSON)")
+    ap.add_argument("--peer-greedy", action="store_true", help="the peer decodes greedily (top_k 1), not sampled")
     ap.add_argument("--peer-arg", action="append", default=[], help="extra llama-server argument")
     ap.add_argument("--splits", default=",".join(SPLITS), help="comma list of HumanEval-infilling splits")
     ap.add_argument("--states", default=",".join(STATES),
@@ -277,7 +278,8 @@ async def run_peer(
                          extra_args=tuple(args.peer_arg))  # fmt: skip
     rec["meta"]["peer_argv"] = server.argv
     quality: list[QualityRecord] = []
-    isettings = InfillSettings(seed=args.seed % (2**31))
+    isettings = InfillSettings(seed=args.seed % (2**31), greedy=args.peer_greedy)
+    rec["meta"]["peer_sampling"] = "greedy (top_k 1)" if args.peer_greedy else "llama.vscode's (top_k 40, top_p 0.99)"
     try:
         ready = await server.start()
         log(f"llama-server ready in {ready:.1f}s")

@@ -4,7 +4,8 @@ Request shape (llama.vscode's defaults): ``input_prefix`` = up to 256 lines abov
 line, ``prompt`` = the cursor line up to the cursor (empty when it is only indentation),
 ``input_suffix`` = the rest of the cursor line and up to 64 lines below, ``n_predict`` 128,
 ``top_k`` 40, ``top_p`` 0.99, samplers top_k/top_p/infill, ``cache_prompt``, ``n_indent``,
-``t_max_prompt_ms`` 500, ``t_max_predict_ms`` 2500. We add a fixed ``seed`` so runs repeat.
+``t_max_prompt_ms`` 500, ``t_max_predict_ms`` 2500. We add a fixed ``seed`` so runs repeat;
+``--peer-greedy`` asks for the single most likely token instead (``top_k`` 1).
 
 Client-side rules reimplemented from llama.vscode's behaviour (not its code): no automatic
 request when more than 8 characters follow the cursor on its line; an LRU cache of shown
@@ -40,6 +41,7 @@ class InfillSettings:
     max_line_suffix: int = 8
     max_cache_keys: int = 250
     seed: int = 1234
+    greedy: bool = False  # top-1 instead of llama.vscode's sampling (a floor that does not vary)
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,8 @@ def request_body(ctx: InfillContext, s: InfillSettings) -> dict:
         "t_max_predict_ms": s.t_max_predict_ms,
         "seed": s.seed,
     }
+    if s.greedy:
+        body.update(top_k=1, samplers=["top_k"])
     if ctx.n_indent:
         body["n_indent"] = ctx.n_indent
     return body

@@ -170,6 +170,8 @@ def markdown(rec: dict) -> str:
     out += [f"- machine: {m['machine']}", f"- model: `{m['model']}` (sha256 {m.get('model_sha256', '?')[:12]}…), "
             f"{m['threads']} threads, n_ctx {m['ctx']}", f"- llama.cpp: {m.get('llama_build', '?')}",
             f"- command: `{m['command']}`", f"- wall time: {m.get('wall_s', 0) / 60:.1f} min"]  # fmt: skip
+    if m.get("peer_sampling"):
+        out.append(f"- llama-server's sampling: {m['peer_sampling']}")
     foreign = m.get("foreign_cpu_share")
     if foreign is not None:
         out.append(
