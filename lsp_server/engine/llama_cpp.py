@@ -464,26 +464,27 @@ class LlamaCppEngine:
         """The most likely next token that spells on from the healed text, keeps the first line
         where the block structure allows it (`GenerationJob.indents`), off the words it must not
         start with (`avoid`) and, where code is needed, does not end before any text.
-        Falls back to plain greedy when none of the best candidates does (the whole vocabulary
-        is searched while healing: some token always spells on)."""
+        Falls back to plain greedy when none of the best candidates does (while healing, the
+        whole vocabulary is searched next: some token always spells on)."""
         ptr = self._lib.llama_get_logits_ith(self._llm._ctx.ctx, -1)
         logits = np.ctypeslib.as_array(ptr, shape=(self._llm.n_vocab(),))
         healing = len(text) < len(heal)
-        k = len(logits) if healing else min(CONSTRAINED_TOP_K, len(logits))
-        top = np.argpartition(-logits, k - 1)[:k]
-        ranked = [int(t) for t in top[np.argsort(-logits[top])]]
-        # Nothing to say is the model's call only when it is its first choice and no code is
-        # missing here; a refused first choice must not turn into an end.
         out = text[len(heal) :]
-        end_ok = not healing and (bool(out.strip()) or (not out and not job.needs_text and self._is_end(ranked[0])))
-        for tok in ranked:
-            if self._is_end(tok):
-                if end_ok:
+        for k in (CONSTRAINED_TOP_K, len(logits)) if healing else (CONSTRAINED_TOP_K,):
+            k = min(k, len(logits))
+            top = np.argpartition(-logits, k - 1)[:k]
+            ranked = [int(t) for t in top[np.argsort(-logits[top])]]
+            # Nothing to say is the model's call only when it is its first choice and no code is
+            # missing here; a refused first choice must not turn into an end.
+            end_ok = not healing and (bool(out.strip()) or (not out and not job.needs_text and self._is_end(ranked[0])))
+            for tok in ranked:
+                if self._is_end(tok):
+                    if end_ok:
+                        return tok
+                    continue
+                piece = self._llm.detokenize([tok], special=False).decode("utf-8", "ignore")
+                if piece and _fits(text + piece, job, heal) is not False:
                     return tok
-                continue
-            piece = self._llm.detokenize([tok], special=False).decode("utf-8", "ignore")
-            if piece and _fits(text + piece, job, heal) is not False:
-                return tok
         return int(np.argmax(logits))
 
     def close(self) -> None:
