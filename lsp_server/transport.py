@@ -48,6 +48,11 @@ class FrameParser:
                 if len(self._buf) > MAX_HEADER_LINE:
                     return self._resync(f"a header line longer than {MAX_HEADER_LINE} bytes", 1)
                 return None
+            start = self._buf.find(HEADER, 1, end)
+            if start > 0:  # garbage, then a header: the garbage had no line end of its own
+                del self._buf[:start]
+                self._seen_length = None
+                return FrameError("bytes before a Content-Length header")
             line = bytes(self._buf[: end + 1]).strip()
             del self._buf[: end + 1]
             if line:

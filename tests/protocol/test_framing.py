@@ -87,3 +87,8 @@ def test_garbage_without_headers_is_dropped_as_it_comes() -> None:
         parser.feed(b"x" * 50_000)
         drain(parser)
     assert len(parser._buf) <= MAX_HEADER_LINE + 20
+
+
+def test_a_header_after_garbage_without_a_line_end_is_found() -> None:
+    assert bodies(run([b"junk without a line end", frame(VALID)])) == [VALID]
+    assert bodies(run([b"Content-Length: 1", frame(VALID)])) == [VALID]  # a header cut short
