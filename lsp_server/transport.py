@@ -74,7 +74,7 @@ class FrameParser:
         """Call right after `next` returned a body that was not JSON: it may have swallowed the
         next message (a client sent less than its Content-Length), so read on from the first
         header inside it."""
-        start = body.find(HEADER, 1)
+        start = body.find(HEADER)  # progress: the header before this body is consumed
         if start >= 0:
             self._buf[:0] = body[start:]
 

@@ -92,3 +92,8 @@ def test_garbage_without_headers_is_dropped_as_it_comes() -> None:
 def test_a_header_after_garbage_without_a_line_end_is_found() -> None:
     assert bodies(run([b"junk without a line end", frame(VALID)])) == [VALID]
     assert bodies(run([b"Content-Length: 1", frame(VALID)])) == [VALID]  # a header cut short
+
+
+def test_a_message_swallowed_by_a_short_frame_is_recovered() -> None:
+    # The client declared 209 bytes and sent none: the next message is read as that body.
+    assert VALID in bodies(run([b"Content-Length: 209\r\n\r\n", frame(VALID), b" " * 300]))
