@@ -32,6 +32,7 @@ from lsp_server.config import SECTION, Settings, SettingsSources
 from lsp_server.documents import (
     UTF8,
     UTF16,
+    UTF32,
     DocumentStore,
     PositionError,
     Snapshot,
@@ -444,8 +445,9 @@ class FimServer(LanguageServer):
 
     @property
     def encoding(self) -> str:
-        enc = str(self.workspace.position_encoding or UTF16)
-        return UTF8 if enc == UTF8 else enc
+        """The negotiated position encoding's value (str() of lsprotocol's enum is its name)."""
+        enc = getattr(self.workspace.position_encoding, "value", None)
+        return enc if enc in (UTF8, UTF16, UTF32) else UTF16
 
     def did_open(self, doc: types.TextDocumentItem) -> None:
         self.documents.open(doc.uri, doc.text, doc.version, doc.language_id)

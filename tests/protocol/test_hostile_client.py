@@ -225,3 +225,12 @@ def test_lines_ended_by_a_lone_cr_are_lines() -> None:
         assert text == "a = 1\rc = 2\r"
     finally:
         srv.close()
+
+
+def test_columns_count_utf16_units_by_default(server: RawServer) -> None:
+    # Found by the fuzzer: the negotiated encoding was read as "PositionEncodingKind.Utf16" (the
+    # enum's str), which counted code points, so an edit after an emoji landed one place late.
+    server.open(URI, "a😀b = 1\n")
+    server.notify("textDocument/didChange", {"textDocument": {"uri": URI, "version": 2}, "contentChanges": [
+        {"range": {"start": {"line": 0, "character": 3}, "end": {"line": 0, "character": 4}}, "text": "c"}]})
+    assert server.call("fuzz/documentText", {"uri": URI})["result"]["text"] == "a😀c = 1\n"
