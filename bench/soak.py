@@ -48,6 +48,8 @@ class Report:
     settings_changes: int = 0
     rss_mib: list[tuple[float, float]] = field(default_factory=list)  # (minute, MiB)
     rss_slope_mib_per_min: float = 0.0
+    rss_slope_second_half: float = 0.0  # a step (a page of the KV cache) is not a leak: this is
+    slowest: list[tuple[float, float]] = field(default_factory=list)  # (minute sent, latency s)
     alive: bool = True
 
     def summary(self) -> str:
@@ -56,7 +58,8 @@ class Report:
                 f"({100 * self.answered / max(self.sent, 1):.2f}%), {self.errors} errors, {self.with_items} with a "
                 f"suggestion; latency p50 {self.p50_s:.3f}s p95 {self.p95_s:.3f}s max {self.max_s:.2f}s; backlog: "
                 f"last answer {self.drain_s:.2f}s after the last request, {self.max_outstanding} outstanding at most; "
-                f"RSS {first:.0f} -> {last:.0f} MiB, slope {self.rss_slope_mib_per_min:+.3f} MiB/min after minute 1; "
+                f"RSS {first:.0f} -> {last:.0f} MiB, slope {self.rss_slope_mib_per_min:+.3f} MiB/min after minute 1 "
+                f"({self.rss_slope_second_half:+.3f} over the second half); "
                 f"{self.reopened} reopens, {self.settings_changes} settings changes; server "
                 f"{'alive' if self.alive else 'DEAD'}")
 
@@ -69,6 +72,7 @@ class Client:
         self.settings = settings
         self.pending: dict[int, float] = {}
         self.latencies: list[float] = []
+        self.slowest: list[tuple[float, float]] = []  # (sent at, latency)
         self.errors = 0
         self.with_items = 0
         self.last_answer = 0.0
@@ -119,6 +123,7 @@ class Client:
         now = time.monotonic()
         if sent is not None:
             self.latencies.append(now - sent)
+            self.slowest = sorted([*self.slowest, (sent, now - sent)], key=lambda p: -p[1])[:5]
             self.last_answer = now
         if "error" in message:
             self.errors += 1
@@ -205,6 +210,7 @@ async def soak(minutes: float, rate: float, seed: int, model: str) -> Report:
                                          "initializationOptions": settings})
         client.notify("initialized", {})
         await asyncio.wait_for(ready.wait(), 300)
+        started = time.monotonic()
         docs = [Doc(f"file:///work/demo/soak{i}.py", text.split("\n")) for i, text in enumerate(_sources())]
         for doc in docs:
             _open(client, doc)
@@ -221,6 +227,8 @@ async def soak(minutes: float, rate: float, seed: int, model: str) -> Report:
         report.p50_s, report.p95_s, report.max_s = lat[len(lat) // 2], lat[int(len(lat) * 0.95)], lat[-1]
         report.errors, report.with_items = client.errors, client.with_items
         report.rss_slope_mib_per_min = _slope([p for p in report.rss_mib if p[0] >= 1.0])
+        report.rss_slope_second_half = _slope([p for p in report.rss_mib if p[0] >= minutes / 2])
+        report.slowest = [((sent - started) / 60, latency) for sent, latency in client.slowest]
         report.alive = proc.returncode is None
         await client.call("shutdown", None)
         client.notify("exit", None)
