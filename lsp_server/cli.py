@@ -36,15 +36,13 @@ def _serve(args: argparse.Namespace) -> int:
 
     server = register(FimServer(SettingsSources(cli_model=args.model)))
     if args.tcp:
-        server.start_tcp(args.host, args.port)
-        return 0
+        return server.start_tcp(args.host, args.port)
     # stdout is the protocol channel: give the protocol its own copy of fd 1 and point fd 1 at
     # stderr, so nothing native (llama.cpp, a stray print) can write into the JSON-RPC stream.
     protocol_out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    server.start_io(sys.stdin.buffer, protocol_out)  # type: ignore[arg-type]
-    return 0
+    return server.start_io(sys.stdin.buffer, protocol_out)
 
 
 def _progress_printer(label: str):  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ point, and CJK characters are 3 UTF-8 bytes. Everything here is pure and never i
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass, field
 
 UTF16 = "utf-16"
@@ -47,14 +48,34 @@ def index_to_column(line: str, index: int, encoding: str) -> int:
     return sum(_unit_len(ch, encoding) for ch in line[:index])
 
 
+_LINE_END = re.compile(r"\r\n?|\n")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
 def line_starts(text: str) -> list[int]:
-    """String index where each line begins (lines end at \\n; a \\r before it is line text)."""
+    """String index where each line begins. Lines end at \\n, \\r\\n or a lone \\r, as LSP
+    counts them."""
+    if "\r" in text:
+        return [0, *(m.end() for m in _LINE_END.finditer(text))]
     starts = [0]
     pos = text.find("\n")
     while pos >= 0:
         starts.append(pos + 1)
         pos = text.find("\n", pos + 1)
     return starts
+
+
+def valid_text(text: str) -> str:
+    """``text`` with each lone surrogate (JSON allows ``"\\ud800"``; UTF-8 does not) replaced by
+    U+FFFD: one code point, one UTF-16 unit and three UTF-8 bytes either way, so every position
+    stays where it was, and tokenizers and parsers get text they can encode."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def line_of(starts: list[int] | tuple[int, ...], offset: int) -> int:
@@ -111,14 +132,15 @@ class TextChange:
 
 
 def apply_change(doc: Snapshot, change: TextChange, version: int, encoding: str) -> Snapshot:
+    text = valid_text(change.text)
     if change.range is None:
-        return Snapshot(doc.uri, change.text, version, doc.language_id)
+        return Snapshot(doc.uri, text, version, doc.language_id)
     sl, sc, el, ec = change.range
     start = _clamped_offset(doc, sl, sc, encoding)
     end = _clamped_offset(doc, el, ec, encoding)
     if end < start:
         raise PositionError(f"change range end {el}:{ec} is before its start {sl}:{sc}")
-    return Snapshot(doc.uri, doc.text[:start] + change.text + doc.text[end:], version, doc.language_id)
+    return Snapshot(doc.uri, doc.text[:start] + text + doc.text[end:], version, doc.language_id)
 
 
 def typed_cursor(doc: Snapshot, changes: list[TextChange], encoding: str) -> int | None:
@@ -139,7 +161,7 @@ def typed_cursor(doc: Snapshot, changes: list[TextChange], encoding: str) -> int
 
 def _clamped_offset(doc: Snapshot, line: int, column: int, encoding: str) -> int:
     """Edits may address the position just past the last line (an end-of-document insert)."""
-    if line >= doc.line_count:
+    if line >= doc.line_count and column >= 0:
         return len(doc.text)
     return doc.offset_at(line, column, encoding)
 
@@ -151,7 +173,7 @@ class DocumentStore:
         self._docs: dict[str, Snapshot] = {}
 
     def open(self, uri: str, text: str, version: int, language_id: str = "") -> Snapshot:
-        doc = Snapshot(uri, text, version, language_id)
+        doc = Snapshot(uri, valid_text(text), version, language_id)
         self._docs[uri] = doc
         return doc
 

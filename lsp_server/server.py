@@ -7,18 +7,23 @@ LSP types and the pure domain modules.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
+import os
+import sys
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Generator
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import JsonRPCNotification, JsonRPCProtocol, LanguageServerProtocol
+from pygls.protocol import JsonRPCProtocol, LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
 from lsp_server import __version__
@@ -27,6 +32,7 @@ from lsp_server.config import SECTION, Settings, SettingsSources
 from lsp_server.documents import (
     UTF8,
     UTF16,
+    UTF32,
     DocumentStore,
     PositionError,
     Snapshot,
@@ -46,6 +52,7 @@ from lsp_server.items import (
     menu_item,
 )
 from lsp_server.postprocess import Suggestion
+from lsp_server.transport import FrameError, FrameParser, pid_alive
 from lsp_server.worker import StaleJob
 
 log = logging.getLogger(__name__)
@@ -57,25 +64,76 @@ AS_YOU_TYPE_S = 300.0
 # An Invoked request (the user pressed the key) waits this long for a model still loading.
 LOAD_WAIT_S = 60.0
 
+# How often the editor process (initialize.processId) is checked for.
+PARENT_POLL_S = 1.0
+READ_CHUNK = 65536
+
 STATUS_NOTIFICATION = "fimLsp/status"
 STATS_REQUEST = "fimLsp/stats"
-IGNORED_METHOD = "$/fimLsp/ignored"  # "$/" notifications may be ignored by spec
 
 
 class FimProtocol(LanguageServerProtocol):
-    """Two pygls 2.1 gaps: requests with invalid params got no response at all, and a future
-    per handled notification was kept forever (memory grew with every didChange)."""
+    """pygls' protocol, made to answer every request whatever the client sends.
+
+    pygls 2.1 gaps worked around here (docs/upstream-notes.md): a request without ``params``, or
+    whose params fail to decode, got no response at all; a request after ``shutdown`` got none
+    either; a future per handled notification was kept forever (memory grew with every
+    didChange); ``shutdown`` failed while a request of ours was unanswered; ``exit`` could not
+    set the exit status.
+    """
+
+    def receive(self, body: bytes) -> bool:
+        """Handle one message body; False when it is not JSON (its frame may have swallowed the
+        next message: see `FrameParser.recover`)."""
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError) as err:  # UnicodeDecodeError is a ValueError
+            log.error("a message that is not JSON (%d bytes): %s", len(body), err)
+            return False
+        try:
+            self._receive(data)
+        except Exception:  # never let one message stop the reader
+            log.exception("could not handle a message")
+        return True
+
+    def _receive(self, data: Any) -> None:
+        if not isinstance(data, dict):
+            log.error("not a JSON-RPC message: a JSON %s", type(data).__name__)
+            return
+        problem = _envelope_problem(data)
+        request = "id" in data and "method" in data
+        if problem is not None:
+            if request:
+                self._send_error(data["id"], INVALID_REQUEST, problem)
+            else:
+                log.error("dropped a message: %s", problem)
+            return
+        if request and self._shutdown:
+            self._send_error(data["id"], INVALID_REQUEST, "the server is shutting down")
+            return
+        if "method" in data:
+            data.setdefault("params", None)  # optional in JSON-RPC; pygls' types require the key
+        try:
+            message = self.structure_message(data)
+        except Exception as err:
+            if not request:
+                log.error("dropped a %s message: %s", data.get("method", "response"), err)
+                return
+            log.warning("invalid params for %s (request %s)", data["method"], data["id"])
+            self._send_error(data["id"], INVALID_PARAMS, f"invalid params for {data['method']}")
+            return
+        if request and not hasattr(message, "id"):  # a notification's method sent with an id
+            self._send_error(data["id"], METHOD_NOT_FOUND, f"{data['method']} is a notification, not a request")
+            return
+        self.handle_message(message)
 
     def structure_message(self, data: dict[str, Any]) -> Any:
         _fix_inline_context(data)
-        try:
-            return super().structure_message(data)
-        except JsonRpcInvalidParams as err:
-            if "id" not in data or "method" not in data:
-                raise
-            log.warning("invalid params for %s (request %s)", data["method"], data["id"])
-            self._send_response(data["id"], error=err.to_response_error())
-            return JsonRPCNotification(method=IGNORED_METHOD, params=None, jsonrpc=JsonRPCProtocol.VERSION)
+        return super().structure_message(data)
+
+    def _send_error(self, msg_id: Any, code: int, message: str) -> None:
+        """An error response built by hand: the id may be of any JSON type the client used."""
+        self._send_data({"jsonrpc": JsonRPCProtocol.VERSION, "id": msg_id, "error": {"code": code, "message": message}})
 
     def _execute_handler(self, msg_id, handler, callback, args=None, kwargs=None):  # type: ignore[no-untyped-def]
         def done(future: Future[Any]) -> None:
@@ -83,6 +141,63 @@ class FimProtocol(LanguageServerProtocol):
             callback(future)
 
         super()._execute_handler(msg_id, handler, done, args, kwargs)
+
+    @lsp_method(types.SHUTDOWN)
+    def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
+        """pygls' own, iterating over a copy: cancelling a future runs its callbacks at once,
+        and ours remove the future from the dict being iterated."""
+        if (user_handler := self.fm.features.get(types.SHUTDOWN)) is not None:
+            yield user_handler, args, None
+        current = self.msg_id
+        for msg_id, future in list(self._request_futures.items()):
+            if msg_id != current and not future.done():
+                future.cancel()
+        self._shutdown = True
+
+    @lsp_method(types.EXIT)
+    def lsp_exit(self, *args: Any) -> Generator[Any, Any, None]:
+        """Stop serving; the status is 0 after shutdown, 1 otherwise (pygls' sys.exit inside a
+        handler was caught by its own loop, and the process ended with 0 either way)."""
+        yield from self._user_handler(types.EXIT, *args)
+        self._server.request_exit(0 if self._shutdown else 1)  # type: ignore[attr-defined]
+
+    # The store (documents.py) holds the open documents: pygls' workspace copies are skipped.
+    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams) -> Generator[Any, Any, None]:
+        yield from self._user_handler(types.TEXT_DOCUMENT_DID_OPEN, params)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Generator[Any, Any, None]:
+        yield from self._user_handler(types.TEXT_DOCUMENT_DID_CHANGE, params)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams) -> Generator[Any, Any, None]:
+        yield from self._user_handler(types.TEXT_DOCUMENT_DID_CLOSE, params)
+
+    def _user_handler(self, method: str, *args: Any) -> Generator[Any, Any, None]:
+        if (handler := self.fm.features.get(method)) is not None:
+            yield handler, args, None
+
+
+# JSON-RPC error codes (https://www.jsonrpc.org/specification#error_object)
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+
+
+def _envelope_problem(data: dict[str, Any]) -> str | None:
+    """What makes a message invalid before its params are looked at; None when it is valid."""
+    if data.get("jsonrpc") != JsonRPCProtocol.VERSION:
+        return "jsonrpc must be \"2.0\""
+    if "id" in data and (isinstance(data["id"], bool) or not isinstance(data["id"], (int, str))):
+        return "id must be a string or an integer"
+    if "method" in data and not isinstance(data["method"], str):
+        return "method must be a string"
+    if "method" not in data and "id" not in data:
+        return "neither a request, a notification nor a response"
+    if "method" not in data and "result" not in data and "error" not in data:
+        return "a response without result or error"
+    return None
 
 
 def _fix_inline_context(data: Any) -> None:
@@ -120,10 +235,100 @@ class FimServer(LanguageServer):
         self._last_load = 0.0
         self._asked_as_you_type: float | None = None  # time of the editor's last automatic request
         self._client_name: str | None = None  # clientInfo.name: how its completion menu inserts
+        self._stop: asyncio.Event | None = None
+        self._exit_code: int | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self._shut_down = False
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Protocol noise (malformed JSON, a bad notification) goes to the log, not to pop-ups."""
         log.error("protocol error (%s): %s", getattr(source, "__name__", source), error)
+
+    # -- transports: our own reader loop, with limits (lsp_server/transport.py) ------------------
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:  # type: ignore[override]
+        """Serve over a pair of byte streams; the exit status."""
+        inp, out = stdin or sys.stdin.buffer, stdout or sys.stdout.buffer
+        self.protocol.set_writer(_StreamWriter(out, self))
+        return asyncio.run(self._serve(_stream_chunks(inp)))
+
+    def start_tcp(self, host: str, port: int) -> int:  # type: ignore[override]
+        """Serve the first client that connects to host:port, then exit; the exit status."""
+        return asyncio.run(self._serve_tcp(host, port))
+
+    async def _serve_tcp(self, host: str, port: int) -> int:
+        connected: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Future()
+
+        def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            if connected.done():
+                log.warning("a second client connected: refused (one editor per server)")
+                writer.close()
+                return
+            connected.set_result((reader, writer))
+
+        listener = await asyncio.start_server(accept, host, port)
+        log.info("serving on %s", ", ".join(str(sock.getsockname()) for sock in listener.sockets))
+        reader, writer = await connected
+        listener.close()
+        self.protocol.set_writer(writer)  # type: ignore[arg-type]
+        try:
+            return await self._serve(lambda: reader.read(READ_CHUNK))
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), timeout=5)
+
+    async def _serve(self, read: Callable[[], Awaitable[bytes]]) -> int:
+        """Read messages until the client is gone, says exit, or its editor process ends."""
+        self._stop = asyncio.Event()
+        pump = asyncio.ensure_future(self._pump(read))
+        stop = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait({pump, stop}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (pump, stop):
+            task.cancel()
+        if pump.done() and not pump.cancelled() and pump.exception() is not None:
+            log.error("the reader failed", exc_info=pump.exception())
+        await self._close()
+        return self._exit_code if self._exit_code is not None else (0 if self.protocol._shutdown else 1)
+
+    async def _pump(self, read: Callable[[], Awaitable[bytes]]) -> None:
+        parser = FrameParser()
+        while chunk := await read():
+            parser.feed(chunk)
+            while (item := parser.next()) is not None:
+                if isinstance(item, FrameError):
+                    log.error("skipped bytes that were not a message: %s", item.reason)
+                elif not self.protocol.receive(item):  # type: ignore[attr-defined]
+                    parser.recover(item)
+                await asyncio.sleep(0)  # let handlers run between messages of one read
+
+    def request_exit(self, code: int) -> None:
+        if self._exit_code is None:
+            self._exit_code = code
+        if self._stop is not None:
+            self._stop.set()
+
+    async def _close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+        if not self._shut_down:
+            with contextlib.suppress(Exception):
+                await self.on_shutdown()
+        super().shutdown()
+
+    def watch_parent(self, pid: int | None) -> None:
+        """Exit when the editor process (initialize.processId) is gone, whatever the transport:
+        a server over TCP, or one whose pipes another process holds, would outlive it."""
+        if self._watch is not None:
+            self._watch.cancel()
+        if isinstance(pid, int) and pid > 0 and pid != os.getpid():
+            self._watch = asyncio.ensure_future(self._watch_parent(pid))
+
+    async def _watch_parent(self, pid: int) -> None:
+        while pid_alive(pid):
+            await asyncio.sleep(PARENT_POLL_S)
+        log.warning("the editor (process %d) is gone: exiting", pid)
+        self.request_exit(1)
 
     # -- settings ----------------------------------------------------------------------------
 
@@ -136,6 +341,7 @@ class FimServer(LanguageServer):
         if isinstance(options, dict) and isinstance(options.get(SECTION), dict):
             options = options[SECTION]
         self.sources.init_options = options
+        self.watch_parent(params.process_id)
         self._client_name = params.client_info.name if params.client_info else None
         root = params.root_uri or (params.workspace_folders[0].uri if params.workspace_folders else None)
         fs_root = to_fs_path(root) if root else None
@@ -239,8 +445,9 @@ class FimServer(LanguageServer):
 
     @property
     def encoding(self) -> str:
-        enc = str(self.workspace.position_encoding or UTF16)
-        return UTF8 if enc == UTF8 else enc
+        """The negotiated position encoding's value (str() of lsprotocol's enum is its name)."""
+        enc = getattr(self.workspace.position_encoding, "value", None)
+        return enc if enc in (UTF8, UTF16, UTF32) else UTF16
 
     def did_open(self, doc: types.TextDocumentItem) -> None:
         self.documents.open(doc.uri, doc.text, doc.version, doc.language_id)
@@ -462,6 +669,7 @@ class FimServer(LanguageServer):
         return data
 
     async def on_shutdown(self) -> None:
+        self._shut_down = True
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
         await self.service.shutdown()
@@ -510,3 +718,57 @@ class _Progress:
 
     def _call(self, fn: Callable[[], None]) -> None:
         self._loop.call_soon_threadsafe(fn)
+
+
+class _StreamWriter:
+    """stdout for the protocol; a client that is gone (a broken pipe) ends the server instead of
+    raising inside whichever handler answered last."""
+
+    def __init__(self, stream: BinaryIO, server: FimServer) -> None:
+        self._stream, self._server = stream, server
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._stream.write(data)
+            self._stream.flush()
+        except (OSError, ValueError) as err:  # ValueError: the stream was closed
+            log.warning("cannot write to the client (%s): exiting", err)
+            self._server.request_exit(1)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._stream.close()
+
+
+def _stream_chunks(stream: BinaryIO) -> Callable[[], Awaitable[bytes]]:
+    """Chunks of a blocking stream, read on a daemon thread (a blocked read must not keep the
+    process alive once serving ends); at most a few chunks wait, so a flood cannot fill memory."""
+    queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=16)
+    loop: asyncio.AbstractEventLoop | None = None
+    try:  # the file descriptor itself: a daemon thread blocked inside a buffered reader's lock
+        fd: int | None = stream.fileno()  # aborts the interpreter at exit
+    except (OSError, ValueError, AttributeError):
+        fd = None
+
+    def pump() -> None:
+        assert loop is not None
+        while True:
+            try:
+                chunk = os.read(fd, READ_CHUNK) if fd is not None else stream.read1(READ_CHUNK)  # type: ignore[attr-defined]
+            except (OSError, ValueError):
+                chunk = b""
+            try:
+                asyncio.run_coroutine_threadsafe(queue.put(chunk), loop).result()
+            except RuntimeError:  # the loop is gone: serving ended
+                return
+            if not chunk:
+                return
+
+    async def read() -> bytes:
+        nonlocal loop
+        if loop is None:
+            loop = asyncio.get_running_loop()
+            threading.Thread(target=pump, name="fim-stdin", daemon=True).start()
+        return await queue.get()
+
+    return read

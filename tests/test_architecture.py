@@ -29,6 +29,7 @@ LAYER = {
     "lsp_server.completion": "completion",
     "lsp_server.server": "server",
     "lsp_server.handlers": "handlers",
+    "lsp_server.transport": "transport",
     "lsp_server.doctor": "cli",
     "lsp_server.cli": "cli",
     "lsp_server.__main__": "cli",
@@ -45,8 +46,9 @@ MAY_USE: dict[str, set[str]] = {
     "worker": {"engine"},
     "cache": {"postprocess"},
     "items": set(),
+    "transport": set(),
     "completion": {"config", "context", "documents", "engine", "pipeline", "postprocess", "cache", "worker"},
-    "server": {"root", "config", "documents", "engine", "postprocess", "worker", "completion", "items"},
+    "server": {"root", "config", "documents", "engine", "postprocess", "worker", "completion", "items", "transport"},
     "handlers": {"server", "items"},
     "cli": set(LAYER.values()),
 }

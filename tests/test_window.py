@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from lsp_server.context.window import (
     MAX_MIDDLE_LINES,
+    MAX_TOKEN_CHARS,
     Anchor,
     PromptBudget,
     build_prompt,
@@ -70,3 +71,56 @@ def test_indentation_healing() -> None:
     assert (healed.middle, indent) == ("", "    ")
     same, none = heal_indentation(Prompt("", "", "    x = "))
     assert none == "" and same.middle == "    x = "
+
+
+class CountingWords:
+    """`words`, and how many characters it was asked to count (the window's tokenizing work)."""
+
+    def __init__(self) -> None:
+        self.chars = 0
+
+    def __call__(self, text: str) -> int:
+        self.chars += len(text)
+        return words(text)
+
+
+MINIFIED = "var a=1;" + " ".join(f"f{i}(x);" for i in range(28_000))  # one ~200,000-character line
+WORK = 20 * (384 + 128) * MAX_TOKEN_CHARS  # characters tokenized for one prompt, at most
+
+
+def test_a_200k_character_line_gives_a_bounded_prompt_and_bounded_work() -> None:
+    budget = PromptBudget(384, 128)
+    text = "import x\n" * 50 + MINIFIED + "\nend()\n"
+    offset = text.index("\nend()")  # the end of the long line
+    count = CountingWords()
+    prompt, anchor = build_prompt(text, offset, budget, count)
+    assert words(prompt.prefix + prompt.middle) <= 384 and words(prompt.suffix) <= 128
+    assert len(prompt.prefix + prompt.middle + prompt.suffix) <= (384 + 128) * MAX_TOKEN_CHARS
+    assert prompt.middle and text[:offset].endswith(prompt.middle)
+    assert count.chars < WORK
+    # Typing at its end keeps the start of the middle (the KV cache holds) for most keystrokes.
+    starts = set()
+    for typed in range(1, 40):
+        more = text[:offset] + "y" * typed + text[offset:]
+        p, anchor = build_prompt(more, offset + typed, budget, words, anchor)
+        starts.add(offset + typed - len(p.middle))
+    assert len(starts) <= 2
+
+
+def test_the_rest_of_a_long_cursor_line_is_cut_to_the_suffix_budget() -> None:
+    count = CountingWords()
+    prompt, _ = build_prompt(MINIFIED, 100, PromptBudget(384, 128), count)
+    assert 0 < words(prompt.suffix) <= 128 and MINIFIED[100:].startswith(prompt.suffix)
+    assert count.chars < WORK
+
+
+def test_a_5mb_file_costs_what_a_window_costs() -> None:
+    text = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(170_000))  # ~5 MB
+    count = CountingWords()
+    prompt, anchor = build_prompt(text, len(text) // 2, PromptBudget(384, 128), count)
+    assert words(prompt.prefix) <= 384 and words(prompt.suffix) <= 128
+    assert count.chars < WORK
+    # A jump far from the previous anchor does not count the text in between.
+    count = CountingWords()
+    build_prompt(text, len(text) - 10, PromptBudget(384, 128), count, anchor)
+    assert count.chars < WORK

@@ -20,6 +20,10 @@ TokenCounter = Callable[[str], int]
 MAX_MIDDLE_LINES = 12
 # The prefix window may grow to this multiple of its budget before its start moves.
 PREFIX_SLACK = 1.5
+# Text longer than this many characters per token of budget is over budget without being
+# tokenized: every window is bounded in characters too, so a 200,000-character line or a 5 MB
+# file costs what a function costs (code averages 3-4 characters per token).
+MAX_TOKEN_CHARS = 16
 
 
 @dataclass(frozen=True)
@@ -37,12 +41,19 @@ class Anchor:
     line: int  # first line of the middle (the prefix ends just before it)
 
 
+def _fits(piece: str, budget: int, count: TokenCounter) -> bool:
+    return budget >= 0 and len(piece) <= budget * MAX_TOKEN_CHARS and count(piece) <= budget
+
+
 def _prefix_start(text: str, starts: list[int], end_line: int, budget: int, count: TokenCounter) -> int:
     """First line such that lines [start, end_line) fit ``budget`` tokens (at least 0 lines)."""
     used = 0
     line = end_line
     while line > 0:
-        cost = count(text[starts[line - 1] : starts[line]])
+        piece = text[starts[line - 1] : starts[line]]
+        if len(piece) > (budget - used) * MAX_TOKEN_CHARS:
+            break
+        cost = count(piece)
         if used + cost > budget:
             break
         used += cost
@@ -54,11 +65,16 @@ def _suffix_end(text: str, starts: list[int], offset: int, budget: int, count: T
     """End offset of the suffix window: the rest of the cursor line, then whole lines in budget."""
     line = line_of(starts, offset)
     end = starts[line + 1] if line + 1 < len(starts) else len(text)
+    if not _fits(text[offset:end], budget, count):  # a long line: as much of its rest as fits
+        return offset + len(_head(text[offset:end], budget, count))
     used = count(text[offset:end])
     line += 1
     while line < len(starts):
         nxt = starts[line + 1] if line + 1 < len(starts) else len(text)
-        cost = count(text[starts[line] : nxt])
+        piece = text[starts[line] : nxt]
+        if len(piece) > (budget - used) * MAX_TOKEN_CHARS:
+            break
+        cost = count(piece)
         if used + cost > budget:
             break
         used += cost
@@ -77,7 +93,7 @@ def choose_anchor(
         line = cursor_line
     if previous is not None and previous.start_line <= line:
         kept = text[starts[previous.start_line] : starts[line]]
-        if count(kept) <= budget.prefix_tokens * PREFIX_SLACK:
+        if _fits(kept, int(budget.prefix_tokens * PREFIX_SLACK), count):
             return Anchor(previous.start_line, line)
     return Anchor(_prefix_start(text, starts, line, budget.prefix_tokens, count), line)
 
@@ -98,11 +114,39 @@ def build_prompt(
     starts = line_starts(text)
     cursor_line = line_of(starts, offset)
     anchor = choose_anchor(text, starts, cursor_line, budget, count, previous)
-    prefix = text[starts[anchor.start_line] : starts[anchor.line]]
     middle = text[starts[anchor.line] : offset]
+    if len(middle) > budget.prefix_tokens and not _fits(middle, budget.prefix_tokens, count):
+        # Long lines above the cursor: start at the cursor line. Still too long (a minified
+        # file): the middle is the end of the cursor line alone, and fills the prefix budget.
+        anchor = choose_anchor(text, starts, cursor_line, budget, count, None)
+        middle = text[starts[cursor_line] : offset]
+        if not _fits(middle, budget.prefix_tokens, count):
+            anchor = Anchor(cursor_line, cursor_line)
+            middle = _tail(middle, budget.prefix_tokens, count)
+    prefix = text[starts[anchor.start_line] : starts[anchor.line]]
     suffix = text[offset : _suffix_end(text, starts, offset, budget.suffix_tokens, count)]
     prompt = Prompt(prefix, suffix, middle, path, repo, language_id, extra)
     return prompt, anchor
+
+
+def _tail(text: str, budget: int, count: TokenCounter) -> str:
+    """The longest end of ``text`` within budget that starts at a multiple of a fixed step from
+    its start, so it changes only every step characters while the user types at its end."""
+    step = max(1, budget * MAX_TOKEN_CHARS // 8)
+    cut = max(0, len(text) - budget * MAX_TOKEN_CHARS)
+    cut = -(-cut // step) * step
+    while cut < len(text) and count(text[cut:]) > budget:
+        cut += step
+    return text[cut:]
+
+
+def _head(text: str, budget: int, count: TokenCounter) -> str:
+    """The longest start of ``text`` within budget, to a step of characters."""
+    step = max(1, budget * MAX_TOKEN_CHARS // 8)
+    end = min(len(text), budget * MAX_TOKEN_CHARS)
+    while end > 0 and count(text[:end]) > budget:
+        end = max(0, end - step)
+    return text[:end]
 
 
 def extra_chunks(
@@ -119,7 +163,10 @@ def extra_chunks(
         used = 0
         while end_line < len(starts):
             nxt = starts[end_line + 1] if end_line + 1 < len(starts) else len(text)
-            cost = count(text[starts[end_line] : nxt])
+            piece = text[starts[end_line] : nxt]
+            if len(piece) > (left - used) * MAX_TOKEN_CHARS:
+                break
+            cost = count(piece)
             if used + cost > left:
                 break
             used += cost
