@@ -53,6 +53,18 @@ class Prepared:
         last = next((ln for ln in reversed(lines) if ln.strip()), "")
         return not self.ctx.opens_block(last)
 
+    @property
+    def heal(self) -> bool:
+        """Back up the prompt's last token (see `GenerationJob.heal`): where text stands left of
+        the cursor, except at a line end right after punctuation. There the token is complete
+        as typed (``)``, ``:``); healing it only let the model end the line, and gained nothing
+        on the development tasks."""
+        before = self.ctx.line_before
+        if not before.strip():
+            return False
+        last = before[-1]
+        return bool(self.ctx.line_after.strip()) or last.isalnum() or last in "_ \t"
+
     def finish(self, raw: str, stop_reason: str) -> Suggestion | None:
         return finish(raw, self.ctx, stop_reason, self.indent, self.tail)
 
@@ -105,5 +117,5 @@ def job_for(prepared: Prepared, should_stop: Callable[[str], bool] | None = None
     return GenerationJob(prompt=prepared.prompt, max_tokens=prepared.max_tokens, time_budget_s=prepared.budget_ms / 1000,
                          should_stop=should_stop, session=session, indents=prepared.indents,
                          needs_text=prepared.needs_text, avoid=prepared.avoid,
-                         heal=bool(prepared.ctx.line_before.strip()), may_end=prepared.may_end,
+                         heal=prepared.heal, may_end=prepared.may_end,
                          grace_s=prepared.grace_ms / 1000)  # fmt: skip

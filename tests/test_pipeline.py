@@ -105,6 +105,10 @@ def test_only_a_cursor_with_code_before_it_on_its_line_asks_for_healing() -> Non
     text = "def f(xs):\n    for x in x\n"
     assert job_for(_prepare(text, text.index("in x") + 4)).heal
     assert not job_for(_prepare(FUNC + "    \n" + BELOW, len(FUNC) + 4)).heal  # a blank line
+    done = "def f(xs):\n    return sorted(xs)\n"
+    assert not _prepare(done, done.index(")\n") + 1).heal  # a line end after punctuation
+    assert _prepare(done, done.index("(xs)") + 1).heal  # punctuation with text right of it
+    assert _prepare("x = [1, 2]\nfor v in ", 20).heal  # a space at the line end
 
 
 def test_the_budget_may_not_end_a_suggestion_right_after_an_opener() -> None:
