@@ -43,6 +43,27 @@ export function resolveCommand(
   return undefined;
 }
 
+/** A path under the home folder as `~/...`, so that it names the same file on another machine. */
+export function portablePath(file: string, home: string | undefined): string {
+  if (!home) {
+    return file;
+  }
+  const rel = path.relative(home, file);
+  return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? `~/${rel}` : file;
+}
+
+/**
+ * The settings editor on `fimLsp.server.*`. In a remote window (code-server, Remote-SSH, WSL,
+ * containers) the server runs on the remote machine, so its path belongs in the Remote tab,
+ * which wins over User settings there; elsewhere the User tab.
+ */
+export function serverSettingsCommand(remoteName: string | undefined): { command: string; arg: unknown } {
+  const query = "fimLsp.server";
+  return remoteName
+    ? { command: "workbench.action.openRemoteSettings", arg: { query } }
+    : { command: "workbench.action.openSettings", arg: query };
+}
+
 /** The message shown when the server is missing; the fix-its are the buttons beside it. */
 export function missingServerMessage(command: string): string {
   return (

@@ -18,7 +18,7 @@ import {
 import { delay } from "./common/delay";
 import { lspTriggerKind } from "./common/triggerKind";
 import { SECTION, firstWorkspaceFolder, getSettings, updateSetting } from "./common/vscodeapi";
-import { missingServerMessage, resolveCommand } from "./resolve";
+import { missingServerMessage, portablePath, resolveCommand, serverSettingsCommand } from "./resolve";
 import {
   ExtensionSettings,
   ServerSettings,
@@ -247,7 +247,7 @@ export class FimServer implements vscode.Disposable {
         title: "The fim-lsp executable (e.g. .venv/bin/fim-lsp)",
       });
       if (files?.[0]) {
-        await updateSetting("server.path", files[0].fsPath);
+        await updateSetting("server.path", portablePath(files[0].fsPath, process.env.HOME));
       }
     } else if (picked === install) {
       const terminal = vscode.window.createTerminal("fim-lsp install");
@@ -257,7 +257,8 @@ export class FimServer implements vscode.Disposable {
         "fim-lsp: when pip is done, run “fim-lsp: Restart Server”.",
       );
     } else if (picked === settings) {
-      await vscode.commands.executeCommand("workbench.action.openSettings", "fimLsp.server");
+      const open = serverSettingsCommand(vscode.env.remoteName);
+      await vscode.commands.executeCommand(open.command, open.arg);
     }
   }
 

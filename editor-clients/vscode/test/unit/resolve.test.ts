@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { missingServerMessage, resolveCommand } from "../../src/resolve";
+import { missingServerMessage, portablePath, resolveCommand, serverSettingsCommand } from "../../src/resolve";
 
 const files = new Set(["/usr/local/bin/fim-lsp", "/home/u/.venv/bin/fim-lsp", "/ws/tools/fim-lsp"]);
 const exists = (f: string) => files.has(f);
@@ -33,5 +33,36 @@ describe("missingServerMessage", () => {
     expect(msg).toContain('"fim-lsp"');
     expect(msg).toContain("fimLsp.server.path");
     expect(msg).toContain("pip install");
+  });
+});
+
+describe("portablePath", () => {
+  it("writes a file under the home folder as ~/...", () => {
+    expect(portablePath("/home/u/.local/bin/fim-lsp", "/home/u")).toBe("~/.local/bin/fim-lsp");
+  });
+
+  it("keeps other paths, and all paths when there is no home", () => {
+    expect(portablePath("/opt/fim-lsp/bin/fim-lsp", "/home/u")).toBe("/opt/fim-lsp/bin/fim-lsp");
+    expect(portablePath("/home/user2/fim-lsp", "/home/u")).toBe("/home/user2/fim-lsp");
+    expect(portablePath("/home/u", "/home/u")).toBe("/home/u");
+    expect(portablePath("/home/u/fim-lsp", undefined)).toBe("/home/u/fim-lsp");
+  });
+});
+
+describe("serverSettingsCommand", () => {
+  it("opens the User tab in a local window", () => {
+    expect(serverSettingsCommand(undefined)).toEqual({
+      command: "workbench.action.openSettings",
+      arg: "fimLsp.server",
+    });
+  });
+
+  it("opens the Remote tab, which applies to the server's machine, in a remote window", () => {
+    for (const remote of ["ssh-remote", "localhost:8080", "wsl"]) {
+      expect(serverSettingsCommand(remote)).toEqual({
+        command: "workbench.action.openRemoteSettings",
+        arg: { query: "fimLsp.server" },
+      });
+    }
   });
 });
