@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { missingServerMessage, portablePath, resolveCommand, serverSettingsCommand } from "../../src/resolve";
+import {
+  installCommandLine,
+  missingServerMessage,
+  portablePath,
+  resolveCommand,
+  serverCandidates,
+  serverSettingsCommand,
+} from "../../src/resolve";
 
 const files = new Set(["/usr/local/bin/fim-lsp", "/home/u/.venv/bin/fim-lsp", "/ws/tools/fim-lsp"]);
 const exists = (f: string) => files.has(f);
@@ -32,7 +39,35 @@ describe("missingServerMessage", () => {
     const msg = missingServerMessage("fim-lsp");
     expect(msg).toContain('"fim-lsp"');
     expect(msg).toContain("fimLsp.server.path");
-    expect(msg).toContain("pip install");
+  });
+
+  it("points at the install that works, not at a package no index has", () => {
+    const msg = missingServerMessage("fim-lsp");
+    expect(msg).not.toMatch(/pip install fim-lsp/);
+    expect(msg).toContain("scripts/install.sh");
+    expect(msg).toContain("~/.local/bin/fim-lsp");
+  });
+});
+
+describe("serverCandidates", () => {
+  it("tries the install script's link after the default name", () => {
+    expect(serverCandidates("fim-lsp", { HOME: "/home/u" })).toEqual(["fim-lsp", "/home/u/.local/bin/fim-lsp"]);
+    expect(serverCandidates("fim-lsp", { HOME: "/home/u", XDG_BIN_HOME: "/opt/bin" })).toEqual([
+      "fim-lsp",
+      "/opt/bin/fim-lsp",
+    ]);
+  });
+
+  it("takes a configured command as it is", () => {
+    expect(serverCandidates("~/.venv/bin/fim-lsp", { HOME: "/home/u" })).toEqual(["~/.venv/bin/fim-lsp"]);
+    expect(serverCandidates("fim-lsp", {})).toEqual(["fim-lsp"]);
+  });
+});
+
+describe("installCommandLine", () => {
+  it("runs the checkout's scripts/install.sh, quoted for the shell", () => {
+    expect(installCommandLine("/home/u/src/fim-lsp")).toBe("'/home/u/src/fim-lsp/scripts/install.sh'");
+    expect(installCommandLine("/home/u/it's here")).toBe("'/home/u/it'\\''s here/scripts/install.sh'");
   });
 });
 
