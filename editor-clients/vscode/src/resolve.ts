@@ -60,10 +60,11 @@ export function serverCandidates(command: string, env: ResolveEnv): string[] {
   return candidates;
 }
 
-/** The shell command that runs a checkout's install script (POSIX shell quoting). */
+/** The shell command that runs a checkout's install script (POSIX shell quoting; bash, so a
+ * checkout unpacked without its executable bits works too). */
 export function installCommandLine(checkout: string): string {
   const script = path.join(checkout, "scripts", "install.sh");
-  return `'${script.replace(/'/g, "'\\''")}'`;
+  return `bash '${script.replace(/'/g, "'\\''")}'`;
 }
 
 /** A path under the home folder as `~/...`, so that it names the same file on another machine. */

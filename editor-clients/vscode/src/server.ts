@@ -257,7 +257,7 @@ export class FimServer implements vscode.Disposable {
       const files = await vscode.window.showOpenDialog({
         canSelectMany: false,
         openLabel: "Use this fim-lsp",
-        title: "The fim-lsp executable (e.g. .venv/bin/fim-lsp)",
+        title: "The fim-lsp executable (e.g. ~/.local/bin/fim-lsp)",
       });
       if (files?.[0]) {
         await updateSetting("server.path", portablePath(files[0].fsPath, process.env.HOME));
@@ -283,7 +283,7 @@ export class FimServer implements vscode.Disposable {
     if (!checkout) {
       return;
     }
-    if (!isExecutableFile(`${checkout}/scripts/install.sh`)) {
+    if (!fs.existsSync(`${checkout}/scripts/install.sh`)) {
       void vscode.window.showErrorMessage(`fim-lsp: ${checkout} has no scripts/install.sh; pick a fim-lsp checkout.`);
       return;
     }

@@ -66,8 +66,8 @@ describe("serverCandidates", () => {
 
 describe("installCommandLine", () => {
   it("runs the checkout's scripts/install.sh, quoted for the shell", () => {
-    expect(installCommandLine("/home/u/src/fim-lsp")).toBe("'/home/u/src/fim-lsp/scripts/install.sh'");
-    expect(installCommandLine("/home/u/it's here")).toBe("'/home/u/it'\\''s here/scripts/install.sh'");
+    expect(installCommandLine("/home/u/src/fim-lsp")).toBe("bash '/home/u/src/fim-lsp/scripts/install.sh'");
+    expect(installCommandLine("/home/u/it's here")).toBe("bash '/home/u/it'\\''s here/scripts/install.sh'");
   });
 });
 
