@@ -1,11 +1,15 @@
 # The two commands the README gives. Both set everything up first (cached after the first run).
-.PHONY: demo test setup setup-dev lint bench bench-quick
+.PHONY: demo test setup setup-dev install lint bench bench-quick
 
 setup:
 	scripts/setup.sh
 
 setup-dev:
 	scripts/setup.sh --dev
+
+# fim-lsp for daily use: a wheel of this checkout in its own environment, ~/.local/bin/fim-lsp.
+install:
+	scripts/install.sh
 
 # Show a real completion from the default offline model.
 demo: setup

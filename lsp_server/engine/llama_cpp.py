@@ -62,7 +62,7 @@ def _import_llama_cpp() -> Any:
     except Exception as err:  # missing package, or its shared library failed to load
         raise EngineError(
             f"llama-cpp-python is not usable: {err}",
-            "Reinstall with scripts/setup.sh (or pip install llama-cpp-python).",
+            "Reinstall with scripts/install.sh (scripts/setup.sh for a checkout's .venv).",
         ) from err
     _route_native_logs(llama_cpp)
     return llama_cpp

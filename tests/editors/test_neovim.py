@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from editor_harness import CLIENTS, fim_lsp_server, missing, run_isolated
+from editor_harness import CLIENTS, REPO, fim_lsp_server, missing, run_isolated
 
 PLUGIN = CLIENTS / "neovim"
 TIMEOUT = 900
@@ -121,6 +121,49 @@ def test_help_after_the_documented_runtimepath_install(nvim: Path, tmp_path: Pat
     print(run.output)
     assert "help file: fim_lsp.txt" in run.output, run.output
     assert (plugin / "doc/tags").is_file()
+    assert not run.leaked
+
+
+def readme_lazy_spec() -> str:
+    """editor-clients/README.md's lazy.nvim spec that installs the plugin from the repository."""
+    readme = (CLIENTS / "README.md").read_text()
+    blocks = re.findall(r"```lua\n(.*?)```", readme, re.S)
+    specs = [b for b in blocks if "url =" in b and "config = function(plugin, opts)" in b]
+    assert len(specs) == 1, "the README has one lazy.nvim spec for the repository"
+    return specs[0]
+
+
+def test_readme_lazy_spec_loads_the_plugin_from_its_subfolder(nvim: Path, tmp_path: Path) -> None:
+    """The repository's root is not the plugin (issue 12): the documented spec must put
+    editor-clients/neovim on 'runtimepath' and load it as lazy.nvim would, with the clone as
+    plugin.dir, its own plugin loading off (lazy.nvim sets 'noloadplugins') and no network."""
+    spec = readme_lazy_spec()
+    clone = tmp_path / "lazy/fim-lsp"
+    shutil.copytree(PLUGIN, clone / "editor-clients/neovim", ignore=shutil.ignore_patterns("tags"))
+    init = tmp_path / "init.lua"
+    init.write_text(
+        "vim.go.loadplugins = false\n"
+        f"local spec = {spec.strip()}\n"
+        "spec.opts.cmd = { 'true' }\n"
+        f"spec.config({{ dir = {str(clone)!r}, name = spec.name }}, spec.opts)\n"
+        "local fim = package.loaded.fim_lsp\n"
+        "io.stdout:write(('build: %s\\n'):format(spec.build))\n"
+        "io.stdout:write(('loaded: %s\\n'):format(fim ~= nil))\n"
+        "io.stdout:write(('command: %d\\n'):format(vim.fn.exists(':FimLsp')))\n"
+        "io.stdout:write(('model: %s\\n'):format(fim and fim.config.settings.model))\n"
+    )
+    show = "lua io.stdout:write('help file: ' .. vim.fn.expand('%:t') .. '\\n')"
+    run = run_isolated(
+        [str(nvim), "--headless", "-i", "NONE", "-u", str(init), "-c", "help fim_lsp", "-c", show, "-c", "qa!"],
+        cwd=tmp_path, timeout=60, env={"XDG_CONFIG_HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path)},
+    )
+    print(run.output)
+    assert "loaded: true" in run.output, run.output
+    assert "command: 2" in run.output, run.output
+    assert "model: qwen2.5-coder-1.5b" in run.output, run.output
+    assert "help file: fim_lsp.txt" in run.output, run.output
+    build = re.search(r"build: (\S+)", run.output)
+    assert build and (REPO / build.group(1)).is_file(), "build runs a script the repository has"
     assert not run.leaked
 
 

@@ -156,6 +156,9 @@ test('a missing server command is reported, not thrown', function()
   require('fim_lsp').setup({ cmd = { 'fim-lsp-does-not-exist' } })
   vim.notify = notify
   assert(messages[1] and messages[1]:find('not found'), vim.inspect(messages))
+  -- The install that works (issue 12: no package of that name on any index).
+  assert(messages[1]:find('scripts/install.sh', 1, true), messages[1])
+  assert(not messages[1]:find('pip install fim-lsp', 1, true), messages[1])
 end)
 
 test('FimLspGhostText: Comment colours, a grey in terminals; follows :colorscheme', function()
@@ -174,6 +177,25 @@ test('FimLspGhostText: Comment colours, a grey in terminals; follows :colorschem
   vim.cmd('highlight FimLspGhostText ctermfg=1') -- the user's own wins
   api.nvim_exec_autocmds('ColorScheme', {})
   eq(1, api.nvim_get_hl(0, { name = 'FimLspGhostText' }).ctermfg)
+end)
+
+test('the default command falls back to ~/.local/bin/fim-lsp (scripts/install.sh)', function()
+  local bin = vim.fn.tempname()
+  vim.fn.mkdir(bin, 'p')
+  vim.fn.writefile({ '#!/bin/sh' }, bin .. '/fim-lsp')
+  vim.fn.setfperm(bin .. '/fim-lsp', 'rwxr-xr-x')
+  local fim = require('fim_lsp')
+  local saved = vim.env.XDG_BIN_HOME
+  vim.env.XDG_BIN_HOME = bin
+  fim.config.cmd = { 'fim-lsp', '-v' }
+  local ok, err = pcall(function()
+    eq(vim.fn.executable('fim-lsp') == 1 and { 'fim-lsp', '-v' } or { bin .. '/fim-lsp', '-v' }, fim.cmd_list())
+    fim.config.cmd = { '/somewhere/fim-lsp' }
+    eq({ '/somewhere/fim-lsp' }, fim.cmd_list())
+  end)
+  vim.env.XDG_BIN_HOME = saved
+  vim.fn.delete(bin, 'rf')
+  assert(ok, err)
 end)
 
 test('plugin/ guard defines :FimLsp once', function()

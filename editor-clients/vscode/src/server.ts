@@ -18,7 +18,14 @@ import {
 import { delay } from "./common/delay";
 import { lspTriggerKind } from "./common/triggerKind";
 import { SECTION, firstWorkspaceFolder, getSettings, updateSetting } from "./common/vscodeapi";
-import { missingServerMessage, resolveCommand } from "./resolve";
+import {
+  installCommandLine,
+  missingServerMessage,
+  portablePath,
+  resolveCommand,
+  serverCandidates,
+  serverSettingsCommand,
+} from "./resolve";
 import {
   ExtensionSettings,
   ServerSettings,
@@ -49,7 +56,13 @@ function isExecutableFile(file: string): boolean {
 
 /** The absolute path of the configured server command, or undefined when it is missing. */
 export function findServer(settings: ExtensionSettings): string | undefined {
-  return resolveCommand(settings.serverPath, process.env, isExecutableFile, firstWorkspaceFolder());
+  for (const candidate of serverCandidates(settings.serverPath, process.env)) {
+    const found = resolveCommand(candidate, process.env, isExecutableFile, firstWorkspaceFolder());
+    if (found) {
+      return found;
+    }
+  }
+  return undefined;
 }
 
 export class FimServer implements vscode.Disposable {
@@ -237,27 +250,54 @@ export class FimServer implements vscode.Disposable {
     }
     this.missingShown = true;
     const choose = "Choose File…";
-    const install = "Install with pip";
+    const install = "Install…";
     const settings = "Open Settings";
     const picked = await vscode.window.showErrorMessage(message, choose, install, settings);
     if (picked === choose) {
       const files = await vscode.window.showOpenDialog({
         canSelectMany: false,
         openLabel: "Use this fim-lsp",
-        title: "The fim-lsp executable (e.g. .venv/bin/fim-lsp)",
+        title: "The fim-lsp executable (e.g. ~/.local/bin/fim-lsp)",
       });
       if (files?.[0]) {
-        await updateSetting("server.path", files[0].fsPath);
+        await updateSetting("server.path", portablePath(files[0].fsPath, process.env.HOME));
       }
     } else if (picked === install) {
-      const terminal = vscode.window.createTerminal("fim-lsp install");
-      terminal.show();
-      terminal.sendText("python3 -m pip install --user fim-lsp");
-      void vscode.window.showInformationMessage(
-        "fim-lsp: when pip is done, run “fim-lsp: Restart Server”.",
-      );
+      await this.runInstallScript();
     } else if (picked === settings) {
-      await vscode.commands.executeCommand("workbench.action.openSettings", "fimLsp.server");
+      const open = serverSettingsCommand(vscode.env.remoteName);
+      await vscode.commands.executeCommand(open.command, open.arg);
+    }
+  }
+
+  /** Runs a checkout's scripts/install.sh in a terminal (on the machine the server runs on). */
+  private async runInstallScript(): Promise<void> {
+    const folders = await vscode.window.showOpenDialog({
+      canSelectFiles: false,
+      canSelectFolders: true,
+      canSelectMany: false,
+      openLabel: "Install from this checkout",
+      title: "Your fim-lsp checkout (the folder with scripts/install.sh)",
+    });
+    const checkout = folders?.[0]?.fsPath;
+    if (!checkout) {
+      return;
+    }
+    if (!fs.existsSync(`${checkout}/scripts/install.sh`)) {
+      void vscode.window.showErrorMessage(`fim-lsp: ${checkout} has no scripts/install.sh; pick a fim-lsp checkout.`);
+      return;
+    }
+    const terminal = vscode.window.createTerminal("fim-lsp install");
+    terminal.show();
+    terminal.sendText(installCommandLine(checkout));
+    const restart = "Restart Server";
+    const picked = await vscode.window.showInformationMessage(
+      "fim-lsp: the install runs in the terminal (the first one builds llama.cpp: 5 to 15 minutes). " +
+        "When it is done, restart the server.",
+      restart,
+    );
+    if (picked === restart) {
+      await this.restart();
     }
   }
 

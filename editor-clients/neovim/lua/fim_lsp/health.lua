@@ -23,12 +23,11 @@ function M.check()
   end
 
   health.start('fim-lsp server')
-  local cmd = fim.config.cmd
-  local exe = type(cmd) == 'table' and cmd[1] or cmd
+  local exe = fim.cmd_list()[1]
   if vim.fn.executable(exe) ~= 1 then
     health.error(('%q is not executable'):format(exe), {
-      'Install it: pip install fim-lsp (or pip install -e . in a checkout)',
-      "Or point setup() at it: require('fim_lsp').setup({ cmd = { '/path/to/.venv/bin/fim-lsp' } })",
+      'Install it: scripts/install.sh in a fim-lsp checkout (it links ~/.local/bin/fim-lsp)',
+      "Or point setup() at it: require('fim_lsp').setup({ cmd = { vim.fn.expand('~/.local/bin/fim-lsp') } })",
     })
   else
     local path = vim.fn.exepath(exe)

@@ -63,13 +63,24 @@ function M.mode()
   return 'extmarks'
 end
 
-local function cmd_list()
+--- The server command as a list. The default name, when it is not on PATH, falls back to the
+--- link scripts/install.sh makes in ~/.local/bin: that folder is often on a shell's PATH but
+--- not on the one an editor started from a desktop launcher inherits.
+function M.cmd_list()
   local cmd = M.config.cmd
   if type(cmd) == 'string' then
-    return { cmd }
+    cmd = { cmd }
+  end
+  if cmd[1] == 'fim-lsp' and vim.fn.executable('fim-lsp') ~= 1 then
+    local bin = vim.env.XDG_BIN_HOME or ((vim.env.HOME or '') .. '/.local/bin')
+    local linked = bin .. '/fim-lsp'
+    if vim.fn.executable(linked) == 1 then
+      return { linked, unpack(cmd, 2) }
+    end
   end
   return cmd
 end
+local cmd_list = M.cmd_list
 
 --- The settings object the server reads.
 function M.server_settings()
@@ -350,8 +361,8 @@ function M.setup(opts)
 
   if vim.fn.executable(cmd_list()[1]) ~= 1 then
     vim.notify(
-      ('fim-lsp: %q not found. Install fim-lsp (pip install fim-lsp) or set cmd in setup(); '
-        .. 'see :checkhealth fim_lsp'):format(cmd_list()[1]),
+      ('fim-lsp: %q not found. Install it with scripts/install.sh from a fim-lsp checkout '
+        .. '(~/.local/bin/fim-lsp) or set cmd in setup(); see :checkhealth fim_lsp'):format(cmd_list()[1]),
       vim.log.levels.ERROR
     )
     return

@@ -189,9 +189,16 @@ async function main() {
     path.join(workspace, "sample.py"),
     "def add(a, b):\n    return a + b\n\n\ndef multiply(a, b):\n    return \n",
   );
-  const settings = {
+  // The server command goes where the README tells users to put it: User settings (in
+  // code-server a file beside the server, <user-data-dir>/User/settings.json); a remote window
+  // must not drop it there (issue 12).
+  const userSettings = {
     "fimLsp.server.path": fimLsp,
     "fimLsp.server.args": ["-v", "--log-file", path.join(scratch, "fim-lsp.log")],
+  };
+  fs.mkdirSync(path.join(scratch, "user-data/User"), { recursive: true });
+  fs.writeFileSync(path.join(scratch, "user-data/User/settings.json"), JSON.stringify(userSettings, null, 2));
+  const settings = {
     "fimLsp.debounceMs": 0,
     "fimLsp.trace.server": "messages",
     "editor.inlineSuggest.enabled": true,
@@ -231,7 +238,7 @@ async function main() {
         FIM_LSP_E2E_RUN_ID: runId,
         FIM_LSP_E2E_RESULT: resultFile,
         FIM_LSP_E2E_SCRIPTED_SERVER: scriptedServer,
-        PATH: `${path.dirname(fimLsp)}:${process.env.PATH}`,
+        FIM_LSP_E2E_SERVER: fimLsp,
       },
     },
   );

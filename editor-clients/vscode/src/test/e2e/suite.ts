@@ -169,6 +169,22 @@ const tests: Test[] = [
     },
   ],
   [
+    "fimLsp.server.path set in User settings starts the server in a remote window",
+    async (api) => {
+      // README: set the path in User settings. code-server's window is a remote one, where
+      // VS Code drops machine-scoped settings from User settings (issue 12).
+      const expected = process.env.FIM_LSP_E2E_SERVER;
+      assert.ok(expected, "run.mjs names the server it wrote into User settings");
+      const where = vscode.workspace.getConfiguration("fimLsp").inspect<string>("server.path");
+      log(`remoteName=${vscode.env.remoteName} server.path=${JSON.stringify(where)}`);
+      assert.ok(vscode.env.remoteName, "code-server opens a remote window");
+      assert.strictEqual(where?.workspaceValue, undefined, "not set in the workspace");
+      assert.strictEqual(where?.globalValue, expected, "the User settings value reaches the extension");
+      assert.strictEqual(api.server.currentSettings.serverPath, expected);
+      assert.ok(api.server.languageClient?.isRunning(), "the server it names is running");
+    },
+  ],
+  [
     "trigger + commit inserts the real model's suggestion",
     async (api) => {
       const { doc, line, at, item, insert } = await triggerAtEnd(api);
