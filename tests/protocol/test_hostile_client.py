@@ -154,20 +154,24 @@ def _tcp_call(sock: socket.socket, message: bytes) -> dict[str, Any]:
             return body  # type: ignore[no-any-return]
 
 
+def _connect(port: int) -> socket.socket:
+    """A connection to the TCP server once it listens (it may still be starting)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=30)
+        except OSError:
+            assert time.monotonic() < deadline, "the TCP server never listened"
+            time.sleep(0.1)
+
+
 def test_tcp_server_exits_when_its_editor_process_dies() -> None:
     editor = _editor()
     port = _free_port()
     proc = subprocess.Popen(fake_server_command("--tcp", "--port", str(port)), stderr=subprocess.PIPE,
                             cwd=REPO, env=server_env())
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the TCP server never listened"
-                time.sleep(0.1)
+        sock = _connect(port)
         with sock:
             init = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
                     "params": {"processId": editor.pid, "capabilities": {}}}
@@ -186,14 +190,7 @@ def test_tcp_transport_survives_an_absurd_content_length() -> None:
     proc = subprocess.Popen(fake_server_command("--tcp", "--port", str(port)), stderr=subprocess.PIPE,
                             cwd=REPO, env=server_env())
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the TCP server never listened"
-                time.sleep(0.1)
+        sock = _connect(port)
         with sock:
             sock.sendall(b"Content-Length: 9999999999999999999999999\r\n\r\n{}")
             sock.sendall(b"X" * 100_000 + b"\r\n")  # and a header line past asyncio's 64 KiB limit
