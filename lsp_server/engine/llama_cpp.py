@@ -268,10 +268,13 @@ class LlamaCppEngine:
     def tokens_for(self, prompt: Prompt) -> list[int]:
         """The FIM token sequence; user text is tokenized with special tokens off."""
         assert self._loaded is not None
+        return self._tokens(self._loaded.template.render(prompt))
+
+    def _tokens(self, segments: list[Segment]) -> list[int]:
         out: list[int] = []
         if self._lib.llama_vocab_get_add_bos(self._vocab()):
             out.append(int(self._lib.llama_vocab_bos(self._vocab())))
-        for seg in self._loaded.template.render(prompt):
+        for seg in segments:
             out += self._segment_tokens(seg)
         return out
 
@@ -305,7 +308,7 @@ class LlamaCppEngine:
         """
         assert self._loaded is not None
         segments = self._loaded.template.render(job.prompt)
-        tokens = self.tokens_for(job.prompt)
+        tokens = self._tokens(segments)
         if not job.heal or not segments or segments[-1].special or len(tokens) < 2:
             return tokens, ""
         try:
