@@ -30,7 +30,10 @@ TRIGGER_CHARACTERS = (".", "(", "[", ",")
 # Clients whose completion inserts a plain-text newText with its line breaks as they are.
 MULTILINE_CLIENTS = frozenset({"eglot", "helix", "visual studio code", "code-server", "code-oss", "vscodium"})
 
-_WORD = re.compile(r"\w+$")
+# The word typed before the cursor, matched at the start of the reversed line: a search for
+# r"\w+$" restarts at every position, quadratic in a long run of word characters before a
+# non-word one (11 s for 30,000 characters).
+_WORD_REVERSED = re.compile(r"\w+")
 # Characters some client turns into a NUL byte or a line break; never sent in a one-line item.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SNIPPET_SPECIAL = re.compile(r"([\\$}])")
@@ -64,8 +67,8 @@ def menu_caps(client_name: str | None, snippet_support: bool | None) -> MenuCaps
 
 def typed_word_start(line_before: str) -> int:
     """Index in the line where the word typed before the cursor starts (the cursor if none)."""
-    m = _WORD.search(line_before)
-    return m.start() if m else len(line_before)
+    m = _WORD_REVERSED.match(line_before[::-1])
+    return len(line_before) - (m.end() if m else 0)
 
 
 def menu_item(suggestion: str, line_before: str, caps: MenuCaps, replace_from: int = 0) -> MenuItem | None:

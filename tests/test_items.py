@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from lsp_server.items import (
@@ -43,6 +45,16 @@ def test_typed_word_start() -> None:
     assert typed_word_start("    ") == 4
     assert typed_word_start("") == 0
     assert typed_word_start("naïve_ü") == 0  # unicode identifiers are words too
+
+
+def test_typed_word_start_is_linear_in_the_line() -> None:
+    # A search for r"\w+$" took 11 s for a 30,000-character run of word characters (a hex blob)
+    # before the cursor's `"`, blocking the server's event loop.
+    line = "a" * 20_000 + '"'
+    started = time.perf_counter()
+    assert typed_word_start(line) == len(line)
+    assert typed_word_start(line[:-1]) == 0
+    assert time.perf_counter() - started < 1.0
 
 
 def test_one_line_clients_get_the_first_line_and_never_a_line_break() -> None:
