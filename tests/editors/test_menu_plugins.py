@@ -43,6 +43,8 @@ TYPED_DONE = "preprocessor is not None:"
 # `for val` typed in a function body; the suggestion adds the loop's body, one level deeper.
 BLOCK_LINES = ["def total(values):", "    result = 0", "    ", "    return result"]
 BLOCK_DONE = "value in values:\n        result += value"
+# `total-pre` typed with no space around the minus: both plugins take `total-pre` as the word.
+DASHED_LINES = ["def shift(total, prefix_len):", "    "]
 # A blank line indented for the loop body; the suggestion belongs one level left (a dedent).
 DEDENT_LINES = ["def total(values):", "    result = 0", "    for value in values:", "        result += value",
                 "        "]
@@ -107,6 +109,16 @@ CASES = [
         "label": "value in values:",
     },
     {
+        "name": "dashed_word",
+        "lines": DASHED_LINES,
+        "row": 2,
+        "keys": "return total-pre",
+        "accept": "<C-y>",
+        "want": ["def shift(total, prefix_len):", "    return total-prefix_len"],
+        "cursor": [2, len("    return total-prefix_len")],
+        "label": "total-prefix_len",
+    },
+    {
         "name": "dedent",
         "lines": DEDENT_LINES,
         "row": 5,
@@ -120,6 +132,7 @@ CASES = [
 RULES = [
     *typing_rules("    if ", "pre", TYPED_DONE),
     *typing_rules("    for ", "val", BLOCK_DONE),
+    *typing_rules("    return total-", "pre", "prefix_len"),
     {"before": "^ {8}$", "menu": [{"text": "return result", "replace": 4}]},
 ]
 
@@ -164,6 +177,7 @@ def test_accepting_an_item_replaces_the_typed_word_and_indents_the_lines(menu: s
     [
         ("Neovim", True, True, "    if pre", "processor is not None:"),
         ("Neovim", True, False, "    for val", "ue in values:\n        result += value"),
+        ("Neovim", True, True, "    return total-pre", "fix_len"),
         ("vim-lsp", False, False, "    if pre", "processor is not None:\n        pass"),
         ("Eglot", True, True, "    for val", "ue in values:\n        result += value"),
     ],
