@@ -8,7 +8,8 @@ an item each their own way, so a menu item is shaped to come out right in all of
   eglot 1.9 deletes the inserted label minus the typed word, then applies the edit; an edit
   that starts at the cursor gets the typed word twice (``if pre`` -> ``if proprocessor``);
 - ``label`` and ``filterText`` start with the typed word: vim-lsp and Neovim drop items whose
-  filter text does not start with it;
+  filter text does not start with it. In Neovim the word runs over dashes (``total-pre``):
+  nvim-cmp and blink.cmp match that whole run against the filter text;
 - ``label`` is exactly the text the edit leaves on the cursor line: Neovim's completion inserts
   the label of a snippet item as the completion's word, and with the default ``completeopt`` a
   lone item may stay as that word without its edit ever being applied;
@@ -30,7 +31,21 @@ TRIGGER_CHARACTERS = (".", "(", "[", ",")
 # Clients whose completion inserts a plain-text newText with its line breaks as they are.
 MULTILINE_CLIENTS = frozenset({"eglot", "helix", "visual studio code", "code-server", "code-oss", "vscodium"})
 
-_WORD = re.compile(r"\w+$")
+# Clients whose menu takes the word before the cursor with its dashes: nvim-cmp (its
+# keyword_pattern \h\w*\%(-\w*\)*) and blink.cmp (iskeyword plus "-") drop an item for
+# `total-pre` whose filter text starts at `pre`. Both run in Neovim (clientInfo.name "Neovim"),
+# as vim.lsp.completion does, which filters from the edit's start and so accepts either; only
+# next to another server whose edits start elsewhere does it fall back to its own word (`pre`)
+# and drop this item, a trade for the two plugins most Neovim users complete with.
+DASHED_WORD_CLIENTS = frozenset({"neovim"})
+
+# The word typed before the cursor, matched at the start of the reversed line: a search for
+# r"\w+$" restarts at every position, quadratic in a long run of word characters before a
+# non-word one (11 s for 30,000 characters).
+_WORD_REVERSED = re.compile(r"\w+")
+# With dashes inside or after it (`a--b`, `total-`), not before it (`-pre`), as nvim-cmp and
+# blink.cmp take it.
+_DASHED_WORD_REVERSED = re.compile(r"(?:\w*-)*\w+")
 # Characters some client turns into a NUL byte or a line break; never sent in a one-line item.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SNIPPET_SPECIAL = re.compile(r"([\\$}])")
@@ -42,6 +57,7 @@ class MenuCaps:
 
     snippets: bool = False  # completionItem.snippetSupport
     multiline: bool = False  # inserts a plain-text newText with line breaks as they are
+    dashed_words: bool = False  # the typed word runs over dashes (`total-pre`)
 
 
 @dataclass(frozen=True)
@@ -59,13 +75,18 @@ class MenuItem:
 def menu_caps(client_name: str | None, snippet_support: bool | None) -> MenuCaps:
     """A client's traits from its ``clientInfo.name`` and its declared snippet support."""
     name = (client_name or "").strip().lower()
-    return MenuCaps(snippets=bool(snippet_support), multiline=name in MULTILINE_CLIENTS)
+    return MenuCaps(
+        snippets=bool(snippet_support),
+        multiline=name in MULTILINE_CLIENTS,
+        dashed_words=name in DASHED_WORD_CLIENTS,
+    )
 
 
-def typed_word_start(line_before: str) -> int:
-    """Index in the line where the word typed before the cursor starts (the cursor if none)."""
-    m = _WORD.search(line_before)
-    return m.start() if m else len(line_before)
+def typed_word_start(line_before: str, dashed: bool = False) -> int:
+    """Index in the line where the word typed before the cursor starts (the cursor if none);
+    ``dashed``: the word runs over dashes."""
+    m = (_DASHED_WORD_REVERSED if dashed else _WORD_REVERSED).match(line_before[::-1])
+    return len(line_before) - (m.end() if m else 0)
 
 
 def menu_item(suggestion: str, line_before: str, caps: MenuCaps, replace_from: int = 0) -> MenuItem | None:
@@ -73,7 +94,7 @@ def menu_item(suggestion: str, line_before: str, caps: MenuCaps, replace_from: i
     cannot be given it without a risk of other text than the suggestion's."""
     replace_from = max(0, min(replace_from, len(line_before)))
     kept = len(line_before) - replace_from  # the line's characters the suggestion keeps
-    start = min(typed_word_start(line_before), kept)
+    start = min(typed_word_start(line_before, caps.dashed_words), kept)
     text = line_before[start:kept] + suggestion.replace("\r\n", "\n")
     first, _, rest = text.partition("\n")
     if _CONTROL.search(text) or not text.strip() or text == line_before[start:]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from lsp_server.items import (
@@ -43,6 +45,35 @@ def test_typed_word_start() -> None:
     assert typed_word_start("    ") == 4
     assert typed_word_start("") == 0
     assert typed_word_start("naïve_ü") == 0  # unicode identifiers are words too
+
+
+def test_typed_word_start_is_linear_in_the_line() -> None:
+    # A search for r"\w+$" took 11 s for a 30,000-character run of word characters (a hex blob)
+    # before the cursor's `"`, blocking the server's event loop.
+    line = "a" * 20_000 + '"'
+    dashes = "a-" * 10_000 + '"'
+    started = time.perf_counter()
+    assert typed_word_start(line) == len(line)
+    assert typed_word_start(line[:-1]) == 0
+    assert typed_word_start(line, dashed=True) == len(line)
+    assert typed_word_start(dashes, dashed=True) == len(dashes)
+    assert typed_word_start(dashes[:-1], dashed=True) == 0
+    assert time.perf_counter() - started < 1.0
+
+
+def test_in_neovim_the_typed_word_runs_over_dashes() -> None:
+    # nvim-cmp and blink.cmp match all of `total-pre` against the filter text: an item whose
+    # filter text started at `pre` was dropped from both menus.
+    assert typed_word_start("x = total-pre") == 10
+    assert typed_word_start("x = total-pre", dashed=True) == 4
+    assert typed_word_start("    a--pre", dashed=True) == 4
+    assert typed_word_start("y = x-", dashed=True) == 4
+    assert typed_word_start("x = -pre", dashed=True) == 5  # a dash before the word is not in it
+    assert typed_word_start("a = -", dashed=True) == 5
+    item = menu_item("fix_len", "    return total-pre", menu_caps("Neovim", True))
+    assert item == MenuItem("total-prefix_len", "total-prefix_len", 11, "total-prefix_len", snippet=True)
+    plain = menu_item("fix_len", "    return total-pre", ONE_LINE)
+    assert plain is not None and plain.start == 17 and plain.label == "prefix_len"
 
 
 def test_one_line_clients_get_the_first_line_and_never_a_line_break() -> None:
@@ -110,7 +141,7 @@ def test_menu_caps_from_client_info_and_capabilities() -> None:
     assert menu_caps("Eglot", False) == MenuCaps(multiline=True)
     assert menu_caps("helix", None) == MenuCaps(multiline=True)
     assert menu_caps("Visual Studio Code", True) == MenuCaps(snippets=True, multiline=True)
-    assert menu_caps("Neovim", True) == MenuCaps(snippets=True)
+    assert menu_caps("Neovim", True) == MenuCaps(snippets=True, dashed_words=True)
     assert menu_caps(None, None) == MenuCaps()
 
 

@@ -7,13 +7,21 @@ Standard library only, so that any python3 runs it.
 
     scripted_server.py --script rules.json   (or FIM_LSP_SCRIPT=rules.json)
 
-rules.json is a list of rules; the first whose regexes match the cursor line answers:
+rules.json is a list of rules; for each request, the first rule that gives what is asked for
+and whose regexes match the cursor line answers:
 
     [{"before": "^ {8}$", "after": "^$",
-      "items": [{"insertText": "return result", "replace": 4}]}]
+      "items": [{"insertText": "return result", "replace": 4}]},
+     {"before": "^    if pre$", "menu": [{"text": "processor is None:"}]}]
 
 `before` and `after` are matched (re.search) against the cursor line's text before and after
-the cursor; an item replaces `replace` characters before the cursor and `end` after it.
+the cursor. `items` answer inlineCompletion: each replaces `replace` characters before the
+cursor and `end` after it. `menu` answers textDocument/completion (offered only when a rule has
+one): each suggestion, inserted at the cursor after replacing `replace` characters before it,
+is shaped by lsp_server/items.py (itself standard library only) for the connected client, as
+fim-lsp shapes its own; completion_item mirrors FimServer._completion_item, and
+tests/editors/test_menu_plugins.py checks that they agree.
+
 Other arguments (-v, --log-file PATH) are accepted and ignored, as fim-lsp's are.
 """
 
@@ -23,7 +31,10 @@ import json
 import os
 import re
 import sys
+from pathlib import Path
 from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def read_message(stream: Any) -> dict[str, Any] | None:
@@ -47,26 +58,90 @@ def write_message(stream: Any, message: dict[str, Any]) -> None:
     stream.flush()
 
 
-def answer(
-    rules: list[dict[str, Any]], text: str, line: int, character: int
-) -> list[dict[str, Any]]:
+def matching_rule(
+    rules: list[dict[str, Any]], key: str, text: str, line: int, character: int
+) -> tuple[dict[str, Any] | None, str]:
+    """The first rule giving `key` that matches the cursor line, and the line before the cursor."""
     # Positions are UTF-16 in LSP; the test buffers are ASCII, where they are plain indices.
     lines = text.split("\n")
     current = lines[line] if line < len(lines) else ""
     before, after = current[:character], current[character:]
     for rule in rules:
-        if re.search(rule.get("before", ""), before) and re.search(rule.get("after", ""), after):
-            return [
-                {
-                    "insertText": item["insertText"],
-                    "range": {
-                        "start": {"line": line, "character": character - item.get("replace", 0)},
-                        "end": {"line": line, "character": character + item.get("end", 0)},
-                    },
-                }
-                for item in rule["items"]
-            ]
-    return []
+        if key in rule and re.search(rule.get("before", ""), before) and re.search(rule.get("after", ""), after):
+            return rule, before
+    return None, before
+
+
+def answer(
+    rules: list[dict[str, Any]], text: str, line: int, character: int
+) -> list[dict[str, Any]]:
+    rule, _ = matching_rule(rules, "items", text, line, character)
+    return [
+        {
+            "insertText": item["insertText"],
+            "range": {
+                "start": {"line": line, "character": character - item.get("replace", 0)},
+                "end": {"line": line, "character": character + item.get("end", 0)},
+            },
+        }
+        for item in (rule["items"] if rule else [])
+    ]
+
+
+def client_traits(params: dict[str, Any]) -> dict[str, Any]:
+    """What fim-lsp reads from `initialize` to shape menu items."""
+    caps = params.get("capabilities") or {}
+    item = ((caps.get("textDocument") or {}).get("completion") or {}).get("completionItem") or {}
+    return {
+        "name": (params.get("clientInfo") or {}).get("name"),
+        "snippets": item.get("snippetSupport"),
+        "markdown": "markdown" in (item.get("documentationFormat") or []),
+    }
+
+
+def completion_item(item: Any, line: int, character: int, text: str, markdown: bool) -> dict[str, Any]:
+    """FimServer._completion_item as JSON, for an items.MenuItem (ASCII: index == column)."""
+    out: dict[str, Any] = {
+        "label": item.label,
+        "kind": 15,  # Snippet
+        "detail": "fim-lsp",
+        "documentation": {"kind": "markdown", "value": f"```\n{text}\n```"} if markdown else text,
+        "textEdit": {
+            "range": {
+                "start": {"line": line, "character": item.start},
+                "end": {"line": line, "character": character},
+            },
+            "newText": item.new_text,
+        },
+        "insertTextFormat": 2 if item.snippet else 1,
+        "sortText": "0",
+        "filterText": item.filter_text,
+    }
+    if item.multiline or item.snippet:
+        out["insertTextMode"] = 1 if item.multiline else 2  # AsIs, AdjustIndentation
+    return out
+
+
+def lsp_items() -> Any:
+    """lsp_server/items.py, pure and standard library only; imported only by menu rules."""
+    sys.path.insert(0, str(REPO))
+    from lsp_server import items
+
+    return items
+
+
+def menu_answer(
+    rules: list[dict[str, Any]], text: str, line: int, character: int, client: dict[str, Any]
+) -> dict[str, Any]:
+    items = lsp_items()
+    rule, before = matching_rule(rules, "menu", text, line, character)
+    caps = items.menu_caps(client.get("name"), client.get("snippets"))
+    out = []
+    for s in rule["menu"] if rule else []:
+        item = items.menu_item(s["text"], before, caps, s.get("replace", 0))
+        if item is not None:
+            out.append(completion_item(item, line, character, s["text"], client.get("markdown", False)))
+    return {"isIncomplete": True, "items": out}
 
 
 def main(argv: list[str]) -> int:
@@ -80,14 +155,17 @@ def main(argv: list[str]) -> int:
         rules = json.load(f)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     texts: dict[str, str] = {}
+    client: dict[str, Any] = {}
     while (msg := read_message(stdin)) is not None:
         method, params = msg.get("method"), msg.get("params") or {}
         result: Any = None
         if method == "initialize":
-            result = {
-                "capabilities": {"textDocumentSync": 1, "inlineCompletionProvider": True},
-                "serverInfo": {"name": "fim-lsp (scripted)"},
-            }
+            client = client_traits(params)
+            capabilities: dict[str, Any] = {"textDocumentSync": 1, "inlineCompletionProvider": True}
+            if any("menu" in rule for rule in rules):
+                triggers = list(lsp_items().TRIGGER_CHARACTERS)
+                capabilities["completionProvider"] = {"triggerCharacters": triggers}
+            result = {"capabilities": capabilities, "serverInfo": {"name": "fim-lsp (scripted)"}}
         elif method == "initialized":
             status = {"state": "ready", "message": "", "model": "scripted"}
             write_message(stdout, {"method": "fimLsp/status", "params": status})
@@ -100,6 +178,10 @@ def main(argv: list[str]) -> int:
             pos = params["position"]
             text = texts.get(params["textDocument"]["uri"], "")
             result = {"items": answer(rules, text, pos["line"], pos["character"])}
+        elif method == "textDocument/completion":
+            pos = params["position"]
+            text = texts.get(params["textDocument"]["uri"], "")
+            result = menu_answer(rules, text, pos["line"], pos["character"], client)
         elif method == "exit":
             return 0
         if "id" in msg and "method" in msg:
