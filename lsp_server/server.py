@@ -28,6 +28,7 @@ from pygls.uris import to_fs_path
 
 from lsp_server import __version__
 from lsp_server.completion import CompletionQuery, CompletionService
+from lsp_server.completion.worker import StaleJob
 from lsp_server.config import SECTION, Settings, SettingsSources
 from lsp_server.documents import (
     UTF8,
@@ -53,7 +54,6 @@ from lsp_server.items import (
 )
 from lsp_server.postprocess import Suggestion
 from lsp_server.transport import FrameError, FrameParser, pid_alive
-from lsp_server.worker import StaleJob
 
 log = logging.getLogger(__name__)
 

@@ -159,7 +159,7 @@ async def test_a_request_elsewhere_cancels_the_speculation() -> None:
 
 
 async def test_a_running_job_serves_states_typed_through_its_output() -> None:
-    from lsp_server.completion import Background, _target
+    from lsp_server.completion.service import Background, _target
 
     before, after = "def f(x):\n    re", "\n"
     running = Background(_target(before, after), asyncio.get_running_loop().create_future(), "speculate")
@@ -180,7 +180,7 @@ async def test_not_loaded_means_no_suggestions() -> None:
 
 
 def test_alternatives_offer_the_first_line() -> None:
-    from lsp_server.completion import alternatives
+    from lsp_server.completion.service import alternatives
 
     s = Suggestion
     assert alternatives(s("a\nb"), several=True) == [s("a\nb"), s("a")]

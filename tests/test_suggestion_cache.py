@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from lsp_server.postprocess import Suggestion as S
-from lsp_server.suggestion_cache import SuggestionCache
+from lsp_server.completion.cache import SuggestionCache
 
 BEFORE = "def area(r):\n    "
 AFTER = "\n\nprint(area(2))\n"

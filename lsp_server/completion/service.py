@@ -28,8 +28,8 @@ from lsp_server.engine import (
 from lsp_server.engine.base import CancelToken, ProgressCallback
 from lsp_server.pipeline import job_for, prepare
 from lsp_server.postprocess import Suggestion
-from lsp_server.suggestion_cache import HEAD, SuggestionCache
-from lsp_server.worker import EngineWorker, StaleJob
+from lsp_server.completion.cache import HEAD, SuggestionCache
+from lsp_server.completion.worker import EngineWorker, StaleJob
 
 PREFETCH = "#prefetch"  # worker key suffix of background jobs: a didChange does not cancel them
 
