@@ -159,10 +159,11 @@ async def test_a_request_elsewhere_cancels_the_speculation() -> None:
 
 
 async def test_a_running_job_serves_states_typed_through_its_output() -> None:
-    from lsp_server.completion.service import Background, _target
+    from lsp_server.completion.query import CursorState
+    from lsp_server.completion.service import Background
 
     before, after = "def f(x):\n    re", "\n"
-    running = Background(_target(before, after), asyncio.get_running_loop().create_future(), "speculate")
+    running = Background(CursorState.of(before, after), asyncio.get_running_loop().create_future(), "speculate")
     running.partial.text = "turn x"
     assert running.serves(before, after)  # its own state
     assert running.serves(before + "tu", after)  # typed what it is writing

@@ -3,6 +3,7 @@
 `CompletionService` is its one entry point; the modules beside it are its stages.
 """
 
-from lsp_server.completion.service import CompletionQuery, CompletionService
+from lsp_server.completion.query import CompletionQuery
+from lsp_server.completion.service import CompletionService
 
 __all__ = ["CompletionQuery", "CompletionService"]

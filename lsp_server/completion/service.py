@@ -14,6 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
+from lsp_server.completion.cache import SuggestionCache
+from lsp_server.completion.query import HEAD, CompletionQuery, CursorState
+from lsp_server.completion.worker import EngineWorker, StaleJob
 from lsp_server.config import Settings
 from lsp_server.context.types import ExtraChunk
 from lsp_server.context.window import Anchor, extra_chunks
@@ -28,8 +31,6 @@ from lsp_server.engine import (
 from lsp_server.engine.base import CancelToken, ProgressCallback
 from lsp_server.pipeline import job_for, prepare
 from lsp_server.postprocess import Suggestion
-from lsp_server.completion.cache import HEAD, SuggestionCache
-from lsp_server.completion.worker import EngineWorker, StaleJob
 
 PREFETCH = "#prefetch"  # worker key suffix of background jobs: a didChange does not cancel them
 
@@ -112,34 +113,17 @@ class Partial:
 class Background:
     """A background job and the cursor state it completes."""
 
-    target: tuple[int, str, str]  # (len(before), before's tail, after's head)
+    target: CursorState
     task: asyncio.Future[GenerationResult | None]
     kind: str  # "prefetch" (the accepted suggestion) or "speculate" (what the user just typed)
     partial: Partial = field(default_factory=Partial)
 
     def serves(self, before: str, after: str) -> bool:
         """True for its own state, and while running, for states typed through what it writes."""
-        if self.target == _target(before, after):
+        if self.target == CursorState.of(before, after):
             return True
-        n, tail, head = self.target
-        typed = len(before) - n
-        if self.task.done() or typed <= 0 or after[:HEAD] != head or before[n - len(tail) : n] != tail:
-            return False
-        return len(self.partial.text) > typed and self.partial.text.startswith(before[n:])
-
-
-def _target(before: str, after: str) -> tuple[int, str, str]:
-    return (len(before), before[-HEAD:], after[:HEAD])
-
-
-@dataclass(frozen=True)
-class CompletionQuery:
-    snapshot: Snapshot
-    offset: int  # string index of the cursor
-    path: str = ""  # file path relative to the workspace
-    repo: str = ""
-    several: bool = False  # Invoked requests may get alternatives
-    others: tuple[tuple[str, str], ...] = ()  # (path, text) of other open files, most relevant first
+        # Something must be left to show: the job will write the rest.
+        return not self.task.done() and bool(self.target.typed_through(before, after, self.partial.text))
 
 
 class CompletionService:
@@ -242,7 +226,7 @@ class CompletionService:
             if result is not None:
                 self.stats.record_adopted(number, result, running.kind)
                 hit = self.cache.lookup(uri, before, after)
-                if hit is not None or running.target == _target(before, after):
+                if hit is not None or running.target == CursorState.of(before, after):
                     return hit or []  # its answer is this request's, even an empty one
             # It failed, or finished with a suggestion that does not cover what was typed: run.
         for other in list(self._background):  # a request must not wait behind guesses, any document's
@@ -269,7 +253,7 @@ class CompletionService:
             return
         uri, text, offset = query.snapshot.uri, query.snapshot.text, query.offset
         before, after = text[:offset], text[offset : offset + HEAD]
-        cached = self.cache.lookup(uri, before, after, count=False)
+        cached = self.cache.lookup(uri, before, after)
         if cached is not None:  # typed through a suggestion: work on what follows it instead
             self._prefetch_after(query, cached)
             return
@@ -291,9 +275,9 @@ class CompletionService:
         text, offset = suggestions[0].apply(query.snapshot.text, query.offset)
         before, after = text[:offset], text[offset : offset + HEAD]
         running = self._background.get(uri)
-        if running is not None and running.target == _target(before, after):
+        if running is not None and running.target == CursorState.of(before, after):
             return
-        if self.cache.lookup(uri, before, after, count=False) is not None:
+        if self.cache.lookup(uri, before, after) is not None:
             return
         self._cancel_background(uri)
         self._start_prefetch(query, suggestions[0])
@@ -308,7 +292,7 @@ class CompletionService:
 
     def _start_background(self, query: CompletionQuery, kind: str) -> None:
         text, offset = query.snapshot.text, query.offset
-        target = _target(text[:offset], text[offset:])
+        target = CursorState.of(text[:offset], text[offset:])
         partial = Partial()
         task = asyncio.ensure_future(self._run_background(query, kind, partial))
         self._background[query.snapshot.uri] = Background(target, task, kind, partial)
