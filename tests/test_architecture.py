@@ -50,7 +50,8 @@ MAY_USE: dict[str, set[str]] = {
     "items": set(),
     "transport": set(),
     "completion": {"config", "context", "documents", "engine", "pipeline", "postprocess", "query", "cache", "worker"},
-    "server": {"root", "config", "documents", "engine", "postprocess", "worker", "completion", "items", "transport"},
+    # The server reaches the completion feature through its service only, never its worker.
+    "server": {"root", "config", "documents", "engine", "postprocess", "completion", "items", "transport"},
     "handlers": {"server", "items"},
     "cli": set(LAYER.values()),
 }

@@ -128,12 +128,12 @@ class Background:
 
 class CompletionService:
     def __init__(self, settings: Settings, engine_factory: Callable[[Settings], Engine] = create_engine) -> None:
-        self.settings = settings
+        self._settings = settings
         self._factory = engine_factory
         self._engine: Engine | None = None
         self.info: EngineInfo | None = None
         self.error: EngineError | None = None
-        self.worker = EngineWorker(threads=1)
+        self._worker = EngineWorker(threads=1)
         self._anchors: dict[str, Anchor] = {}
         self.stats = Stats()
         self.cache = SuggestionCache()
@@ -142,8 +142,32 @@ class CompletionService:
         self._started = time.monotonic()
 
     @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
     def ready(self) -> bool:
         return self._engine is not None and self.info is not None
+
+    @property
+    def remote(self) -> bool:
+        """A shared server completes, not this process: the loaded engine says so; before one
+        loads, the backend setting does."""
+        if self.info is not None:
+            return not self.info.capabilities.local
+        return self.settings.backend != "llama_cpp"
+
+    def stats_json(self) -> dict[str, object]:
+        """The counters for ``fimLsp/stats``, with the jobs dropped before they ran."""
+        data = self.stats.as_json()
+        data["dropped"] = self._worker.dropped
+        return data
+
+    def reconfigure(self, settings: Settings) -> bool:
+        """Put new settings in force; True when the engine must be reloaded (`load`) for them."""
+        reload = any(getattr(settings, f) != getattr(self._settings, f) for f in RELOAD_FIELDS)
+        self._settings = settings
+        return reload
 
     async def load(self, progress: ProgressCallback) -> EngineInfo:
         """(Re)create and load the engine on the worker; raises EngineError with a hint."""
@@ -157,7 +181,7 @@ class CompletionService:
             return engine.load(progress)
 
         try:
-            info = await self.worker.call(run)
+            info = await self._worker.call(run)
         except EngineError as err:
             self.error = err
             raise
@@ -167,13 +191,15 @@ class CompletionService:
         self._engine, self.info = engine, info
         return info
 
-    def needs_reload(self, new: Settings) -> bool:
-        return any(getattr(new, f) != getattr(self.settings, f) for f in RELOAD_FIELDS)
+    def cancel(self, uri: str) -> None:
+        """A newer version of the document makes its running request stale. Background work goes
+        on: it may serve the new state."""
+        self._worker.cancel(uri)
 
     def forget(self, uri: str) -> None:
         self._anchors.pop(uri, None)
         self.cache.forget(uri)
-        self.worker.cancel(uri)
+        self._worker.cancel(uri)
         self._cancel_background(uri)
 
     async def complete(self, query: CompletionQuery) -> list[Suggestion]:
@@ -198,8 +224,11 @@ class CompletionService:
             self.stats.record(number, result, time.monotonic() - started)
             return result, found
 
-        # On $/cancelRequest this await raises CancelledError; the worker stops at its next token.
-        result, found = await self.worker.submit(query.snapshot.uri, job)
+        try:
+            # On $/cancelRequest this await raises CancelledError; the worker stops at its next token.
+            result, found = await self._worker.submit(query.snapshot.uri, job)
+        except StaleJob:  # a newer request for the document came before this one ran
+            return []
         if self.stats.coldStartS is None and result.stop_reason != "cancelled":
             self.stats.coldStartS = time.monotonic() - self._started
         if result.stop_reason == "cancelled":
@@ -238,7 +267,7 @@ class CompletionService:
         running = self._background.pop(uri, None)
         if running is not None:
             running.task.cancel()
-            self.worker.cancel(uri + PREFETCH)
+            self._worker.cancel(uri + PREFETCH)
 
     def speculate(self, query: CompletionQuery) -> None:
         """The user just typed: start the request the editor is about to send after its debounce.
@@ -247,7 +276,7 @@ class CompletionService:
         when the state is not already answered or being computed.
         """
         settings = self.settings
-        if self._engine is None or self.info is None or not self.info.capabilities.local:
+        if not self.ready or self.remote:
             return
         if not (settings.speculate and settings.suggestion_cache):
             return
@@ -309,7 +338,7 @@ class CompletionService:
             return result, found
 
         try:
-            result, found = await self.worker.submit(query.snapshot.uri + PREFETCH, job)
+            result, found = await self._worker.submit(query.snapshot.uri + PREFETCH, job)
         except (StaleJob, asyncio.CancelledError):
             return None
         except EngineError as err:  # e.g. the remote engine went down: tell the user next time
@@ -361,14 +390,14 @@ class CompletionService:
 
     async def shutdown(self) -> None:
         """Stop running jobs, then close the engine on its own thread (never under a decode)."""
-        self.worker.cancel_all()
+        self._worker.cancel_all()
         engine, self._engine, self.info = self._engine, None, None
         if engine is not None:
             try:
-                await asyncio.wait_for(self.worker.call(engine.close), timeout=30)
+                await asyncio.wait_for(self._worker.call(engine.close), timeout=30)
             except Exception:  # closing on exit must never raise
                 log.debug("engine close failed", exc_info=True)
-        self.worker.shutdown()
+        self._worker.shutdown()
 
 
 def alternatives(found: Suggestion | None, several: bool) -> list[Suggestion]:
