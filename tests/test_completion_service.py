@@ -161,8 +161,8 @@ async def test_a_request_elsewhere_cancels_the_speculation() -> None:
 
 
 async def test_a_running_job_serves_states_typed_through_its_output() -> None:
+    from lsp_server.completion.background import Background
     from lsp_server.completion.query import CursorState
-    from lsp_server.completion.service import Background
 
     before, after = "def f(x):\n    re", "\n"
     running = Background(CursorState.of(before, after), asyncio.get_running_loop().create_future(), "speculate")
@@ -183,7 +183,7 @@ async def test_not_loaded_means_no_suggestions() -> None:
 
 
 def test_alternatives_offer_the_first_line() -> None:
-    from lsp_server.completion.service import alternatives
+    from lsp_server.completion.run import alternatives
 
     s = Suggestion
     assert alternatives(s("a\nb"), several=True) == [s("a\nb"), s("a")]
