@@ -270,3 +270,67 @@ async def test_remote_is_the_loaded_engines_word_before_that_the_backends() -> N
     await service.load(lambda _m, _p: None)
     assert not service.remote  # this engine says it runs in this process
     await service.shutdown()
+
+
+class _ThreadLog(dict):  # type: ignore[type-arg]
+    """A dict that notes the threads that touch it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[str] = set()
+
+    def _note(self) -> None:
+        self.threads.add(threading.current_thread().name)
+
+    def get(self, *args):  # type: ignore[no-untyped-def,override]
+        self._note()
+        return super().get(*args)
+
+    def __setitem__(self, key, value):  # type: ignore[no-untyped-def]
+        self._note()
+        super().__setitem__(key, value)
+
+    def pop(self, *args):  # type: ignore[no-untyped-def,override]
+        self._note()
+        return super().pop(*args)
+
+    def clear(self) -> None:
+        self._note()
+        super().clear()
+
+
+async def test_prompt_anchors_are_the_worker_threads_alone() -> None:
+    from lsp_server.completion.cache import SuggestionCache
+    from lsp_server.completion.run import Runner
+    from lsp_server.completion.worker import EngineWorker
+
+    worker = EngineWorker()
+    runner = Runner(worker, SuggestionCache())
+    anchors = runner._anchors = _ThreadLog()
+    engine = ScriptedEngine({"def f(x):\n": "    return x"})
+    query = _query("def f(x):\n    \n", 14)
+    _, found = await runner.run(engine, Settings(), query, query.uri, lambda _r, _s: None)
+    assert [s.text for s in found] == ["return x"] and query.uri in anchors
+    runner.forget(query.uri)  # a closed document: posted behind the jobs already queued
+    await worker.call(lambda: None)
+    assert not anchors
+    runner.reset()  # a new engine
+    await worker.call(lambda: None)
+    assert anchors.threads and all(name.startswith("fim-engine") for name in anchors.threads)
+    worker.shutdown()
+
+
+async def test_counts_are_written_on_the_event_loop() -> None:
+    engine = ScriptedEngine({"def f(x):\n": "    return x"})
+    service = await _service(engine, prefetch=False)
+    loop_thread, seen = threading.current_thread(), []
+    record = service.stats.record
+
+    def spy(*args):  # type: ignore[no-untyped-def]
+        seen.append(threading.current_thread())
+        record(*args)
+
+    service.stats.record = spy  # type: ignore[method-assign]
+    assert await _texts(service, _query("def f(x):\n    \n", 14)) == ["return x"]
+    assert seen == [loop_thread] and service.stats.completed == 1  # counted before the answer
+    await service.shutdown()

@@ -4,12 +4,17 @@
 on the worker: tokenizing needs the model, and the parse gate's work stays off the event loop.
 Back on the loop, the suggestions are remembered for the cursor they answer.
 
-`Runner._anchors` (where each document's last prompt window started, which keeps the KV cache
-warm) is written on the worker and cleared on the event loop.
+Thread ownership: `Runner._anchors` (where each document's last prompt window started, which
+keeps the KV cache warm) is read and written on the worker thread only; the event loop changes
+it by posting to the worker (`forget`, `reset`), which also orders those changes after the jobs
+already queued. A run's counts reach the stats through the event loop (`record`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,8 +30,8 @@ from lsp_server.engine.base import CancelToken
 from lsp_server.pipeline import job_for, prepare
 from lsp_server.postprocess import Suggestion
 
-# Called where the job ends (the worker) with a run's result and its time (seconds), so
-# cancelled work is counted too.
+# Called on the event loop with a run's result and its time on the worker (seconds), whether
+# or not anyone still awaits it.
 Record = Callable[[GenerationResult, float], None]
 
 
@@ -42,7 +47,7 @@ class Runner:
     def __init__(self, worker: EngineWorker, cache: SuggestionCache) -> None:
         self._worker = worker
         self._cache = cache
-        self._anchors: dict[str, Anchor] = {}
+        self._anchors: dict[str, Anchor] = {}  # the worker thread's alone (module docstring)
 
     async def run(
         self, engine: Engine, settings: Settings, query: CompletionQuery, key: str, record: Record,
@@ -53,11 +58,12 @@ class Runner:
         Raises StaleJob when a newer job for ``key`` came before this one ran; cancelling the
         awaiting task stops the run at its next token.
         """
+        loop = asyncio.get_running_loop()
         started = time.monotonic()
 
         def job(token: CancelToken) -> tuple[GenerationResult, Suggestion | None]:
             result, found = self._generate(engine, settings, query, token, partial)
-            record(result, time.monotonic() - started)
+            _on_loop(loop, record, result, time.monotonic() - started)
             return result, found
 
         result, found = await self._worker.submit(key, job)
@@ -68,12 +74,12 @@ class Runner:
         return result, suggestions
 
     def forget(self, uri: str) -> None:
-        """Drop a closed document's anchor."""
-        self._anchors.pop(uri, None)
+        """Drop a closed document's anchor (on the worker, after its queued jobs)."""
+        self._worker.post(functools.partial(self._anchors.pop, uri, None))
 
     def reset(self) -> None:
-        """Drop every anchor: a new engine starts cold."""
-        self._anchors.clear()
+        """Drop every anchor: a new engine starts cold (on the worker, after the queued jobs)."""
+        self._worker.post(self._anchors.clear)
 
     def _generate(
         self, engine: Engine, settings: Settings, query: CompletionQuery, token: CancelToken,
@@ -107,3 +113,9 @@ def alternatives(found: Suggestion | None, several: bool) -> list[Suggestion]:
         return []
     short = found.first_line()
     return [found, short] if several and short != found else [found]
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop, record: Record, result: GenerationResult, seconds: float) -> None:
+    """Hand the counts to the event loop; a loop already closed (the server exited) has no stats."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(record, result, seconds)

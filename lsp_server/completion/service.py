@@ -7,8 +7,9 @@ A request walks the stages once, in order (`complete`):
 3. a model run (`run.py`): `pipeline.prepare` -> `Engine.generate` -> `Prepared.finish` on the
    worker thread; its suggestions are remembered and the next one is prefetched.
 
-Every method here runs on the event loop; the worker thread runs the engine and hands back
-results through futures.
+Thread ownership: every method here runs on the event loop, and only the event loop changes the
+cache, the background jobs, the stats and the engine's fields. The worker thread runs the engine
+and owns the prompt anchors (run.py); it hands back results through futures.
 """
 
 from __future__ import annotations

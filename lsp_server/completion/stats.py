@@ -1,7 +1,7 @@
 """The counters behind ``fimLsp/stats``; their JSON names are the protocol's (camelCase).
 
-A run's counts are recorded where the job ends (the worker), so cancelled work is counted too;
-the rest on the event loop.
+Written on the event loop only: a run's counts come back from the worker through
+`loop.call_soon_threadsafe` (see run.py), so a request the editor cancelled is counted too.
 """
 
 from __future__ import annotations
