@@ -1,4 +1,4 @@
-"""The LanguageServer subclass: owns the document store, settings, engine and worker.
+"""The LanguageServer subclass: owns the documents, the settings sources, the completion service.
 
 Handlers (handlers.py) stay a few lines each and call the methods here, which translate between
 LSP types and the pure domain modules.
