@@ -1,4 +1,4 @@
-"""The LanguageServer subclass: owns the document store, settings, engine and worker.
+"""The LanguageServer subclass: owns the documents, the settings sources, the completion service.
 
 Handlers (handlers.py) stay a few lines each and call the methods here, which translate between
 LSP types and the pure domain modules.
@@ -53,7 +53,6 @@ from lsp_server.items import (
 )
 from lsp_server.postprocess import Suggestion
 from lsp_server.transport import FrameError, FrameParser, pid_alive
-from lsp_server.worker import StaleJob
 
 log = logging.getLogger(__name__)
 
@@ -353,9 +352,7 @@ class FimServer(LanguageServer):
         result = self.sources.resolve()
         for problem in result.problems:
             self.show_once(f"fim-lsp settings: {problem}", types.MessageType.Warning)
-        reload = self.service.needs_reload(result.settings)
-        self.service.settings = result.settings
-        return reload
+        return self.service.reconfigure(result.settings)
 
     def _supports_configuration(self) -> bool:
         ws = self.client_capabilities.workspace
@@ -465,7 +462,7 @@ class FimServer(LanguageServer):
             log.warning("bad didChange for %s: %s", uri, err)
             old = None
         # A newer version makes any running completion for this document stale: stop it now.
-        self.service.worker.cancel(uri)
+        self.service.cancel(uri)
         if old is not None:
             self._speculate(uri, typed_cursor(old, changes, self.encoding))
 
@@ -556,8 +553,6 @@ class FimServer(LanguageServer):
         uri = query.snapshot.uri
         try:
             texts = await self.service.complete(query)
-        except StaleJob:  # counted by the worker
-            return []
         except EngineError as err:
             self.show_once(f"fim-lsp: {err.user_message()}")
             return []
@@ -571,8 +566,7 @@ class FimServer(LanguageServer):
     def _retry_remote_load(self) -> None:
         """A shared engine that was down at start-up may be back: retry now and then."""
         loading = self._load_task is not None and not self._load_task.done()
-        remote = self.settings.backend != "llama_cpp"
-        if remote and not loading and self.service.error is not None and time.monotonic() - self._last_load > 10:
+        if self.service.remote and not loading and self.service.error is not None and time.monotonic() - self._last_load > 10:
             self.start_loading()
 
     async def inline_completion(self, params: types.InlineCompletionParams) -> types.InlineCompletionList:
@@ -662,10 +656,9 @@ class FimServer(LanguageServer):
         )
 
     def stats(self) -> dict[str, object]:
-        data = self.service.stats.as_json()
-        data["dropped"] = self.service.worker.dropped
+        data = self.service.stats_json()
         data["documents"] = len(self.documents)
-        data["pendingFutures"] = len(self.protocol._request_futures)
+        data["pendingFutures"] = _pending_requests(self.protocol)
         return data
 
     async def on_shutdown(self) -> None:
@@ -673,6 +666,12 @@ class FimServer(LanguageServer):
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
         await self.service.shutdown()
+
+
+def _pending_requests(protocol: JsonRPCProtocol) -> int:
+    """Requests pygls still tracks (it has no public count); flat over a session when no
+    future leaks (see `FimProtocol._execute_handler`)."""
+    return len(protocol._request_futures)
 
 
 def _text_change(change: types.TextDocumentContentChangeEvent) -> TextChange:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from dataclasses import dataclass, field
 
 from lsp_server.completion import CompletionQuery, CompletionService
@@ -124,7 +126,7 @@ async def test_speculation_skips_typed_through_states_remote_engines_and_the_off
     service = await _service(engine, prefetch=False)
     assert await _texts(service, _query(doc, 14)) == ["return x * 2"]
     service.speculate(_query("def f(x):\n    ret\n", 17))  # typed through: the cache answers
-    service.settings = Settings(speculate=False)
+    assert not service.reconfigure(Settings(speculate=False))
     service.speculate(_query("def f(x):\n    z\n", 15))
     await asyncio.sleep(0.05)
     assert len(engine.calls) == 1 and service.stats.speculated == 0
@@ -159,10 +161,11 @@ async def test_a_request_elsewhere_cancels_the_speculation() -> None:
 
 
 async def test_a_running_job_serves_states_typed_through_its_output() -> None:
-    from lsp_server.completion import Background, _target
+    from lsp_server.completion.background import Background
+    from lsp_server.completion.query import CursorState
 
     before, after = "def f(x):\n    re", "\n"
-    running = Background(_target(before, after), asyncio.get_running_loop().create_future(), "speculate")
+    running = Background(CursorState.of(before, after), asyncio.get_running_loop().create_future(), "speculate")
     running.partial.text = "turn x"
     assert running.serves(before, after)  # its own state
     assert running.serves(before + "tu", after)  # typed what it is writing
@@ -180,7 +183,7 @@ async def test_not_loaded_means_no_suggestions() -> None:
 
 
 def test_alternatives_offer_the_first_line() -> None:
-    from lsp_server.completion import alternatives
+    from lsp_server.completion.run import alternatives
 
     s = Suggestion
     assert alternatives(s("a\nb"), several=True) == [s("a\nb"), s("a")]
@@ -189,3 +192,145 @@ def test_alternatives_offer_the_first_line() -> None:
     assert alternatives(s("a\nb", 4), several=True) == [s("a\nb", 4), s("a", 4)]  # a dedent stays one
     assert alternatives(s("a\nb"), several=False) == [s("a\nb")]
     assert alternatives(None, several=True) == []
+
+
+@dataclass
+class HeldEngine(ScriptedEngine):
+    """Holds each generation until ``release`` is set; a cancelled one stops (at its next token)."""
+
+    started: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def generate(self, job: GenerationJob, cancel: CancelToken) -> GenerationResult:
+        self.started.set()
+        while not self.release.is_set():
+            if cancel.cancelled:
+                return GenerationResult("", "cancelled", 10, 0, 1)
+            time.sleep(0.005)
+        return super().generate(job, cancel)
+
+
+async def _started(engine: HeldEngine) -> None:
+    assert await asyncio.get_running_loop().run_in_executor(None, engine.started.wait, 5)
+
+
+async def test_cancel_stops_the_documents_running_request() -> None:
+    engine = HeldEngine({"def f(x):\n": "    return x"})
+    service = await _service(engine)
+    running = asyncio.ensure_future(service.complete(_query("def f(x):\n    \n", 14)))
+    await _started(engine)
+    service.cancel("file:///a.py")  # what a didChange does
+    assert await running == []
+    assert service.stats.cancelled == 1 and service.stats.completed == 0
+    await service.shutdown()
+
+
+async def test_a_request_the_editor_cancelled_is_still_counted() -> None:
+    engine = HeldEngine({})
+    service = await _service(engine)
+    running = asyncio.ensure_future(service.complete(_query("def f(x):\n    \n", 14)))
+    await _started(engine)
+    running.cancel()  # $/cancelRequest: nobody awaits the run any more
+    for _ in range(200):
+        if service.stats.cancelled:
+            break
+        await asyncio.sleep(0.01)
+    assert service.stats.cancelled == 1 and service.stats.last.stopReason == "cancelled"
+    await service.shutdown()
+
+
+async def test_a_request_superseded_before_it_ran_answers_nothing() -> None:
+    engine = HeldEngine({"def f(x):\n    a": "bc", "def f(x):\n    ab": "c"})
+    service = await _service(engine, prefetch=False)
+    busy = asyncio.ensure_future(service.complete(_query("def f(x):\n    \n", 14)))
+    await _started(engine)  # the worker is busy with another document
+    b = "file:///b.py"
+    stale = asyncio.ensure_future(service.complete(CompletionQuery(Snapshot(b, "def f(x):\n    a\n", 1, "python"), 15)))
+    await asyncio.sleep(0.01)
+    newer = asyncio.ensure_future(service.complete(CompletionQuery(Snapshot(b, "def f(x):\n    ab\n", 2, "python"), 16)))
+    await asyncio.sleep(0.01)
+    engine.release.set()
+    assert await stale == []
+    assert [s.text for s in await newer] == ["c"] and await busy == []
+    assert service.stats_json()["dropped"] == 1
+    await service.shutdown()
+
+
+async def test_reconfigure_says_when_the_engine_must_be_reloaded() -> None:
+    service = CompletionService(Settings())
+    assert not service.reconfigure(Settings(speculate=False)) and not service.settings.speculate
+    assert service.reconfigure(Settings(speculate=False, n_ctx=1024))
+    assert service.reconfigure(Settings(backend="ollama", n_ctx=1024))
+    await service.shutdown()
+
+
+async def test_remote_is_the_loaded_engines_word_before_that_the_backends() -> None:
+    service = CompletionService(Settings(backend="ollama"), engine_factory=lambda _s: ScriptedEngine({}))
+    assert service.remote  # nothing loaded (or the load failed): the setting decides
+    await service.load(lambda _m, _p: None)
+    assert not service.remote  # this engine says it runs in this process
+    await service.shutdown()
+
+
+class _ThreadLog(dict):  # type: ignore[type-arg]
+    """A dict that notes the threads that touch it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[str] = set()
+
+    def _note(self) -> None:
+        self.threads.add(threading.current_thread().name)
+
+    def get(self, *args):  # type: ignore[no-untyped-def,override]
+        self._note()
+        return super().get(*args)
+
+    def __setitem__(self, key, value):  # type: ignore[no-untyped-def]
+        self._note()
+        super().__setitem__(key, value)
+
+    def pop(self, *args):  # type: ignore[no-untyped-def,override]
+        self._note()
+        return super().pop(*args)
+
+    def clear(self) -> None:
+        self._note()
+        super().clear()
+
+
+async def test_prompt_anchors_are_the_worker_threads_alone() -> None:
+    from lsp_server.completion.cache import SuggestionCache
+    from lsp_server.completion.run import Runner
+    from lsp_server.completion.worker import EngineWorker
+
+    worker = EngineWorker()
+    runner = Runner(worker, SuggestionCache())
+    anchors = runner._anchors = _ThreadLog()
+    engine = ScriptedEngine({"def f(x):\n": "    return x"})
+    query = _query("def f(x):\n    \n", 14)
+    _, found = await runner.run(engine, Settings(), query, query.uri, lambda _r, _s: None)
+    assert [s.text for s in found] == ["return x"] and query.uri in anchors
+    runner.forget(query.uri)  # a closed document: posted behind the jobs already queued
+    await worker.call(lambda: None)
+    assert not anchors
+    runner.reset()  # a new engine
+    await worker.call(lambda: None)
+    assert anchors.threads and all(name.startswith("fim-engine") for name in anchors.threads)
+    worker.shutdown()
+
+
+async def test_counts_are_written_on_the_event_loop() -> None:
+    engine = ScriptedEngine({"def f(x):\n": "    return x"})
+    service = await _service(engine, prefetch=False)
+    loop_thread, seen = threading.current_thread(), []
+    record = service.stats.record
+
+    def spy(*args):  # type: ignore[no-untyped-def]
+        seen.append(threading.current_thread())
+        record(*args)
+
+    service.stats.record = spy  # type: ignore[method-assign]
+    assert await _texts(service, _query("def f(x):\n    \n", 14)) == ["return x"]
+    assert seen == [loop_thread] and service.stats.completed == 1  # counted before the answer
+    await service.shutdown()

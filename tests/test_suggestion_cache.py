@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+from lsp_server.completion.cache import SuggestionCache
+from lsp_server.completion.query import HEAD, TAIL, CursorState
 from lsp_server.postprocess import Suggestion as S
-from lsp_server.suggestion_cache import SuggestionCache
 
 BEFORE = "def area(r):\n    "
 AFTER = "\n\nprint(area(2))\n"
@@ -40,3 +41,19 @@ def test_exact_position_hits_and_lru_bound() -> None:
     assert cache.lookup("u", "a", "z") is None  # evicted
     cache.forget("u")
     assert cache.lookup("u", "c", "z") is None
+
+
+def test_typed_through_is_one_rule_for_the_cache_and_running_jobs() -> None:
+    state = CursorState.of(BEFORE, AFTER)
+    text = "return 3.14 * r * r"
+    assert state.typed_through(BEFORE + "ret", AFTER, text) == "urn 3.14 * r * r"
+    assert state.typed_through(BEFORE + text, AFTER, text) == ""  # all typed: the caller decides
+    assert state.typed_through(BEFORE, AFTER, text) is None  # nothing typed: that is the state itself
+    assert state.typed_through(BEFORE + "pri", AFTER, text) is None  # typed something else
+    assert state.typed_through(BEFORE + "ret", AFTER + "# edit", text) is None  # text after changed
+    assert state.typed_through("x" + BEFORE[1:] + "ret", AFTER, text) is None  # text before changed
+    # A state is its offset and the text around it: edits beyond TAIL and HEAD are not seen.
+    far = "#" * TAIL + BEFORE
+    assert CursorState.of(far, AFTER).typed_through("=" + far[1:] + "ret", AFTER, text) == "urn 3.14 * r * r"
+    assert state.typed_through(BEFORE + "ret", AFTER + "x" * HEAD, text) is None
+    assert CursorState.of(BEFORE, "y" * HEAD).typed_through(BEFORE + "r", "y" * HEAD + "z", text) == "eturn 3.14 * r * r"

@@ -4,11 +4,14 @@ A llama.cpp context is not thread-safe, so the in-process engine gets exactly on
 owns it; the event loop only awaits futures. Each job has a key (the document URI): submitting
 a newer job for the same key cancels the older one, which stops at its next token, and a job
 still queued when it goes stale is dropped without touching the model.
+
+The job records (`_latest`) are the event loop's; `dropped` is counted on the worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -31,6 +34,13 @@ class EngineWorker:
     async def call(self, fn: Callable[[], T]) -> T:
         """Run on the worker with no staleness tracking (model loading, doctor)."""
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+
+    def post(self, fn: Callable[[], object]) -> None:
+        """Run ``fn`` on the worker after the jobs already queued; nobody waits for it. With one
+        thread, this is how the event loop changes state the worker owns. After shutdown there
+        is nothing left to change."""
+        with contextlib.suppress(RuntimeError):
+            self._pool.submit(fn)
 
     def cancel(self, key: str) -> None:
         token = self._latest.pop(key, None)

@@ -1,0 +1,12 @@
+"""The completion feature: snapshot + cursor in, suggestions out. No pygls here.
+
+`CompletionService` (service.py) is its one entry point. Behind it, in the order a request
+walks them: `cache.py` (answers from memory), `background.py` (prefetch and speculation),
+`run.py` (the pipeline on the worker thread, `worker.py`); beside them `stats.py` (the
+counters) and `engine_host.py` (the engine's lifecycle); `query.py` holds what they share.
+"""
+
+from lsp_server.completion.query import CompletionQuery
+from lsp_server.completion.service import CompletionService
+
+__all__ = ["CompletionQuery", "CompletionService"]

@@ -1,0 +1,156 @@
+"""Background work: runs nobody asked for yet, whose answers wait in the cache.
+
+- *prefetch*: the state after accepting the suggestion on screen, computed while the user
+  reads it;
+- *speculation*: the request the editor is about to send after its debounce, started by the
+  keystroke itself.
+
+At most one job per document. A request adopts the job that serves its state (its own, or one
+typed through while the job runs); a request for any other state cancels them all, so it never
+waits behind a guess. Event loop only, except `Partial.text` (see run.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from lsp_server.completion.cache import SuggestionCache
+from lsp_server.completion.engine_host import EngineHost
+from lsp_server.completion.query import CompletionQuery, CursorState
+from lsp_server.completion.run import Partial, Runner
+from lsp_server.completion.stats import Stats
+from lsp_server.completion.worker import EngineWorker, StaleJob
+from lsp_server.engine import EngineError, GenerationResult
+from lsp_server.postprocess import Suggestion
+
+PREFETCH = "#prefetch"  # worker key suffix of background jobs: a didChange does not cancel them
+
+
+@dataclass
+class Background:
+    """A background job and the cursor state it completes."""
+
+    target: CursorState
+    task: asyncio.Future[GenerationResult | None]
+    kind: str  # "prefetch" (the accepted suggestion) or "speculate" (what the user just typed)
+    partial: Partial = field(default_factory=Partial)
+
+    def serves(self, before: str, after: str) -> bool:
+        """True for its own state, and while running, for states typed through what it writes."""
+        if self.target == CursorState.of(before, after):
+            return True
+        # Something must be left to show: the job will write the rest.
+        return not self.task.done() and bool(self.target.typed_through(before, after, self.partial.text))
+
+
+class BackgroundWork:
+    def __init__(self, host: EngineHost, runner: Runner, worker: EngineWorker, cache: SuggestionCache,
+                 stats: Stats) -> None:
+        self._host, self._runner, self._worker = host, runner, worker
+        self._cache, self._stats = cache, stats
+        self._jobs: dict[str, Background] = {}
+        self._error: EngineError | None = None
+
+    def take_error(self) -> EngineError | None:
+        """Why a background run failed since the last call (e.g. the remote engine went down):
+        the next request tells the user."""
+        err, self._error = self._error, None
+        return err
+
+    async def adopt(self, query: CompletionQuery, request: int) -> list[Suggestion] | None:
+        """The answer of the document's job when it serves this state, once it is done; None
+        when there is none, or it failed or wrote something that does not cover the state."""
+        uri = query.uri
+        before, after = query.around()
+        running = self._jobs.get(uri)
+        if running is None or not running.serves(before, after):
+            return None
+        result = await asyncio.shield(running.task)
+        if result is None:  # it did not finish: superseded (so is this request), or it failed (run)
+            return [] if self._jobs.get(uri) is not running else None
+        self._stats.record_adopted(request, result, running.kind)
+        hit = self._cache.lookup(uri, before, after)
+        if hit is not None or running.target == CursorState.of(before, after):
+            return hit or []  # its answer is this request's, even an empty one
+        return None
+
+    def speculate(self, query: CompletionQuery) -> None:
+        """The user just typed: start the request the editor is about to send, unless the state
+        is already answered or being computed."""
+        settings = self._host.settings
+        if not (settings.speculate and settings.suggestion_cache):
+            return
+        uri = query.uri
+        before, after = query.around()
+        cached = self._cache.lookup(uri, before, after)
+        if cached is not None:  # typed through a suggestion: work on what follows it instead
+            self.prefetch_after(query, cached)
+            return
+        running = self._jobs.get(uri)
+        if running is not None and not running.task.done() and running.serves(before, after):
+            return  # already on it, or the user is typing what it is writing
+        self.cancel(uri)
+        self._start(query, "speculate")
+
+    def prefetch_after(self, query: CompletionQuery, suggestions: list[Suggestion]) -> None:
+        """While a suggestion from memory is on screen, make sure the one after it is on its way.
+
+        A suggestion that itself came from a prefetch gets its successor here, so a user who keeps
+        accepting or typing through suggestions never waits at their ends.
+        """
+        settings = self._host.settings
+        if not (suggestions and settings.prefetch and settings.suggestion_cache):
+            return
+        ahead = query.accepting(suggestions[0])
+        before, after = ahead.around()
+        running = self._jobs.get(query.uri)
+        if running is not None and running.target == CursorState.of(before, after):
+            return
+        if self._cache.lookup(query.uri, before, after) is not None:
+            return
+        self.cancel(query.uri)
+        self._start(ahead, "prefetch")
+
+    def prefetch(self, query: CompletionQuery, accepted: Suggestion) -> None:
+        """Compute the next suggestion as if ``accepted`` were, while the user reads it."""
+        self._start(query.accepting(accepted), "prefetch")
+
+    def cancel(self, uri: str) -> None:
+        """Stop the document's job, whether it is still queued or already running."""
+        running = self._jobs.pop(uri, None)
+        if running is not None:
+            running.task.cancel()
+            self._worker.cancel(uri + PREFETCH)
+
+    def cancel_all(self) -> None:
+        for uri in list(self._jobs):
+            self.cancel(uri)
+
+    def _start(self, query: CompletionQuery, kind: str) -> None:
+        partial = Partial()
+        task = asyncio.ensure_future(self._run(query, kind, partial))
+        self._jobs[query.uri] = Background(CursorState.of(*query.around()), task, kind, partial)
+
+    async def _run(self, query: CompletionQuery, kind: str, partial: Partial) -> GenerationResult | None:
+        """Run a background job (its suggestions go to the cache); None when it did not finish."""
+        engine, settings = self._host.engine, self._host.settings
+        if engine is None:
+            return None
+
+        def record(result: GenerationResult, _seconds: float) -> None:
+            self._stats.record_background(result)
+
+        try:
+            result, found = await self._runner.run(engine, settings, query, query.uri + PREFETCH, record, partial)
+        except (StaleJob, asyncio.CancelledError):
+            return None
+        except EngineError as err:
+            self._error = err
+            return None
+        if result.stop_reason == "cancelled":
+            return None
+        self._stats.record_finished(kind)
+        if kind == "speculate" and found and settings.prefetch:
+            self.prefetch(query, found[0])  # as a request does after a model answer
+        return result

@@ -1,0 +1,84 @@
+"""The engine's lifecycle: the settings in force, load and reload, close.
+
+The engine is created, loaded and closed on the worker thread (`worker.py`), never under a
+running decode. The fields here are set on the event loop only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from lsp_server.completion.worker import EngineWorker
+from lsp_server.config import Settings
+from lsp_server.engine import Engine, EngineError, EngineInfo
+from lsp_server.engine.base import ProgressCallback
+
+log = logging.getLogger(__name__)
+
+# Settings whose change needs a new engine (a model reload or a new connection).
+RELOAD_FIELDS = ("model", "backend", "url", "remote_model", "api_key_env", "n_ctx", "n_threads",
+                 "n_gpu_layers", "fim_template", "n_batch", "kv_reuse", "lookup_decoding")
+CLOSE_TIMEOUT_S = 30
+
+
+class EngineHost:
+    """The settings in force and the engine made from them, run on ``worker``."""
+
+    def __init__(self, settings: Settings, factory: Callable[[Settings], Engine], worker: EngineWorker) -> None:
+        self.settings = settings
+        self._factory = factory
+        self._worker = worker
+        self.engine: Engine | None = None
+        self.info: EngineInfo | None = None
+        self.error: EngineError | None = None  # why the last load failed
+
+    @property
+    def ready(self) -> bool:
+        return self.engine is not None and self.info is not None
+
+    @property
+    def remote(self) -> bool:
+        """A shared server completes, not this process: the loaded engine says so; before one
+        loads, the backend setting does."""
+        if self.info is not None:
+            return not self.info.capabilities.local
+        return self.settings.backend != "llama_cpp"
+
+    def reconfigure(self, new: Settings) -> bool:
+        """Put ``new`` in force; True when the engine must be reloaded for it."""
+        reload = any(getattr(new, f) != getattr(self.settings, f) for f in RELOAD_FIELDS)
+        self.settings = new
+        return reload
+
+    async def load(self, progress: ProgressCallback) -> EngineInfo:
+        """(Re)create and load the engine on the worker; raises EngineError with a hint."""
+        old, self.engine, self.info, self.error = self.engine, None, None, None
+        engine = self._factory(self.settings)
+
+        def run() -> EngineInfo:
+            if old is not None:
+                old.close()
+            return engine.load(progress)
+
+        try:
+            info = await self._worker.call(run)
+        except EngineError as err:
+            self.error = err
+            raise
+        except MemoryError as err:
+            self.error = EngineError("out of memory while loading the model", "Pick a smaller model or lower fimLsp.nCtx.")
+            raise self.error from err
+        self.engine, self.info = engine, info
+        return info
+
+    async def close(self) -> None:
+        """Close the engine on its own thread; never raises (it runs on exit)."""
+        engine, self.engine, self.info = self.engine, None, None
+        if engine is None:
+            return
+        try:
+            await asyncio.wait_for(self._worker.call(engine.close), timeout=CLOSE_TIMEOUT_S)
+        except Exception:
+            log.debug("engine close failed", exc_info=True)

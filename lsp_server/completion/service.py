@@ -1,0 +1,151 @@
+"""`CompletionService`, the completion feature's one entry point. No pygls here.
+
+A request walks the stages once, in order (`complete`):
+
+1. memory (`cache.py`): the same state, or one the user typed through, answered at once;
+2. background work (`background.py`): the prefetch or speculation that serves the state;
+3. a model run (`run.py`): `pipeline.prepare` -> `Engine.generate` -> `Prepared.finish` on the
+   worker thread; its suggestions are remembered and the next one is prefetched.
+
+Thread ownership: every method here runs on the event loop, and only the event loop changes the
+cache, the background jobs, the stats and the engine's fields. The worker thread runs the engine
+and owns the prompt anchors (run.py); it hands back results through futures.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+
+from lsp_server.completion.background import BackgroundWork
+from lsp_server.completion.cache import SuggestionCache
+from lsp_server.completion.engine_host import EngineHost
+from lsp_server.completion.query import CompletionQuery
+from lsp_server.completion.run import Runner
+from lsp_server.completion.stats import Stats
+from lsp_server.completion.worker import EngineWorker, StaleJob
+from lsp_server.config import Settings
+from lsp_server.engine import Engine, EngineError, EngineInfo, create_engine
+from lsp_server.engine.base import ProgressCallback
+from lsp_server.postprocess import Suggestion
+
+
+class CompletionService:
+    def __init__(self, settings: Settings, engine_factory: Callable[[Settings], Engine] = create_engine) -> None:
+        self._worker = EngineWorker(threads=1)  # one thread: a llama.cpp context is not thread-safe
+        self._host = EngineHost(settings, engine_factory, self._worker)
+        self._cache = SuggestionCache()
+        self._stats = Stats()
+        self._runner = Runner(self._worker, self._cache)
+        self._background = BackgroundWork(self._host, self._runner, self._worker, self._cache, self._stats)
+        self._started = time.monotonic()
+
+    # -- state -----------------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        return self._host.settings
+
+    @property
+    def ready(self) -> bool:
+        return self._host.ready
+
+    @property
+    def error(self) -> EngineError | None:
+        """Why the last load failed; None while loading or loaded."""
+        return self._host.error
+
+    @property
+    def remote(self) -> bool:
+        """A shared server completes, not this process (see `EngineHost.remote`)."""
+        return self._host.remote
+
+    @property
+    def stats(self) -> Stats:
+        """The live counters; read them, the service writes them."""
+        return self._stats
+
+    def stats_json(self) -> dict[str, object]:
+        """The counters for ``fimLsp/stats``, with the jobs dropped before they ran."""
+        data = self._stats.as_json()
+        data["dropped"] = self._worker.dropped
+        return data
+
+    # -- the engine's lifecycle ------------------------------------------------------------------
+
+    def reconfigure(self, settings: Settings) -> bool:
+        """Put new settings in force; True when the engine must be reloaded (`load`) for them."""
+        return self._host.reconfigure(settings)
+
+    async def load(self, progress: ProgressCallback) -> EngineInfo:
+        """(Re)create and load the engine; raises EngineError with a hint."""
+        self._runner.reset()
+        return await self._host.load(progress)
+
+    async def shutdown(self) -> None:
+        """Stop running jobs, then close the engine on its own thread (never under a decode)."""
+        self._worker.cancel_all()
+        await self._host.close()
+        self._worker.shutdown()
+
+    # -- documents -------------------------------------------------------------------------------
+
+    def cancel(self, uri: str) -> None:
+        """A newer version of the document makes its running request stale. Background work goes
+        on: it may serve the new state."""
+        self._worker.cancel(uri)
+
+    def forget(self, uri: str) -> None:
+        """The document was closed: drop everything kept for it, stop its work."""
+        self._runner.forget(uri)
+        self._cache.forget(uri)
+        self._worker.cancel(uri)
+        self._background.cancel(uri)
+
+    # -- completion ------------------------------------------------------------------------------
+
+    async def complete(self, query: CompletionQuery) -> list[Suggestion]:
+        """Suggestions for the cursor, best first; [] when there is nothing worth showing."""
+        engine, settings = self._host.engine, self._host.settings
+        if engine is None:
+            return []
+        request = self._stats.request()
+        if (err := self._background.take_error()) is not None:
+            raise err
+        found = await self._remembered(query, request) if settings.suggestion_cache else None
+        if found is not None:
+            self._background.prefetch_after(query, found)
+            return found
+        self._background.cancel_all()  # a request must not wait behind guesses, any document's
+        return await self._generate(engine, settings, query, request)
+
+    def speculate(self, query: CompletionQuery) -> None:
+        """The user just typed: start the request the editor is about to send after its debounce.
+        Only for the in-process engine: a shared server gets only what editors ask for."""
+        if self.ready and not self.remote:
+            self._background.speculate(query)
+
+    async def _remembered(self, query: CompletionQuery, request: int) -> list[Suggestion] | None:
+        """The answer from memory, or from the background job that serves this state."""
+        found = self._cache.lookup(query.uri, *query.around())
+        if found is None:
+            return await self._background.adopt(query, request)
+        self._stats.record_cache_hit(request)
+        return found
+
+    async def _generate(self, engine: Engine, settings: Settings, query: CompletionQuery,
+                        request: int) -> list[Suggestion]:
+        """A model run of the request's own."""
+        record = functools.partial(self._stats.record, request)
+        try:
+            # On $/cancelRequest this await raises CancelledError; the worker stops at its next token.
+            result, found = await self._runner.run(engine, settings, query, query.uri, record)
+        except StaleJob:  # a newer request for the document came before this one ran
+            return []
+        if result.stop_reason == "cancelled":
+            return []
+        self._stats.record_answer(time.monotonic() - self._started)
+        if found and settings.prefetch and settings.suggestion_cache:
+            self._background.prefetch(query, found[0])
+        return found
