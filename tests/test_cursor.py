@@ -75,3 +75,24 @@ def test_dead_ends_are_where_a_return_would_cut_off_code_below() -> None:
     assert ctx(body, "\n    # done\n    return best\n").dead_ends() == (4,)  # comments skipped
     assert ctx(body, "\n    x = 1\n", language="javascript").dead_ends() == ()
     assert ctx("def f(x):\n    y = ", "\n    return y\n").dead_ends() == ()  # not a blank line
+
+
+def test_a_docstring_sets_where_an_empty_body_starts() -> None:
+    # Two-space bodies below a four-space docstring (HumanEval/109): the body starts at the
+    # docstring, not one step of the file's smallest indentation in.
+    src = "def f(arr):\n    '''Doc.'''\n"
+    below = "\n      return True\n    return False\n"
+    assert ctx(src, below).unit() == 2
+    assert ctx(src, below).allowed_indents() == (4,)
+    assert ctx(src, below).scope_floor() == 4
+
+
+def test_a_line_that_a_return_above_leaves_unreachable_is_not_placed() -> None:
+    # HumanEval/31: `for k in ...:` is missing between the early return and its loop body.
+    src = "def f(n):\n    if n < 2:\n        return False\n"
+    below = "\n        if n % k == 0:\n            return False\n    return True\n"
+    c = ctx(src, below)
+    assert not c.next_is_placed()
+    assert c.allowed_indents() == (4, 0)
+    assert c.needs_code()
+    assert ctx("def f(n):\n    if n < 2:\n        x = 1\n", below).next_is_placed()

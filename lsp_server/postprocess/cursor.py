@@ -216,6 +216,15 @@ class CursorContext:
         perhaps, its docstring), or None."""
         return self._bodiless
 
+    def _body_indent(self, opener: int) -> int:
+        """Where the empty body of the opener above starts: at its docstring when it has one
+        (files mix steps: a two-space ``if`` body under a four-space docstring), else one
+        indentation step in."""
+        last = self.statements[-1]
+        if last.docstring and last.indent > opener:
+            return last.indent
+        return opener + self.unit()
+
     def allowed_indents(self) -> tuple[int, ...] | None:
         """Where the first line of a suggestion may start at a blank line of an indentation
         language, deepest first; None when anything goes (or it is not such a line)."""
@@ -223,7 +232,7 @@ class CursorContext:
             return None
         opener = self.bodiless_opener()
         if opener is not None:
-            return (opener + self.unit(),)
+            return (self._body_indent(opener),)
         levels = self.levels()
         nxt = self.next_code
         if nxt is None:
@@ -259,12 +268,17 @@ class CursorContext:
     def _scope(self) -> int:
         if not self.indent_sensitive:
             return 0
+        sts = self.statements
         limit: int | None = None
-        for st in reversed(self.statements):
+        for k in range(len(sts) - 1, -1, -1):
+            st = sts[k]
             if limit is not None and st.indent >= limit:
                 continue
             limit = st.indent
             if _DEF.match(st.first):
+                # Its body's own indentation where a statement of it is above (files mix steps).
+                if k + 1 < len(sts) and sts[k + 1].indent > st.indent:
+                    return sts[k + 1].indent
                 return st.indent + self.unit()
             if st.indent == 0:
                 break
@@ -295,7 +309,8 @@ class CursorContext:
         """True when the line below already fits where it is (its block does not wait for a
         missing opener line at the cursor): then no suggestion may take it into a new block.
         One level deeper than an opener above is its body; two levels deeper is not placed,
-        although Python would parse it."""
+        although Python would parse it; nor is a line that a `return`/`raise`/`break`/
+        `continue` above would leave unreachable (at its level or deeper)."""
         nxt = self.next_code
         if nxt is None or not self.statements:
             return True
@@ -303,4 +318,6 @@ class CursorContext:
         n, p = indent_of(nxt), last.indent
         if self._opens(last) and n > p:
             return n <= p + self.unit()  # the block's body is below
+        if self.indent_sensitive and ends_flow(last.first) and n >= p:
+            return False  # dead code as it stands: the line that leads into it is missing
         return n in self.levels()
