@@ -16,7 +16,6 @@ import shlex
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,10 +25,17 @@ from bench import realcode, report
 from bench.fimlsp import FimLspServer
 from bench.peer import InfillClient, InfillSettings, LlamaServer
 from bench.procs import machine_busy_s, own_cpu_s
+from bench.quality import (
+    QualityRecord,
+    canonical,
+    empty_floor,
+    execute_all,
+    quality_run,
+    quality_summary,
+)
 from bench.replay import BEHAVIOURS, Reply, RequestRecord, replay, summarize
-from bench.sandbox import run_program
 from bench.scoring import edit_similarity, exact_match, percentile
-from bench.systems import OursCompleter, PeerCompleter, QualityRecord, quality_run
+from bench.systems import OursCompleter, PeerCompleter
 from bench.tasks import (
     SPLITS,
     STATES,
@@ -503,41 +509,6 @@ def _progress(log: Log, label: str):
 # --- scoring -----------------------------------------------------------------------------------
 
 
-def execute_all(quality: dict[str, list[QualityRecord]], log: Log) -> None:
-    todo: dict[str, list[QualityRecord]] = {}
-    for recs in quality.values():
-        for r in recs:
-            todo.setdefault(r.program, []).append(r)
-    log(f"executing {len(todo)} distinct programs in the sandbox")
-    with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
-        for prog, res in zip(
-            todo, pool.map(lambda p: run_program(p, timeout_s=10), todo), strict=False
-        ):
-            for r in todo[prog]:
-                r.status = res.status
-
-
-def quality_summary(recs: list[QualityRecord], tasks: dict[str, InfillTask]) -> dict:
-    """Figures per report key: the split (its first editor state) or "split / state"."""
-    out: dict = {}
-    for key in dict.fromkeys(r.key for r in recs):
-        rs = [r for r in recs if r.key == key]
-        passed = sum(r.status == "passed" for r in rs)
-        em = [exact_match(r.middle or "", tasks[r.task_id].canonical) for r in rs]
-        es = [edit_similarity(r.middle or "", tasks[r.task_id].canonical) for r in rs]
-        lats = [r.latency_s for r in rs if r.latency_s is not None]
-        out[key] = {
-            "n": len(rs),
-            "passed": passed,
-            "pass@1": passed / len(rs),
-            "exact_match": sum(em) / len(rs),
-            "edit_similarity": sum(es) / len(rs),
-            "offered": sum(r.middle is not None for r in rs),
-            "mean_latency_s": sum(lats) / len(lats) if lats else None,
-        }
-    return out
-
-
 # --- main --------------------------------------------------------------------------------------
 
 
@@ -622,19 +593,14 @@ async def run(args: argparse.Namespace) -> int:
             rec["raw"]["realcode"]["naive-first-line"] = naive_code
     if "quality" not in args.skip:
         ts = list(all_tasks.values())
-        quality["empty"] = [
-            QualityRecord(t.task_id, t.split, None, t.program_from_buffer(t.view(state).text), None, state=state)
-            for t in ts for state in states_for(t.split) if state in args.states
-        ]
-        canonical = [
-            QualityRecord(t.task_id, t.split, t.canonical, t.program(t.canonical), None) for t in ts
-        ]
-        execute_all({**quality, "canonical": canonical}, log)
-        ok = sum(r.status == "passed" for r in canonical)
-        rec["quality_check"] = f"{ok}/{len(canonical)}"
-        if ok != len(canonical):
+        quality["empty"] = empty_floor(ts, args.states)
+        solutions = canonical(ts)
+        execute_all({**quality, "canonical": solutions}, log)
+        ok = sum(r.status == "passed" for r in solutions)
+        rec["quality_check"] = f"{ok}/{len(solutions)}"
+        if ok != len(solutions):
             rec["notes"].append(
-                f"only {ok}/{len(canonical)} canonical solutions pass: harness problem"
+                f"only {ok}/{len(solutions)} canonical solutions pass: harness problem"
             )
         for name, recs in quality.items():
             rec["quality"][name] = quality_summary(recs, all_tasks)

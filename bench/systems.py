@@ -1,16 +1,11 @@
-"""The systems under test behind one `Completer` interface, and the quality runs over them."""
+"""The systems under test behind one `Completer` interface."""
 
 from __future__ import annotations
-
-import asyncio
-import time
-from dataclasses import dataclass, field
 
 from bench.editor import Position, offset_to_position, position_to_offset
 from bench.fimlsp import FimLspServer, Suggestion
 from bench.peer import InfillClient
 from bench.replay import Reply
-from bench.tasks import InfillTask, states_for
 
 
 def added_text(doc: str, offset: int, sug: Suggestion) -> str:
@@ -81,58 +76,3 @@ class PeerCompleter:
             info["timings"] = ans.timings
         buffer = text[:offset] + ans.text + text[offset:] if ans.text else None
         return Reply(ans.text, info, buffer)
-
-
-@dataclass
-class QualityRecord:
-    task_id: str
-    split: str
-    middle: str | None  # the hole's content after accepting; None when nothing was offered
-    program: str
-    latency_s: float | None
-    info: dict = field(default_factory=dict)
-    status: str = ""  # filled by the sandbox: passed | failed | timeout
-    state: str = "column0"  # the editor state it was asked in (bench.tasks.STATES)
-    system: str = ""  # which floor, where one run yields several
-
-    @property
-    def key(self) -> str:
-        """Where it is reported: the split, with the editor state unless it is the split's first
-        (column 0 for whole-line holes, as earlier runs measured them)."""
-        return self.split if self.state == states_for(self.split)[0] else f"{self.split} / {self.state}"
-
-
-async def quality_run(
-    completer: OursCompleter | PeerCompleter, tasks: list[InfillTask], label: str, progress=None,
-    states: tuple[str, ...] | None = None,
-) -> list[QualityRecord]:
-    """For each task and each of its editor states: open the buffer, ask once at the cursor,
-    accept what comes back. A task's states are asked one after another, as a user moving
-    between them would (they share most of their text)."""
-    out = []
-    for i, task in enumerate(tasks):
-        for state in states_for(task.split):
-            if states is not None and state not in states:
-                continue
-            view = task.view(state)
-            uri = f"file:///bench/{label}/{state}/{task.task_id.replace('/', '_')}.py"
-            completer.open(uri, view.text)
-            t0 = time.monotonic()
-            try:
-                reply = await completer.complete(uri, view.text, view.offset, True)
-                err = None
-            except Exception as exc:  # noqa: BLE001 - counted as no suggestion
-                reply, err = Reply(None), repr(exc)[:300]
-            latency = time.monotonic() - t0
-            completer.close(uri)
-            buffer = reply.buffer if reply.text and reply.buffer is not None else view.text
-            info = dict(reply.info)
-            if err:
-                info["error"] = err
-            middle = task.middle_from_buffer(buffer) if reply.text else None
-            out.append(QualityRecord(task.task_id, task.split, middle, task.program_from_buffer(buffer), latency,
-                                     info, state=state))  # fmt: skip
-            await asyncio.sleep(0)
-        if progress:
-            progress(i + 1, len(tasks))
-    return out

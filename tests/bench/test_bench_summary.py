@@ -1,9 +1,9 @@
 import pytest
 
-from bench.cli import _floor_of, quality_summary, typing_summary
+from bench.cli import _floor_of, typing_summary
 from bench.floor import FloorModel
+from bench.quality import QualityRecord, quality_summary
 from bench.replay import RequestRecord
-from bench.systems import QualityRecord
 from bench.tasks import InfillTask
 
 FLOOR = FloorModel(pp=((8, 80.0), (64, 80.0)), tg=20.0)
@@ -61,7 +61,7 @@ def test_the_floor_keeps_the_first_non_blank_line() -> None:
 
 
 def test_records_are_reported_by_split_and_state() -> None:
-    from bench.systems import QualityRecord
+    from bench.quality import QualityRecord
 
     assert QualityRecord("t", "single-line", None, "", None).key == "single-line"
     assert QualityRecord("t", "single-line", None, "", None, state="auto-indent").key == "single-line / auto-indent"
