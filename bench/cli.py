@@ -33,8 +33,8 @@ from bench.quality import (
     quality_run,
     quality_summary,
 )
-from bench.replay import BEHAVIOURS, Reply, RequestRecord, replay, summarize
-from bench.scoring import edit_similarity, exact_match, percentile
+from bench.replay import BEHAVIOURS, RequestRecord, replay, summarize
+from bench.scoring import percentile
 from bench.systems import OursCompleter, PeerCompleter
 from bench.tasks import (
     SPLITS,
@@ -266,7 +266,7 @@ async def run_ours(args, plan_tasks, traces, fmodel, out_dir, log, rec, holes=()
                                              args.states)  # fmt: skip
         if holes:
             log(f"fim-lsp real-code holes: {len(holes)} x {len(realcode.STATES)} states")
-            rec["raw"]["realcode"]["ours"] = await realcode_run(completer, holes)
+            rec["raw"]["realcode"]["ours"] = await realcode.ask_holes(completer, holes)
         rec["startup"]["ours"]["stats_end"] = await server.stats()
         rec["startup"]["ours"]["peak_rss_bytes"] = server.peak_rss()
         if rec["startup"]["ours"]["stats_end"] is None:
@@ -340,45 +340,6 @@ async def run_peer(
     return quality
 
 
-async def realcode_run(completer: OursCompleter, holes) -> list[dict]:
-    """Each hole in each state: open the module, ask once, accept the first item, score it."""
-    out = []
-    for hole in holes:
-        for state in realcode.STATES:
-            view = hole.view(state)
-            uri = f"file:///bench/realcode/{state}/{hole.hole_id.replace('/', '_').replace(':', '_')}.py"
-            completer.open(uri, view.text)
-            t0 = time.monotonic()
-            try:
-                reply = await completer.complete(uri, view.text, view.offset, True)
-            except Exception:  # noqa: BLE001 - counted as no suggestion
-                reply = Reply(None)
-            latency = time.monotonic() - t0
-            completer.close(uri)
-            buffer = reply.buffer if reply.text and reply.buffer is not None else view.text
-            out.append(realcode_record(hole, state, buffer, bool(reply.text), latency))
-    return out
-
-
-def realcode_record(hole, state: str, buffer: str, offered: bool, latency: float | None) -> dict:
-    middle = hole.middle_from_buffer(buffer)
-    got = middle if middle is not None else ""
-    return {"hole": hole.hole_id, "kind": hole.kind, "state": state, "offered": offered, "latency_s": latency,
-            "exact_match": exact_match(got, hole.hidden), "edit_similarity": edit_similarity(got, hole.hidden),
-            "parses": realcode.parses(buffer), "middle": (middle or "")[:400]}  # fmt: skip
-
-
-def realcode_summary(rows: list[dict]) -> dict:
-    out: dict = {}
-    for key in dict.fromkeys(f"{r['kind']} / {r['state']}" for r in rows):
-        rs = [r for r in rows if f"{r['kind']} / {r['state']}" == key]
-        out[key] = {"n": len(rs), "exact_match": sum(r["exact_match"] for r in rs) / len(rs),
-                    "edit_similarity": sum(r["edit_similarity"] for r in rs) / len(rs),
-                    "parses": sum(r["parses"] for r in rs) / len(rs),
-                    "offered": sum(r["offered"] for r in rs)}  # fmt: skip
-    return out
-
-
 def _window(text: str, offset: int, before: int = 6000, after: int = 2000) -> tuple[str, str]:
     """The floor's prompt around the cursor, cut at line starts: whole modules exceed n_ctx."""
     start = max(0, offset - before)
@@ -447,7 +408,7 @@ def run_naive(args, plan_tasks, prefix, out_dir, log, holes=()) -> tuple[list[Qu
             view = hole.view(state)
             line = first_line_insert(view.text, view.offset, r["middle"])
             buffer = view.text[: view.offset] + line + view.text[view.offset :]
-            code_rows.append(realcode_record(hole, state, buffer, bool(line), r["latency_s"]))
+            code_rows.append(realcode.hole_record(hole, state, buffer, bool(line), r["latency_s"]))
     return out, code_rows
 
 
@@ -607,7 +568,7 @@ async def run(args: argparse.Namespace) -> int:
             rec["raw"]["quality"][name] = [{**asdict(r), "program": None} for r in recs]
 
     for name, rows in rec["raw"]["realcode"].items():
-        rec["realcode"][name] = realcode_summary(rows)
+        rec["realcode"][name] = realcode.summary(rows)
     if holes:
         rec["realcode_holes"] = [{"hole": h.hole_id, "path": h.path, "sha256": h.sha256} for h in holes]
     rec["meta"]["wall_s"] = time.monotonic() - log.t0
