@@ -23,6 +23,7 @@ from pathlib import Path
 from bench import floor as floor_mod
 from bench import realcode, report
 from bench.fimlsp import FimLspServer
+from bench.naive_run import NaiveSetup, run_naive
 from bench.peer import InfillClient, InfillSettings, LlamaServer
 from bench.procs import machine_busy_s, own_cpu_s
 from bench.quality import (
@@ -43,7 +44,6 @@ from bench.tasks import (
     default_data_dir,
     load_split,
     select_per_problem,
-    states_for,
     subsample,
 )
 from bench.traces import Trace, pick_traces
@@ -340,94 +340,6 @@ async def run_peer(
     return quality
 
 
-def _window(text: str, offset: int, before: int = 6000, after: int = 2000) -> tuple[str, str]:
-    """The floor's prompt around the cursor, cut at line starts: whole modules exceed n_ctx."""
-    start = max(0, offset - before)
-    if start:
-        start = text.find("\n", start) + 1 or start
-    end = min(len(text), offset + after)
-    nl = text.rfind("\n", offset, end)
-    return text[start:offset], text[offset : (nl + 1 if nl >= offset and end < len(text) else end)]
-
-
-def run_naive(args, plan_tasks, prefix, out_dir, log, holes=()) -> tuple[list[QualityRecord], list[dict]]:
-    """Two floors through llama-cpp-python with a plain PSM prompt, greedy, in one process:
-    - ``naive``: the whole output, uncut, between the task's prompt and suffix (as earlier runs);
-    - ``naive-first-line``: in each editor state, the buffer split at the cursor, and only the
-      model's first non-blank line accepted at the cursor (the ten-line script a user could
-      write instead; on a line start with code after it, the line ends with a line break)."""
-    tasks = [t for ts in plan_tasks.values() for t in ts]
-    inp, outp = out_dir / "naive-in.json", out_dir / "naive-out.jsonl"
-    # A budget, not post-processing: a single-line hole needs far fewer tokens than 128.
-    budget = {"single-line": 64, "multi-line": 128, "random-span": 128}
-    jobs: list[dict] = []
-    for t in tasks:
-        if t.split != "random-span":
-            jobs.append({"id": f"{t.task_id}#uncut", "prompt": t.prompt, "suffix": t.suffix,
-                         "max_tokens": budget[t.split]})  # fmt: skip
-        for state in states_for(t.split):
-            if state not in args.states:
-                continue
-            view = t.view(state)
-            jobs.append({"id": f"{t.task_id}#{state}", "prompt": view.text[: view.offset],
-                         "suffix": view.text[view.offset :], "max_tokens": budget[t.split], "first_line": True})  # fmt: skip
-    for hole in holes:
-        for state in realcode.STATES:
-            view = hole.view(state)
-            before, after = _window(view.text, view.offset)
-            jobs.append({"id": f"{hole.hole_id}#{state}", "prompt": before, "suffix": after, "max_tokens": 128,
-                         "first_line": True})  # fmt: skip
-    inp.write_text(json.dumps(jobs))
-    log(f"naive PSM floors: {len(jobs)} completions through llama-cpp-python")
-    with open(out_dir / "naive.stderr", "wb") as err:
-        subprocess.run([sys.executable, "-m", "bench.naive", str(inp), str(outp), "--model", str(args.model),
-                        "--threads", str(args.threads), "--ctx", str(args.ctx), "--lib", str(prefix / "lib")],
-                       cwd=REPO, stderr=err, check=True, start_new_session=True)  # fmt: skip
-    by_id = {r["task_id"]: r for r in map(json.loads, outp.read_text().splitlines())}
-    out = []
-    for t in tasks:
-        r = by_id.get(f"{t.task_id}#uncut")
-        if r is not None:
-            out.append(QualityRecord(t.task_id, t.split, r["middle"], t.program(r["middle"]), r["latency_s"],
-                                     {"prompt_tokens": r["prompt_tokens"], "completion_tokens": r["completion_tokens"]},
-                                     system="naive"))  # fmt: skip
-        for state in states_for(t.split):
-            r = by_id.get(f"{t.task_id}#{state}")
-            if r is None:
-                continue
-            view = t.view(state)
-            line = first_line_insert(view.text, view.offset, r["middle"])
-            buffer = view.text[: view.offset] + line + view.text[view.offset :]
-            out.append(QualityRecord(t.task_id, t.split, t.middle_from_buffer(buffer) if line else None,
-                                     t.program_from_buffer(buffer), r["latency_s"], state=state,
-                                     system="naive-first-line"))  # fmt: skip
-    code_rows = []
-    for hole in holes:
-        for state in realcode.STATES:
-            r = by_id[f"{hole.hole_id}#{state}"]
-            view = hole.view(state)
-            line = first_line_insert(view.text, view.offset, r["middle"])
-            buffer = view.text[: view.offset] + line + view.text[view.offset :]
-            code_rows.append(realcode.hole_record(hole, state, buffer, bool(line), r["latency_s"]))
-    return out, code_rows
-
-
-def first_line_insert(text: str, offset: int, generated: str) -> str:
-    """The floor's cut: up to the end of the first non-blank line; a whole line opened at the
-    start of a line with code after the cursor gets its line break."""
-    lines = generated.split("\n")
-    k = next((i for i, ln in enumerate(lines) if ln.strip()), None)
-    if k is None:
-        return ""
-    line = "\n".join(lines[: k + 1])
-    start = text.rfind("\n", 0, offset) + 1
-    end = text.find("\n", offset)
-    rest = text[offset : end if end >= 0 else len(text)]
-    if not text[start:offset].strip() and rest.strip():
-        line += "\n" + text[start:offset]
-    return line
-
-
 async def _cold_start(completer, traces: list[Trace], plan_tasks, spawned_at: float, ran=None) -> float:
     """Spawn -> the first suggestion; with ``ran`` (True once the server has answered from a
     model run), an empty answer after a model run ends it too: the position may deserve none."""
@@ -547,7 +459,9 @@ async def run(args: argparse.Namespace) -> int:
             args, plan_tasks, traces, fmodel, prefix, out_dir, log, rec
         )
     if "naive" not in args.skip and (plan_tasks or holes):
-        naive_quality, naive_code = run_naive(args, plan_tasks, prefix, out_dir, log, holes)
+        setup = NaiveSetup(args.model, args.threads, args.ctx, prefix / "lib", out_dir)
+        tasks = [t for ts in plan_tasks.values() for t in ts]
+        naive_quality, naive_code = run_naive(setup, tasks, holes, args.states, log)
         for r in naive_quality:
             quality.setdefault(r.system, []).append(r)
         if naive_code:

@@ -51,7 +51,7 @@ def test_quality_summary_counts_and_scores():
 
 
 def test_the_floor_keeps_the_first_non_blank_line() -> None:
-    from bench.cli import first_line_insert
+    from bench.naive_run import first_line_insert
 
     assert first_line_insert("def f():\n\n", 9, "    return 1\n    x = 2\n") == "    return 1"
     assert first_line_insert("def f():\n\n", 9, "\n\n    return 1\n") == "\n\n    return 1"
