@@ -1,8 +1,8 @@
 import pytest
 
-from bench.cli import _floor_of, typing_summary
 from bench.floor import FloorModel
 from bench.quality import QualityRecord, quality_summary
+from bench.record import floor_of, typing_summary
 from bench.replay import RequestRecord
 from bench.tasks import InfillTask
 
@@ -12,14 +12,14 @@ FLOOR = FloorModel(pp=((8, 80.0), (64, 80.0)), tg=20.0)
 def test_floor_uses_evaluated_tokens_only():
     ours = RequestRecord(0, 0.0, 0.0, 1.0, "shown", "x",
                          info={"last": {"nPrompt": 1000, "nReused": 992, "nGenerated": 10}})  # fmt: skip
-    assert _floor_of(ours, FLOOR) == pytest.approx(8 / 80 + 10 / 20)
+    assert floor_of(ours, FLOOR) == pytest.approx(8 / 80 + 10 / 20)
     peer = RequestRecord(
         0, 0.0, 0.0, 1.0, "shown", "x", info={"timings": {"prompt_n": 8, "predicted_n": 10}}
     )
-    assert _floor_of(peer, FLOOR) == pytest.approx(8 / 80 + 10 / 20)
+    assert floor_of(peer, FLOOR) == pytest.approx(8 / 80 + 10 / 20)
     cached = RequestRecord(0, 0.0, 0.0, 0.0, "shown", "x", info={"from_cache": True})
-    assert _floor_of(cached, FLOOR) is None
-    assert _floor_of(ours, None) is None
+    assert floor_of(cached, FLOOR) is None
+    assert floor_of(ours, None) is None
 
 
 def test_typing_summary_ratios():
