@@ -16,20 +16,20 @@ import shlex
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from bench import floor as floor_mod
-from bench import realcode, report
-from bench.fimlsp import FimLspServer
-from bench.peer import InfillClient, InfillSettings, LlamaServer
+from bench import realcode, record, report
+from bench.naive_run import NaiveSetup, run_naive
+from bench.peer import InfillSettings
 from bench.procs import machine_busy_s, own_cpu_s
-from bench.replay import BEHAVIOURS, Reply, RequestRecord, replay, summarize
-from bench.sandbox import run_program
-from bench.scoring import edit_similarity, exact_match, percentile
-from bench.systems import OursCompleter, PeerCompleter, QualityRecord, quality_run
+from bench.quality import QualityRecord, canonical, empty_floor, execute_all
+from bench.record import QualityScores
+from bench.runner import SystemResult, Workload, run_system
+from bench.systems import FimLsp, LlamaServerInfill
 from bench.tasks import (
     SPLITS,
     STATES,
@@ -37,7 +37,6 @@ from bench.tasks import (
     default_data_dir,
     load_split,
     select_per_problem,
-    states_for,
     subsample,
 )
 from bench.traces import Trace, pick_traces
@@ -97,6 +96,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 class Log:
+    """Progress with the time since the start, on stderr: stdout carries the tables."""
+
     def __init__(self) -> None:
         self.t0 = time.monotonic()
 
@@ -129,527 +130,183 @@ def llama_prefix(args: argparse.Namespace) -> Path:
     return Path(out.stdout.strip().splitlines()[-1])
 
 
-# --- per-system typing bookkeeping -------------------------------------------------------------
+@dataclass(frozen=True)
+class Selection:
+    """What --skip, --splits, --states and --peer-states chose, checked against what exists."""
+
+    skip: frozenset[str]
+    splits: list[str]
+    states: tuple[str, ...]
+    peer_states: tuple[str, ...]
+
+    def runs(self, part: str) -> bool:
+        return part not in self.skip
 
 
-def _floor_of(rec: RequestRecord, model: floor_mod.FloorModel | None) -> float | None:
-    if model is None:
-        return None
-    last, tim = rec.info.get("last"), rec.info.get("timings")
-    if isinstance(last, dict) and last.get("nPrompt") is not None:
-        # fim-lsp counts nPrompt as the whole prompt, nReused as the part the KV cache held.
-        n_eval = (last.get("nPrompt") or 0) - (last.get("nReused") or 0)
-        n_gen = last.get("nGenerated") or 0
-    elif isinstance(tim, dict) and tim.get("prompt_n") is not None:
-        n_eval, n_gen = tim.get("prompt_n") or 0, tim.get("predicted_n") or 0
-    else:
-        return None
-    if n_eval + n_gen == 0 or rec.info.get("from_cache"):
-        return None  # served from a cache: no model work at all
-    return model.time(n_eval, n_gen)
+def select(args: argparse.Namespace) -> Selection:
+    sel = Selection(
+        skip=frozenset(s.strip() for s in args.skip.split(",") if s.strip()),
+        splits=[s for s in args.splits.split(",") if s],
+        states=tuple(s for s in args.states.split(",") if s),
+        peer_states=tuple(s for s in args.peer_states.split(",") if s),
+    )
+    for name, given, known in (("--splits", sel.splits, SPLITS), ("--states", sel.states, STATES),
+                               ("--peer-states", sel.peer_states, STATES)):  # fmt: skip
+        if set(given) - set(known):
+            raise SystemExit(f"unknown {name}: {sorted(set(given) - set(known))}; known: {', '.join(known)}")
+    unknown = sel.skip - set(PARTS)
+    if unknown:
+        raise SystemExit(f"unknown --skip parts: {sorted(unknown)}")
+    return sel
 
 
-def typing_summary(replays: list, tokens: dict, fmodel: floor_mod.FloorModel | None) -> dict:
-    s = summarize(replays).as_dict()
-    answered = [r for recs, _ in replays for r in recs if r.outcome in ("shown", "stale")]
-    s["latencies_answered_s"] = [r.latency for r in answered if r.latency is not None]
-    shown = [r for recs, _ in replays for r in recs if r.outcome == "shown"]
-    floors: list[tuple[float, float]] = []
-    for r in shown:
-        f = _floor_of(r, fmodel)
-        if f and r.latency is not None:
-            floors.append((r.latency, f))
-    s["floor"] = {
-        "n": len(floors),
-        "p50_s": percentile([f for _, f in floors], 50),
-        "latency_over_floor_p50": percentile([lat / f for lat, f in floors], 50),
-    }
-    s["tokens"] = tokens
-    return s
+# --- the run's description: meta, tasks, traces ----------------------------------------------
 
 
-def _token_totals(
-    evaluated: float | None, reused: float | None, gen: float | None, gen_s: float | None
-) -> dict:
-    total = (evaluated or 0) + (reused or 0)
+def start_meta(args: argparse.Namespace, plan: Plan, started: str) -> dict[str, Any]:
+    argv_str = "python -m bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    return {"started": started, "quick": args.quick, "machine": machine(), "model": str(args.model),
+            "threads": args.threads, "ctx": args.ctx, "seed": args.seed, "command": argv_str,
+            "plan": asdict(plan), "loadavg_start": os.getloadavg()}  # fmt: skip
+
+
+def llama_meta(prefix: Path) -> dict[str, Any]:
+    v = subprocess.run([str(prefix / "bin" / "llama-server"), "--version"], capture_output=True, text=True)
+    return {"llama_build": " ".join((v.stdout + v.stderr).split())[-120:], "llama_prefix": str(prefix)}
+
+
+@dataclass(frozen=True)
+class CpuWatch:
+    """The machine's and the bench's own CPU time at the start, to tell what others used."""
+
+    t0: float
+    busy0: float | None
+    own0: float
+
+    @classmethod
+    def start(cls, t0: float) -> CpuWatch:
+        return cls(t0, machine_busy_s(), own_cpu_s())
+
+    def end_meta(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"wall_s": time.monotonic() - self.t0, "loadavg_end": os.getloadavg()}
+        busy1 = machine_busy_s()
+        if self.busy0 is not None and busy1 is not None:
+            foreign = max(0.0, (busy1 - self.busy0) - (own_cpu_s() - self.own0))
+            out["foreign_cpu_share"] = foreign / (out["wall_s"] * (os.cpu_count() or 1))
+        return out
+
+
+def load_tasks(args: argparse.Namespace, plan: Plan, sel: Selection) -> dict[str, list[InfillTask]]:
+    if not sel.runs("quality"):
+        return {}
+    n_tasks = args.tasks if args.tasks is not None else plan.tasks_per_split
     return {
-        "prompt_evaluated": evaluated,
-        "prompt_reused": reused,
-        "reuse_share": (reused / total) if reused is not None and total else None,
-        "generated": gen,
-        "gen_tok_s": (gen / gen_s) if gen and gen_s else None,
+        split: subsample(select_per_problem(load_split(args.data, split), args.seed), n_tasks, args.seed)
+        for split in sel.splits
     }
 
 
-def _delta(a: dict | None, b: dict | None, key: str) -> float | None:
-    if not a or not b or a.get(key) is None or b.get(key) is None:
-        return None
-    return b[key] - a[key]
+def load_traces(args: argparse.Namespace, plan: Plan, sel: Selection) -> list[Trace]:
+    if not sel.runs("typing"):
+        return []
+    return pick_traces(args.traces or plan.traces, seed=args.seed, min_chars=plan.trace_chars[0],
+                       max_chars=plan.trace_chars[1])  # fmt: skip
 
 
-def _sum_deltas(pairs: list[tuple[dict | None, dict | None]], key: str) -> float | None:
-    """A counter's growth summed over (before, after) pairs; None if any read is missing."""
-    ds = [_delta(a, b, key) for a, b in pairs]
-    return None if any(d is None for d in ds) else sum(d for d in ds if d is not None)
+def measure_floor(
+    args: argparse.Namespace, plan: Plan, prefix: Path, log: Log
+) -> tuple[floor_mod.FloorModel, dict[str, Any]]:
+    log("floor: llama-bench")
+    fmodel, rows = floor_mod.measure(prefix / "bin" / "llama-bench", args.model, threads=args.threads,
+                                     sizes=plan.floor_sizes, n_gen=plan.floor_gen, reps=plan.floor_reps)  # fmt: skip
+    log(f"floor: {fmodel}")
+    return fmodel, {"model": fmodel.as_dict(), "llama_bench": rows}
 
 
-def _records_json(replays: list, trace_names: list[str]) -> list[dict]:
-    out = []
-    for (recs, keys), name in zip(replays, trace_names, strict=False):
-        out.append({
-            "trace": name,
-            "key_times": [round(k, 4) for k in keys],
-            "requests": [{**asdict(r), "text": (r.text or "")[:400]} for r in recs],
-        })  # fmt: skip
-    return out
+# --- the systems and the floors ----------------------------------------------------------------
 
 
-# --- the systems -------------------------------------------------------------------------------
-
-
-async def run_ours(args, plan_tasks, traces, fmodel, out_dir, log, rec, holes=()) -> list[QualityRecord]:
+def fim_lsp(args: argparse.Namespace, sel: Selection, out_dir: Path) -> FimLsp:
     settings = {"model": str(args.model), "nThreads": args.threads, "nCtx": args.ctx,
                 **json.loads(args.settings)}  # fmt: skip
-    cmd = [*shlex.split(args.fim_lsp), "--log-file", str(out_dir / "fim-lsp.log")]
-    server = FimLspServer(cmd, settings, out_dir / "fim-lsp.stderr")
-    completer = OursCompleter(server)
-    quality: list[QualityRecord] = []
-    try:
-        ready = await server.start()
-        log(f"fim-lsp ready in {ready:.1f}s")
-        async def ran() -> bool:
-            stats = await server.stats()
-            return bool(stats and stats.get("completed"))
-
-        cold = await _cold_start(completer, traces, plan_tasks, server.spawned_at, ran)
-        log(f"fim-lsp first completion {cold:.1f}s after spawn")
-        rec["startup"]["ours"] = {"ready_s": ready, "cold_start_s": cold}
-        if "typing" not in args.skip:
-            by_beh: dict[str, list] = {b: [] for b in BEHAVIOURS}
-            tok: dict[str, list] = {b: [] for b in BEHAVIOURS}
-            for tr in traces:
-                for beh in BEHAVIOURS:
-                    uri = f"file:///bench/typing/ours-{beh}/{tr.name.replace(':', '_')}"
-                    before, res, after = await _replay_one(completer, tr, beh, uri, server.stats)
-                    by_beh[beh].append(res)
-                    tok[beh].append((before, after))
-                    log(f"fim-lsp {beh} {tr.name}: {summarize([res]).as_dict()['outcomes']}")
-            for beh in BEHAVIOURS:
-                d = {
-                    k: _sum_deltas(tok[beh], k)
-                    for k in ("nPrompt", "nReused", "nGenerated", "tGenS")
-                }
-                evaluated = None if d["nPrompt"] is None else d["nPrompt"] - (d["nReused"] or 0)
-                tokens = _token_totals(evaluated, d["nReused"], d["nGenerated"], d["tGenS"])
-                n_req = sum(len(recs) for recs, _ in by_beh[beh])
-                if n_req and d["nPrompt"] == 0:
-                    rec["notes"].append(
-                        f"fim-lsp {beh}: fimLsp/stats did not move over {n_req} requests; "
-                        "work on requests that were cancelled is not counted there."
-                    )
-                rec["typing"].setdefault(beh, {})["ours"] = typing_summary(
-                    by_beh[beh], tokens, fmodel
-                )
-                rec["raw"]["typing"][f"ours/{beh}"] = _records_json(
-                    by_beh[beh], [t.name for t in traces]
-                )
-        if "quality" not in args.skip:
-            for split, tasks in plan_tasks.items():
-                log(f"fim-lsp quality {split}: {len(tasks)} tasks")
-                quality += await quality_run(completer, tasks, f"ours-{split}", _progress(log, f"fim-lsp {split}"),
-                                             args.states)  # fmt: skip
-        if holes:
-            log(f"fim-lsp real-code holes: {len(holes)} x {len(realcode.STATES)} states")
-            rec["raw"]["realcode"]["ours"] = await realcode_run(completer, holes)
-        rec["startup"]["ours"]["stats_end"] = await server.stats()
-        rec["startup"]["ours"]["peak_rss_bytes"] = server.peak_rss()
-        if rec["startup"]["ours"]["stats_end"] is None:
-            rec["notes"].append("fim-lsp did not answer fimLsp/stats: no token counts for it.")
-    finally:
-        await server.stop()
-    return quality
+    return FimLsp.launch(args.fim_lsp, settings, out_dir, sel.states)
 
 
-async def run_peer(
-    args, plan_tasks, traces, fmodel, prefix, out_dir, log, rec
-) -> list[QualityRecord]:
-    server = LlamaServer(prefix / "bin" / "llama-server", args.model, threads=args.threads,
-                         ctx_size=args.ctx, log_path=out_dir / "llama-server.log",
-                         extra_args=tuple(args.peer_arg))  # fmt: skip
-    rec["meta"]["peer_argv"] = server.argv
-    quality: list[QualityRecord] = []
-    isettings = InfillSettings(seed=args.seed % (2**31), greedy=args.peer_greedy)
-    rec["meta"]["peer_sampling"] = "greedy (top_k 1)" if args.peer_greedy else "llama.vscode's (top_k 40, top_p 0.99)"
-    try:
-        ready = await server.start()
-        log(f"llama-server ready in {ready:.1f}s")
-        first = InfillClient(server.url, isettings, wait_for_previous=False)
-        cold = await _cold_start(PeerCompleter(first), traces, plan_tasks, server.spawned_at)
-        await first.aclose()
-        log(f"llama-server first completion {cold:.1f}s after spawn")
-        rec["startup"]["peer"] = {"ready_s": ready, "cold_start_s": cold}
-        if "typing" not in args.skip:
-            by_beh: dict[str, list] = {b: [] for b in BEHAVIOURS}
-            answers: dict[str, list] = {b: [] for b in BEHAVIOURS}
-            for tr in traces:
-                for beh in BEHAVIOURS:
-                    # llama.vscode waits for the request in flight; llama.vim stops it.
-                    client = InfillClient(
-                        server.url, isettings, wait_for_previous=beh == "every-change"
-                    )
-                    uri = f"peer-{beh}-{tr.name}"
-                    _, res, _ = await _replay_one(PeerCompleter(client), tr, beh, uri, None)
-                    while client._busy:  # a superseded request still running: let it end
-                        await asyncio.sleep(0.1)
-                    await asyncio.sleep(0.5)
-                    by_beh[beh].append(res)
-                    answers[beh] += client.answers[1:]  # the first is the untimed warm-up request
-                    await client.aclose()
-                    log(f"llama-server {beh} {tr.name}: {summarize([res]).as_dict()['outcomes']}")
-            for beh in BEHAVIOURS:
-                tims = [a.timings for a in answers[beh] if a.timings]
-                ev = sum(t.get("prompt_n", 0) for t in tims)
-                reused = sum(t["cache_n"] for t in tims if "cache_n" in t) if any("cache_n" in t for t in tims) \
-                    else sum(a.tokens_cached or 0 for a in answers[beh])  # fmt: skip
-                gen = sum(t.get("predicted_n", 0) for t in tims)
-                gen_s = sum(t.get("predicted_ms", 0) for t in tims) / 1000
-                tokens = _token_totals(ev, reused, gen, gen_s)
-                tokens["counted"] = "requests that ran to the end (aborted ones report nothing)"
-                rec["typing"].setdefault(beh, {})["peer"] = typing_summary(
-                    by_beh[beh], tokens, fmodel
-                )
-                rec["raw"]["typing"][f"peer/{beh}"] = _records_json(
-                    by_beh[beh], [t.name for t in traces]
-                )
-        if "quality" not in args.skip:
-            client = InfillClient(server.url, isettings, wait_for_previous=False)
-            for split, tasks in plan_tasks.items():
-                log(f"llama-server quality {split}: {len(tasks)} tasks")
-                quality += await quality_run(PeerCompleter(client), tasks, f"peer-{split}",
-                                             _progress(log, f"llama-server {split}"), args.peer_states)  # fmt: skip
-            await client.aclose()
-        rec["startup"]["peer"]["peak_rss_bytes"] = server.peak_rss()
-    finally:
-        server.stop()
-    return quality
+def llama_server(args: argparse.Namespace, sel: Selection, prefix: Path, out_dir: Path) -> LlamaServerInfill:
+    return LlamaServerInfill.launch(
+        prefix, args.model, threads=args.threads, ctx=args.ctx, out_dir=out_dir,
+        extra_args=tuple(args.peer_arg), quality_states=sel.peer_states,
+        settings=InfillSettings(seed=args.seed % (2**31), greedy=args.peer_greedy),
+    )  # fmt: skip
 
 
-async def realcode_run(completer: OursCompleter, holes) -> list[dict]:
-    """Each hole in each state: open the module, ask once, accept the first item, score it."""
-    out = []
-    for hole in holes:
-        for state in realcode.STATES:
-            view = hole.view(state)
-            uri = f"file:///bench/realcode/{state}/{hole.hole_id.replace('/', '_').replace(':', '_')}.py"
-            completer.open(uri, view.text)
-            t0 = time.monotonic()
-            try:
-                reply = await completer.complete(uri, view.text, view.offset, True)
-            except Exception:  # noqa: BLE001 - counted as no suggestion
-                reply = Reply(None)
-            latency = time.monotonic() - t0
-            completer.close(uri)
-            buffer = reply.buffer if reply.text and reply.buffer is not None else view.text
-            out.append(realcode_record(hole, state, buffer, bool(reply.text), latency))
-    return out
-
-
-def realcode_record(hole, state: str, buffer: str, offered: bool, latency: float | None) -> dict:
-    middle = hole.middle_from_buffer(buffer)
-    got = middle if middle is not None else ""
-    return {"hole": hole.hole_id, "kind": hole.kind, "state": state, "offered": offered, "latency_s": latency,
-            "exact_match": exact_match(got, hole.hidden), "edit_similarity": edit_similarity(got, hole.hidden),
-            "parses": realcode.parses(buffer), "middle": (middle or "")[:400]}  # fmt: skip
-
-
-def realcode_summary(rows: list[dict]) -> dict:
-    out: dict = {}
-    for key in dict.fromkeys(f"{r['kind']} / {r['state']}" for r in rows):
-        rs = [r for r in rows if f"{r['kind']} / {r['state']}" == key]
-        out[key] = {"n": len(rs), "exact_match": sum(r["exact_match"] for r in rs) / len(rs),
-                    "edit_similarity": sum(r["edit_similarity"] for r in rs) / len(rs),
-                    "parses": sum(r["parses"] for r in rs) / len(rs),
-                    "offered": sum(r["offered"] for r in rs)}  # fmt: skip
-    return out
-
-
-def _window(text: str, offset: int, before: int = 6000, after: int = 2000) -> tuple[str, str]:
-    """The floor's prompt around the cursor, cut at line starts: whole modules exceed n_ctx."""
-    start = max(0, offset - before)
-    if start:
-        start = text.find("\n", start) + 1 or start
-    end = min(len(text), offset + after)
-    nl = text.rfind("\n", offset, end)
-    return text[start:offset], text[offset : (nl + 1 if nl >= offset and end < len(text) else end)]
-
-
-def run_naive(args, plan_tasks, prefix, out_dir, log, holes=()) -> tuple[list[QualityRecord], list[dict]]:
-    """Two floors through llama-cpp-python with a plain PSM prompt, greedy, in one process:
-    - ``naive``: the whole output, uncut, between the task's prompt and suffix (as earlier runs);
-    - ``naive-first-line``: in each editor state, the buffer split at the cursor, and only the
-      model's first non-blank line accepted at the cursor (the ten-line script a user could
-      write instead; on a line start with code after it, the line ends with a line break)."""
-    tasks = [t for ts in plan_tasks.values() for t in ts]
-    inp, outp = out_dir / "naive-in.json", out_dir / "naive-out.jsonl"
-    # A budget, not post-processing: a single-line hole needs far fewer tokens than 128.
-    budget = {"single-line": 64, "multi-line": 128, "random-span": 128}
-    jobs: list[dict] = []
-    for t in tasks:
-        if t.split != "random-span":
-            jobs.append({"id": f"{t.task_id}#uncut", "prompt": t.prompt, "suffix": t.suffix,
-                         "max_tokens": budget[t.split]})  # fmt: skip
-        for state in states_for(t.split):
-            if state not in args.states:
-                continue
-            view = t.view(state)
-            jobs.append({"id": f"{t.task_id}#{state}", "prompt": view.text[: view.offset],
-                         "suffix": view.text[view.offset :], "max_tokens": budget[t.split], "first_line": True})  # fmt: skip
-    for hole in holes:
-        for state in realcode.STATES:
-            view = hole.view(state)
-            before, after = _window(view.text, view.offset)
-            jobs.append({"id": f"{hole.hole_id}#{state}", "prompt": before, "suffix": after, "max_tokens": 128,
-                         "first_line": True})  # fmt: skip
-    inp.write_text(json.dumps(jobs))
-    log(f"naive PSM floors: {len(jobs)} completions through llama-cpp-python")
-    with open(out_dir / "naive.stderr", "wb") as err:
-        subprocess.run([sys.executable, "-m", "bench.naive", str(inp), str(outp), "--model", str(args.model),
-                        "--threads", str(args.threads), "--ctx", str(args.ctx), "--lib", str(prefix / "lib")],
-                       cwd=REPO, stderr=err, check=True, start_new_session=True)  # fmt: skip
-    by_id = {r["task_id"]: r for r in map(json.loads, outp.read_text().splitlines())}
-    out = []
-    for t in tasks:
-        r = by_id.get(f"{t.task_id}#uncut")
-        if r is not None:
-            out.append(QualityRecord(t.task_id, t.split, r["middle"], t.program(r["middle"]), r["latency_s"],
-                                     {"prompt_tokens": r["prompt_tokens"], "completion_tokens": r["completion_tokens"]},
-                                     system="naive"))  # fmt: skip
-        for state in states_for(t.split):
-            r = by_id.get(f"{t.task_id}#{state}")
-            if r is None:
-                continue
-            view = t.view(state)
-            line = first_line_insert(view.text, view.offset, r["middle"])
-            buffer = view.text[: view.offset] + line + view.text[view.offset :]
-            out.append(QualityRecord(t.task_id, t.split, t.middle_from_buffer(buffer) if line else None,
-                                     t.program_from_buffer(buffer), r["latency_s"], state=state,
-                                     system="naive-first-line"))  # fmt: skip
-    code_rows = []
-    for hole in holes:
-        for state in realcode.STATES:
-            r = by_id[f"{hole.hole_id}#{state}"]
-            view = hole.view(state)
-            line = first_line_insert(view.text, view.offset, r["middle"])
-            buffer = view.text[: view.offset] + line + view.text[view.offset :]
-            code_rows.append(realcode_record(hole, state, buffer, bool(line), r["latency_s"]))
-    return out, code_rows
-
-
-def first_line_insert(text: str, offset: int, generated: str) -> str:
-    """The floor's cut: up to the end of the first non-blank line; a whole line opened at the
-    start of a line with code after the cursor gets its line break."""
-    lines = generated.split("\n")
-    k = next((i for i, ln in enumerate(lines) if ln.strip()), None)
-    if k is None:
-        return ""
-    line = "\n".join(lines[: k + 1])
-    start = text.rfind("\n", 0, offset) + 1
-    end = text.find("\n", offset)
-    rest = text[offset : end if end >= 0 else len(text)]
-    if not text[start:offset].strip() and rest.strip():
-        line += "\n" + text[start:offset]
-    return line
-
-
-async def _cold_start(completer, traces: list[Trace], plan_tasks, spawned_at: float, ran=None) -> float:
-    """Spawn -> the first suggestion; with ``ran`` (True once the server has answered from a
-    model run), an empty answer after a model run ends it too: the position may deserve none."""
-    if traces:
-        text, off = traces[0].initial_text, traces[0].cursor
-    else:
-        text, off = next(iter(plan_tasks.values()))[0].editor_text()
-    uri = "file:///bench/cold/start.py"
-    completer.open(uri, text)
-    # A server still loading may answer with nothing; ask again until a suggestion comes.
-    while time.monotonic() - spawned_at < 900:
-        reply = await completer.complete(uri, text, off, False)
-        if reply.text or (ran is not None and await ran()):
-            break
-        await asyncio.sleep(0.25)
-    completer.close(uri)
-    return time.monotonic() - spawned_at
-
-
-async def _replay_one(completer, tr: Trace, beh: str, uri: str, stats):
-    """A warm-up request on the opened file (the user looked at it first), then the replay."""
-    completer.open(uri, tr.initial_text)
-    await completer.complete(uri, tr.initial_text, tr.cursor, False)
-    before = await stats() if stats else None
-    res = await replay(tr, completer, beh, uri=uri)
-    await asyncio.sleep(1.0)  # let a cancelled request wind down before reading counters
-    after = await stats() if stats else None
-    completer.close(uri)
-    return before, res, after
-
-
-def _progress(log: Log, label: str):
-    def cb(i: int, n: int) -> None:
-        if i == n or i % 20 == 0:
-            log(f"{label}: {i}/{n}")
-
-    return cb
-
-
-# --- scoring -----------------------------------------------------------------------------------
-
-
-def execute_all(quality: dict[str, list[QualityRecord]], log: Log) -> None:
-    todo: dict[str, list[QualityRecord]] = {}
-    for recs in quality.values():
-        for r in recs:
-            todo.setdefault(r.program, []).append(r)
-    log(f"executing {len(todo)} distinct programs in the sandbox")
-    with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
-        for prog, res in zip(
-            todo, pool.map(lambda p: run_program(p, timeout_s=10), todo), strict=False
-        ):
-            for r in todo[prog]:
-                r.status = res.status
-
-
-def quality_summary(recs: list[QualityRecord], tasks: dict[str, InfillTask]) -> dict:
-    """Figures per report key: the split (its first editor state) or "split / state"."""
-    out: dict = {}
-    for key in dict.fromkeys(r.key for r in recs):
-        rs = [r for r in recs if r.key == key]
-        passed = sum(r.status == "passed" for r in rs)
-        em = [exact_match(r.middle or "", tasks[r.task_id].canonical) for r in rs]
-        es = [edit_similarity(r.middle or "", tasks[r.task_id].canonical) for r in rs]
-        lats = [r.latency_s for r in rs if r.latency_s is not None]
-        out[key] = {
-            "n": len(rs),
-            "passed": passed,
-            "pass@1": passed / len(rs),
-            "exact_match": sum(em) / len(rs),
-            "edit_similarity": sum(es) / len(rs),
-            "offered": sum(r.middle is not None for r in rs),
-            "mean_latency_s": sum(lats) / len(lats) if lats else None,
-        }
-    return out
+def score_quality(
+    by_system: dict[str, list[QualityRecord]], tasks: dict[str, list[InfillTask]], states: tuple[str, ...],
+    log: Log,
+) -> QualityScores:
+    """Add the empty floor, run every program (and the canonical solutions as a check)."""
+    all_tasks = {t.task_id: t for ts in tasks.values() for t in ts}
+    ts = list(all_tasks.values())
+    by_system = {**by_system, "empty": empty_floor(ts, states)}
+    solutions = canonical(ts)
+    execute_all({**by_system, "canonical": solutions}, log)
+    ok = sum(r.status == "passed" for r in solutions)
+    return QualityScores(by_system, all_tasks, ok, len(solutions))
 
 
 # --- main --------------------------------------------------------------------------------------
 
 
 async def run(args: argparse.Namespace) -> int:
+    """The parts in their order: floor, fim-lsp, the peer, the PSM floors, scoring, outputs."""
     log = Log()
     plan = QUICK if args.quick else FULL
-    args.skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    args.splits = [s for s in args.splits.split(",") if s]
-    args.states = tuple(s for s in args.states.split(",") if s)
-    args.peer_states = tuple(s for s in args.peer_states.split(",") if s)
-    for name, given, known in (("--splits", args.splits, SPLITS), ("--states", args.states, STATES),
-                               ("--peer-states", args.peer_states, STATES)):  # fmt: skip
-        if set(given) - set(known):
-            raise SystemExit(f"unknown {name}: {sorted(set(given) - set(known))}; known: {', '.join(known)}")
-    unknown = args.skip - set(PARTS)
-    if unknown:
-        raise SystemExit(f"unknown --skip parts: {sorted(unknown)}")
+    sel = select(args)
     started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H-%M-%SZ")
     out_dir = args.out / f"{started}-{'quick' if args.quick else 'full'}"
     out_dir.mkdir(parents=True, exist_ok=True)
-    argv_str = "python -m bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    rec: dict = {
-        "meta": {"started": started, "quick": args.quick, "machine": machine(), "model": str(args.model),
-                 "threads": args.threads, "ctx": args.ctx, "seed": args.seed, "command": argv_str,
-                 "plan": asdict(plan)},  # fmt: skip
-        "floor": {}, "quality": {}, "typing": {}, "startup": {}, "traces": [], "notes": [],
-        "realcode": {}, "raw": {"typing": {}, "quality": {}, "realcode": {}},
-    }  # fmt: skip
-    rec["meta"]["loadavg_start"] = os.getloadavg()
-    busy0, own0 = machine_busy_s(), own_cpu_s()
+    meta = start_meta(args, plan, started)
+    cpu = CpuWatch.start(log.t0)
     if not args.model.is_file():
         raise SystemExit(f"model not found: {args.model}")
-    rec["meta"]["model_sha256"] = sha256_file(args.model)
-    need_llama = bool({"floor", "peer", "naive"} - args.skip)
+    meta["model_sha256"] = sha256_file(args.model)
+    need_llama = bool({"floor", "peer", "naive"} - sel.skip)
     prefix = llama_prefix(args) if need_llama else Path("/nonexistent")
     if need_llama:
-        v = subprocess.run(
-            [str(prefix / "bin" / "llama-server"), "--version"], capture_output=True, text=True
-        )
-        rec["meta"]["llama_build"] = " ".join((v.stdout + v.stderr).split())[-120:]
-        rec["meta"]["llama_prefix"] = str(prefix)
+        meta.update(llama_meta(prefix))
 
-    n_tasks = args.tasks if args.tasks is not None else plan.tasks_per_split
-    plan_tasks: dict[str, list[InfillTask]] = {}
-    if "quality" not in args.skip:
-        for split in args.splits:
-            plan_tasks[split] = subsample(
-                select_per_problem(load_split(args.data, split), args.seed), n_tasks, args.seed
-            )
-    all_tasks = {t.task_id: t for ts in plan_tasks.values() for t in ts}
-    traces: list[Trace] = []
-    if "typing" not in args.skip:
-        traces = pick_traces(args.traces or plan.traces, seed=args.seed, min_chars=plan.trace_chars[0],
-                             max_chars=plan.trace_chars[1])  # fmt: skip
-        rec["traces"] = [{"name": t.name, "path": t.source_path, "sha256": t.source_sha256,
-                          "body_chars": len(t.body), "keystrokes": len(t.keystrokes), "duration_s": t.end_t,
-                          "pauses": sum(g >= 0.3 for g in t.gaps())} for t in traces]  # fmt: skip
-    log(f"plan: {sum(map(len, plan_tasks.values()))} tasks, {len(traces)} traces -> {out_dir}")
-
-    fmodel = None
-    if "floor" not in args.skip:
-        log("floor: llama-bench")
-        fmodel, rows = floor_mod.measure(prefix / "bin" / "llama-bench", args.model, threads=args.threads,
-                                         sizes=plan.floor_sizes, n_gen=plan.floor_gen, reps=plan.floor_reps)  # fmt: skip
-        rec["floor"] = {"model": fmodel.as_dict(), "llama_bench": rows}
-        log(f"floor: {fmodel}")
-
-    quality: dict[str, list[QualityRecord]] = {}
+    tasks = load_tasks(args, plan, sel)
+    traces = load_traces(args, plan, sel)
+    log(f"plan: {sum(map(len, tasks.values()))} tasks, {len(traces)} traces -> {out_dir}")
+    fmodel, floor = measure_floor(args, plan, prefix, log) if sel.runs("floor") else (None, {})
     n_holes = args.realcode if args.realcode is not None else plan.realcode
-    holes = realcode.pick_holes(n_holes, seed=args.seed) if "realcode" not in args.skip else []
-    if "ours" not in args.skip:
-        quality["ours"] = await run_ours(args, plan_tasks, traces, fmodel, out_dir, log, rec, holes)
-    if "peer" not in args.skip:
-        quality["peer"] = await run_peer(
-            args, plan_tasks, traces, fmodel, prefix, out_dir, log, rec
-        )
-    if "naive" not in args.skip and (plan_tasks or holes):
-        naive_quality, naive_code = run_naive(args, plan_tasks, prefix, out_dir, log, holes)
+    holes = realcode.pick_holes(n_holes, seed=args.seed) if sel.runs("realcode") else []
+
+    work = Workload(traces, tasks, holes, typing=sel.runs("typing"), quality=sel.runs("quality"))
+    systems: list[SystemResult] = []
+    if sel.runs("ours"):
+        systems.append(await run_system(fim_lsp(args, sel, out_dir), work, log))
+    if sel.runs("peer"):
+        peer = llama_server(args, sel, prefix, out_dir)
+        systems.append(await run_system(peer, replace(work, holes=[]), log))
+    quality = {s.key: s.quality for s in systems}
+    naive_code: list[dict] = []
+    if sel.runs("naive") and (tasks or holes):
+        setup = NaiveSetup(args.model, args.threads, args.ctx, prefix / "lib", out_dir)
+        naive_quality, naive_code = run_naive(setup, [t for ts in tasks.values() for t in ts], holes,
+                                              sel.states, log)  # fmt: skip
         for r in naive_quality:
             quality.setdefault(r.system, []).append(r)
-        if naive_code:
-            rec["raw"]["realcode"]["naive-first-line"] = naive_code
-    if "quality" not in args.skip:
-        ts = list(all_tasks.values())
-        quality["empty"] = [
-            QualityRecord(t.task_id, t.split, None, t.program_from_buffer(t.view(state).text), None, state=state)
-            for t in ts for state in states_for(t.split) if state in args.states
-        ]
-        canonical = [
-            QualityRecord(t.task_id, t.split, t.canonical, t.program(t.canonical), None) for t in ts
-        ]
-        execute_all({**quality, "canonical": canonical}, log)
-        ok = sum(r.status == "passed" for r in canonical)
-        rec["quality_check"] = f"{ok}/{len(canonical)}"
-        if ok != len(canonical):
-            rec["notes"].append(
-                f"only {ok}/{len(canonical)} canonical solutions pass: harness problem"
-            )
-        for name, recs in quality.items():
-            rec["quality"][name] = quality_summary(recs, all_tasks)
-            rec["raw"]["quality"][name] = [{**asdict(r), "program": None} for r in recs]
+    scores = score_quality(quality, tasks, sel.states, log) if sel.runs("quality") else None
 
-    for name, rows in rec["raw"]["realcode"].items():
-        rec["realcode"][name] = realcode_summary(rows)
-    if holes:
-        rec["realcode_holes"] = [{"hole": h.hole_id, "path": h.path, "sha256": h.sha256} for h in holes]
-    rec["meta"]["wall_s"] = time.monotonic() - log.t0
-    rec["meta"]["loadavg_end"] = os.getloadavg()
-    busy1 = machine_busy_s()
-    if busy0 is not None and busy1 is not None:
-        foreign = max(0.0, (busy1 - busy0) - (own_cpu_s() - own0))
-        rec["meta"]["foreign_cpu_share"] = foreign / (rec["meta"]["wall_s"] * (os.cpu_count() or 1))
+    rec = record.assemble(meta=meta, end_meta=cpu.end_meta(), floor=floor, systems=systems, fmodel=fmodel,
+                          quality=scores, traces=traces, naive_realcode=naive_code, holes=holes)  # fmt: skip
+    write_outputs(rec, out_dir, log)
+    return 0
+
+
+def write_outputs(rec: dict[str, Any], out_dir: Path, log: Log) -> None:
+    """record.json, table.md (also on stdout) and the plot."""
     (out_dir / "record.json").write_text(json.dumps(rec, indent=1, default=str))
     md = report.markdown(rec)
     (out_dir / "table.md").write_text(md)
@@ -659,7 +316,6 @@ async def run(args: argparse.Namespace) -> int:
         f"wrote {out_dir}/record.json, table.md"
         + (", latency.png" if plotted else " (no plot: matplotlib missing)")
     )
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,9 +14,12 @@ from __future__ import annotations
 import ast
 import hashlib
 import random
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.replay import Completer, Reply
+from bench.scoring import edit_similarity, exact_match
 from bench.tasks import EditorView, auto_indent
 from bench.traces import stdlib_dir
 from lsp_server.documents import line_starts
@@ -120,3 +123,44 @@ def parses(text: str) -> bool:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True
+
+
+async def ask_holes(completer: Completer, holes: list[CodeHole]) -> list[dict]:
+    """Each hole in each state: open the module, ask once, accept the first item, score it."""
+    out = []
+    for hole in holes:
+        for state in STATES:
+            view = hole.view(state)
+            uri = f"file:///bench/realcode/{state}/{hole.hole_id.replace('/', '_').replace(':', '_')}.py"
+            completer.open(uri, view.text)
+            t0 = time.monotonic()
+            try:
+                reply = await completer.complete(uri, view.text, view.offset, True)
+            except Exception:  # noqa: BLE001 - counted as no suggestion
+                reply = Reply(None)
+            latency = time.monotonic() - t0
+            completer.close(uri)
+            buffer = reply.buffer if reply.text and reply.buffer is not None else view.text
+            out.append(hole_record(hole, state, buffer, bool(reply.text), latency))
+    return out
+
+
+def hole_record(hole: CodeHole, state: str, buffer: str, offered: bool, latency: float | None) -> dict:
+    """One hole's row of record.json, from the buffer once the suggestion is accepted."""
+    middle = hole.middle_from_buffer(buffer)
+    got = middle if middle is not None else ""
+    return {"hole": hole.hole_id, "kind": hole.kind, "state": state, "offered": offered, "latency_s": latency,
+            "exact_match": exact_match(got, hole.hidden), "edit_similarity": edit_similarity(got, hole.hidden),
+            "parses": parses(buffer), "middle": (middle or "")[:400]}  # fmt: skip
+
+
+def summary(rows: list[dict]) -> dict:
+    """Figures per "kind / state" over one system's rows."""
+    out: dict = {}
+    for key in dict.fromkeys(f"{r['kind']} / {r['state']}" for r in rows):
+        rs = [r for r in rows if f"{r['kind']} / {r['state']}" == key]
+        out[key] = {"n": len(rs), "exact_match": sum(r["exact_match"] for r in rs) / len(rs),
+                    "edit_similarity": sum(r["edit_similarity"] for r in rs) / len(rs),
+                    "parses": sum(r["parses"] for r in rs) / len(rs),
+                    "offered": sum(r["offered"] for r in rs)}  # fmt: skip
+    return out

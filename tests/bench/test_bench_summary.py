@@ -1,9 +1,9 @@
 import pytest
 
-from bench.cli import _floor_of, quality_summary, typing_summary
 from bench.floor import FloorModel
+from bench.quality import QualityRecord, quality_summary
+from bench.record import floor_of, typing_summary
 from bench.replay import RequestRecord
-from bench.systems import QualityRecord
 from bench.tasks import InfillTask
 
 FLOOR = FloorModel(pp=((8, 80.0), (64, 80.0)), tg=20.0)
@@ -12,14 +12,14 @@ FLOOR = FloorModel(pp=((8, 80.0), (64, 80.0)), tg=20.0)
 def test_floor_uses_evaluated_tokens_only():
     ours = RequestRecord(0, 0.0, 0.0, 1.0, "shown", "x",
                          info={"last": {"nPrompt": 1000, "nReused": 992, "nGenerated": 10}})  # fmt: skip
-    assert _floor_of(ours, FLOOR) == pytest.approx(8 / 80 + 10 / 20)
+    assert floor_of(ours, FLOOR) == pytest.approx(8 / 80 + 10 / 20)
     peer = RequestRecord(
         0, 0.0, 0.0, 1.0, "shown", "x", info={"timings": {"prompt_n": 8, "predicted_n": 10}}
     )
-    assert _floor_of(peer, FLOOR) == pytest.approx(8 / 80 + 10 / 20)
+    assert floor_of(peer, FLOOR) == pytest.approx(8 / 80 + 10 / 20)
     cached = RequestRecord(0, 0.0, 0.0, 0.0, "shown", "x", info={"from_cache": True})
-    assert _floor_of(cached, FLOOR) is None
-    assert _floor_of(ours, None) is None
+    assert floor_of(cached, FLOOR) is None
+    assert floor_of(ours, None) is None
 
 
 def test_typing_summary_ratios():
@@ -51,7 +51,7 @@ def test_quality_summary_counts_and_scores():
 
 
 def test_the_floor_keeps_the_first_non_blank_line() -> None:
-    from bench.cli import first_line_insert
+    from bench.naive_run import first_line_insert
 
     assert first_line_insert("def f():\n\n", 9, "    return 1\n    x = 2\n") == "    return 1"
     assert first_line_insert("def f():\n\n", 9, "\n\n    return 1\n") == "\n\n    return 1"
@@ -61,7 +61,7 @@ def test_the_floor_keeps_the_first_non_blank_line() -> None:
 
 
 def test_records_are_reported_by_split_and_state() -> None:
-    from bench.systems import QualityRecord
+    from bench.quality import QualityRecord
 
     assert QualityRecord("t", "single-line", None, "", None).key == "single-line"
     assert QualityRecord("t", "single-line", None, "", None, state="auto-indent").key == "single-line / auto-indent"
