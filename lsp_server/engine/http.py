@@ -34,15 +34,11 @@ import httpx
 
 from lsp_server.config import Settings
 from lsp_server.context.templates import (
-    CODEGEMMA,
-    CODELLAMA,
-    CODESTRAL,
-    DEEPSEEK,
-    QWEN,
-    STARCODER,
-    STARCODER1,
+    TEMPLATES,
     FimTemplate,
-    template_by_name,
+    ModelHints,
+    NoFimSupport,
+    choose_template,
 )
 from lsp_server.engine.base import (
     CancelToken,
@@ -537,50 +533,16 @@ def generation_limit_ms(job: GenerationJob) -> int | None:
 # --------------------------------------------------------------------------------------------
 # FIM templates for raw-prompt backends
 
-# Checked in order: the first family whose name appears in the model name wins, so the more
-# specific names come first ("starcoder2" before "starcoder", "codegemma" before "gemma").
-_NAME_HINTS: tuple[tuple[str, FimTemplate], ...] = (
-    ("qwen", QWEN),
-    ("starcoder2", STARCODER),
-    ("starcoder", STARCODER1),
-    ("santacoder", STARCODER1),
-    ("deepseek", DEEPSEEK),
-    ("codellama", CODELLAMA),
-    ("code-llama", CODELLAMA),
-    ("codegemma", CODEGEMMA),
-    ("codestral", CODESTRAL),
-)
 
-
-def guess_template(model_name: str) -> FimTemplate | None:
-    """The FIM template a model name suggests, or None when it names no family we know."""
-    name = model_name.lower().replace("_", "-")
-    for hint, template in _NAME_HINTS:
-        if hint in name:
-            return template
-    return None
-
-
-def resolve_template(
-    setting: str, model_name: str, detected: FimTemplate | None = None
-) -> FimTemplate:
-    """The template for a raw FIM prompt: the setting, else what the server told, else a guess."""
-    if setting and setting != "auto":
-        try:
-            return template_by_name(setting)
-        except ValueError as err:
-            raise EngineError(str(err), "Fix the fimTemplate setting.") from err
-    template = detected or guess_template(model_name)
-    if template is None:
-        raise EngineError(
-            f"cannot tell the FIM prompt format of model {model_name!r}",
-            "Set fimTemplate to one of: " + ", ".join(sorted(_template_names())) + ".",
-        )
-    return template
-
-
-def _template_names() -> set[str]:
-    return {t.name for _, t in _NAME_HINTS}
+def resolve_template(setting: str, hints: ModelHints) -> FimTemplate:
+    """`choose_template`, with errors that tell a remote engine's user what to set."""
+    try:
+        return choose_template(setting, hints)
+    except NoFimSupport as err:
+        names = ", ".join(sorted(TEMPLATES))
+        raise EngineError(str(err), f"Set fimTemplate to one of: {names}.") from err
+    except ValueError as err:
+        raise EngineError(str(err), "Fix the fimTemplate setting.") from err
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,10 +19,11 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from lsp_server.config import Settings
-from lsp_server.context.templates import FimTemplate, NoFimSupport, detect_template
+from lsp_server.context.templates import FimTemplate, ModelHints, NoFimSupport, detect_template
 from lsp_server.context.types import Prompt
 from lsp_server.engine.base import (
     CancelToken,
@@ -77,9 +78,11 @@ class LlamaServerEngine(RemoteEngine):
         model = _model_name(props)
         slots = int(props.get("total_slots") or 1)
         slot_ctx = int((props.get("default_generation_settings") or {}).get("n_ctx") or 0)
-        detected = self._detect_template()
+        has_token = self._vocabulary()
+        detected = _vocabulary_template(has_token)
         infill_ok = self._infill_supported()
-        self._route, self._template = self._choose_route(model, detected, infill_ok)
+        hints = ModelHints(has_token=has_token, name=model)
+        self._route, self._template = self._choose_route(hints, detected, infill_ok)
         self._slots.forget()
         self._warn_if_window_too_big(slot_ctx)
         return EngineInfo(
@@ -115,8 +118,8 @@ class LlamaServerEngine(RemoteEngine):
                 progress("llama-server is loading its model", None)
                 time.sleep(0.5)
 
-    def _detect_template(self) -> FimTemplate | None:
-        """The template whose control tokens the server's vocabulary has, or None."""
+    def _vocabulary(self) -> Callable[[str], bool]:
+        """Whether the server's vocabulary has a control token, asked once per token."""
         memo: dict[str, bool] = {}
 
         def has_token(text: str) -> bool:
@@ -127,10 +130,7 @@ class LlamaServerEngine(RemoteEngine):
                 memo[text] = len(reply.get("tokens", [])) == 1
             return memo[text]
 
-        try:
-            return detect_template(has_token)
-        except NoFimSupport:
-            return None
+        return has_token
 
     def _infill_supported(self) -> bool:
         """Ask /infill for zero new tokens: it answers 501 when the model has no FIM tokens."""
@@ -145,17 +145,17 @@ class LlamaServerEngine(RemoteEngine):
         return True
 
     def _choose_route(
-        self, model: str, detected: FimTemplate | None, infill_ok: bool
+        self, hints: ModelHints, detected: FimTemplate | None, infill_ok: bool
     ) -> tuple[str, FimTemplate | None]:
         setting = self.settings.fim_template
         if setting == "auto" and infill_ok:
             return INFILL, detected
         if setting == "auto" and detected is None and not infill_ok:
             raise EngineError(
-                f"the model llama-server runs ({model}) has no fill-in-the-middle tokens",
+                f"the model llama-server runs ({hints.name}) has no fill-in-the-middle tokens",
                 "Start llama-server with a code model that supports FIM (e.g. Qwen2.5-Coder).",
             )
-        return COMPLETION, resolve_template(setting, model, detected)
+        return COMPLETION, resolve_template(setting, hints)
 
     def _warn_if_window_too_big(self, slot_ctx: int) -> None:
         """llama-server splits -c across --parallel slots; a prompt over a slot's share fails."""
@@ -218,6 +218,14 @@ class LlamaServerEngine(RemoteEngine):
             t_prompt_s=_seconds(timings.get("prompt_ms")),
             t_gen_s=_seconds(timings.get("predicted_ms")),
         )
+
+
+def _vocabulary_template(has_token: Callable[[str], bool]) -> FimTemplate | None:
+    """The template whose control tokens the vocabulary has, or None: decides the route."""
+    try:
+        return detect_template(has_token)
+    except NoFimSupport:
+        return None
 
 
 def _infill_fields(prompt: Prompt) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import logging
 from typing import Any
 
 from lsp_server.config import Settings
-from lsp_server.context.templates import FimTemplate
+from lsp_server.context.templates import FimTemplate, ModelHints, guess_template
 from lsp_server.engine.base import (
     CancelToken,
     Capabilities,
@@ -34,7 +34,6 @@ from lsp_server.engine.http import (
     RemoteEngine,
     api_key,
     check,
-    guess_template,
     ndjson_events,
     resolve_template,
 )
@@ -112,7 +111,7 @@ class OllamaEngine(RemoteEngine):
         """Our template when we know the format, else None for Ollama's suffix mode."""
         setting = self.settings.fim_template
         if setting != "auto" or guess_template(model) is not None:
-            return resolve_template(setting, model)
+            return resolve_template(setting, ModelHints(name=model))
         if _can_insert(show):
             return None
         raise EngineError(

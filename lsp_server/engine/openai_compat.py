@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 from lsp_server.config import Settings
-from lsp_server.context.templates import FimTemplate
+from lsp_server.context.templates import FimTemplate, ModelHints
 from lsp_server.engine.base import (
     CancelToken,
     Capabilities,
@@ -57,7 +57,7 @@ class OpenAIEngine(RemoteEngine):
 
     def _connect(self, progress: ProgressCallback) -> EngineInfo:
         model = self._pick_model(self._list_models())
-        template = resolve_template(self.settings.fim_template, model)
+        template = resolve_template(self.settings.fim_template, ModelHints(name=model))
         self._model = model
         self._template = template
         return EngineInfo(

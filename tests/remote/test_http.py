@@ -10,13 +10,13 @@ import pytest
 from replay import ReplayServer, Reply, recorded
 
 from lsp_server.config import Settings
+from lsp_server.context.templates import ModelHints
 from lsp_server.context.types import Prompt
 from lsp_server.engine.base import CancelToken, EngineError, GenerationJob
 from lsp_server.engine.http import (
     EngineDown,
     ProblemGate,
     check,
-    guess_template,
     ndjson_events,
     resolve_template,
     sse_events,
@@ -52,33 +52,16 @@ def test_bad_stream_line_is_an_engine_error() -> None:
         list(sse_events(iter(["data: {nope"])))
 
 
-@pytest.mark.parametrize(
-    ("model", "template"),
-    [
-        ("Qwen/Qwen2.5-Coder-7B", "qwen"),
-        ("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "qwen"),
-        ("bigcode/starcoder2-15b", "starcoder"),
-        ("bigcode/starcoderbase-1b", "starcoder1"),
-        ("deepseek-coder-6.7b-base", "deepseek"),
-        ("codellama:7b-code", "codellama"),
-        ("google/codegemma-2b", "codegemma"),
-        ("mistralai/Codestral-22B-v0.1", "codestral"),
-        ("llama3.2:3b", None),
-    ],
-)
-def test_guess_template_from_model_name(model: str, template: str | None) -> None:
-    guessed = guess_template(model)
-    assert (guessed.name if guessed else None) == template
-
-
 def test_resolve_template_prefers_the_setting_and_explains_unknowns() -> None:
-    assert resolve_template("deepseek", "Qwen2.5-Coder").name == "deepseek"
-    with pytest.raises(EngineError, match="unknown FIM template 'nope'"):
-        resolve_template("nope", "Qwen2.5-Coder")
+    qwen = ModelHints(name="Qwen2.5-Coder")
+    assert resolve_template("deepseek", qwen).name == "deepseek"
+    with pytest.raises(EngineError, match="unknown FIM template 'nope'") as bad:
+        resolve_template("nope", qwen)
+    assert bad.value.hint == "Fix the fimTemplate setting."
     with pytest.raises(
         EngineError, match="cannot tell the FIM prompt format of model 'llama3'"
     ) as err:
-        resolve_template("auto", "llama3")
+        resolve_template("auto", ModelHints(name="llama3"))
     assert "qwen" in err.value.hint
 
 
