@@ -735,7 +735,7 @@ def check(settings: Settings) -> list[tuple[str, str]]:
     job = GenerationJob(
         prompt=Prompt(prefix="def add(a, b):\n    ", suffix="\n"),
         max_tokens=4,
-        deadline=time.monotonic() + 30,
+        time_budget_s=30,
     )
     started = time.monotonic()
     try:

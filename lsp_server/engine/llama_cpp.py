@@ -123,7 +123,7 @@ def lookup_draft(history: list[int], limit: int) -> list[int]:
 class LlamaCppEngine:
     """The default backend: a GGUF model in this process, on CPU or offloaded to a GPU."""
 
-    capabilities = Capabilities(raw_fim=True, server_side_fim=False, local=True, reports_cache=True)
+    capabilities = Capabilities(server_side_fim=False, local=True)
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

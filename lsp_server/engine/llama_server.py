@@ -89,13 +89,7 @@ class LlamaServerEngine(RemoteEngine):
             backend="llama-server",
             model=model,
             fim_format=self._template.name if self._template else "server",
-            capabilities=Capabilities(
-                raw_fim=True,
-                server_side_fim=self._route == INFILL,
-                local=False,
-                reports_cache=True,
-                parallel=max(1, slots),
-            ),
+            capabilities=Capabilities(server_side_fim=self._route == INFILL, local=False),
             details={
                 "url": self.url,
                 "route": self._route,

@@ -67,13 +67,7 @@ class OllamaEngine(RemoteEngine):
             backend="ollama",
             model=model,
             fim_format=self._template.name if self._template else SUFFIX_MODE,
-            capabilities=Capabilities(
-                raw_fim=True,
-                server_side_fim=self._template is None,
-                local=False,
-                reports_cache=False,
-                parallel=2,
-            ),
+            capabilities=Capabilities(server_side_fim=self._template is None, local=False),
             details={
                 "url": self.url,
                 "route": f"{GENERATE} ({'raw' if self._template else 'suffix'})",

@@ -64,9 +64,7 @@ class OpenAIEngine(RemoteEngine):
             backend="openai",
             model=model,
             fim_format=template.name,
-            capabilities=Capabilities(
-                raw_fim=True, server_side_fim=False, local=False, reports_cache=False, parallel=2
-            ),
+            capabilities=Capabilities(server_side_fim=False, local=False),
             details={"url": self.url, "route": f"{self._prefix}/completions"},
         )
 

@@ -62,7 +62,7 @@ def test_infill_completes_a_function_body(llama_server: LlamaServer) -> None:
     info = engine.load(lambda *_: None)
     assert info.details["route"] == "/infill"
     assert info.capabilities.server_side_fim and not info.capabilities.local
-    assert info.capabilities.parallel == SLOTS
+    assert info.details["slots"] == str(SLOTS)
     assert info.fim_format == "qwen"
     assert "qwen2.5-coder" in info.model
 
