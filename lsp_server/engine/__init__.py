@@ -32,15 +32,15 @@ def create_engine(settings: Settings) -> Engine:
 
         return LlamaCppEngine(settings)
     if settings.backend == "llama-server":
-        from lsp_server.engine.llama_server import LlamaServerEngine
+        from lsp_server.engine.remote.llama_server import LlamaServerEngine
 
         return LlamaServerEngine(settings)
     if settings.backend == "openai":
-        from lsp_server.engine.openai_compat import OpenAIEngine
+        from lsp_server.engine.remote.openai_compat import OpenAIEngine
 
         return OpenAIEngine(settings)
     if settings.backend == "ollama":
-        from lsp_server.engine.ollama import OllamaEngine
+        from lsp_server.engine.remote.ollama import OllamaEngine
 
         return OllamaEngine(settings)
     raise EngineError(f"unknown backend {settings.backend!r}", "Use one of llama_cpp, llama-server, openai, ollama.")

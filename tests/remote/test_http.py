@@ -12,17 +12,14 @@ from replay import ReplayServer, Reply, recorded
 from lsp_server.config import Settings
 from lsp_server.context.templates import ModelHints
 from lsp_server.context.types import Prompt
+from lsp_server.doctor import check
 from lsp_server.engine.base import CancelToken, EngineError, GenerationJob
-from lsp_server.engine.http import (
-    EngineDown,
-    ProblemGate,
-    check,
-    ndjson_events,
-    resolve_template,
-    sse_events,
-)
-from lsp_server.engine.ollama import OllamaEngine
-from lsp_server.engine.openai_compat import OpenAIEngine
+from lsp_server.engine.remote.base import resolve_template
+from lsp_server.engine.remote.gate import ProblemGate
+from lsp_server.engine.remote.ollama import OllamaEngine
+from lsp_server.engine.remote.openai_compat import OpenAIEngine
+from lsp_server.engine.remote.stream import ndjson_events, sse_events
+from lsp_server.engine.remote.transport import EngineDown
 
 PROMPT = Prompt(prefix="def add(a, b):\n    ", suffix="\n")
 
@@ -73,7 +70,7 @@ def test_gate_reports_an_outage_once_and_logs_recovery(caplog: pytest.LogCapture
     time.sleep(0.06)
     assert gate.may_try()
     gate.failed(EngineDown("dropped the connection"))  # another symptom, same outage: quiet
-    with caplog.at_level(logging.INFO, logger="lsp_server.engine.http"):
+    with caplog.at_level(logging.INFO, logger="lsp_server.engine.remote.gate"):
         gate.succeeded()
     assert "working again" in caplog.text
     with pytest.raises(EngineDown):
@@ -153,7 +150,7 @@ def test_engine_down_one_error_then_quiet_then_recovery(caplog: pytest.LogCaptur
         quiet = [engine.generate(job, CancelToken()) for _ in range(20)]
         assert {(r.text, r.stop_reason) for r in quiet} == {("", "error")}
         server.start()  # same port
-        with caplog.at_level(logging.INFO, logger="lsp_server.engine.http"):
+        with caplog.at_level(logging.INFO, logger="lsp_server.engine.remote.gate"):
             result = _until_text(lambda: engine.generate(job, CancelToken()).text, timeout_s=5)
         assert result == "return a + b"
         assert "working again" in caplog.text

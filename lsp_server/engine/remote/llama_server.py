@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -34,17 +36,9 @@ from lsp_server.engine.base import (
     GenerationResult,
     ProgressCallback,
 )
-from lsp_server.engine.http import (
-    Chunk,
-    EngineDown,
-    RemoteEngine,
-    SlotMemory,
-    api_key,
-    check,
-    generation_limit_ms,
-    resolve_template,
-    sse_events,
-)
+from lsp_server.engine.remote.base import RemoteEngine, resolve_template
+from lsp_server.engine.remote.stream import Chunk, generation_limit_ms, int_or_none, sse_events
+from lsp_server.engine.remote.transport import EngineDown
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +50,39 @@ LOAD_WAIT_S = 120.0
 _STOP_TYPES = {"eos": "eos", "word": "stop", "limit": "max_tokens"}
 
 
+class SlotMemory:
+    """Which server slot last served each session (document), bounded in size.
+
+    Sending a document's requests to the slot that holds its KV cache keeps prompt reuse when a
+    new request arrives before the server has noticed that the previous one was cancelled.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._slots: OrderedDict[str, int] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, session: str) -> int:
+        with self._lock:
+            slot = self._slots.get(session, -1)
+            if session in self._slots:
+                self._slots.move_to_end(session)
+            return slot
+
+    def put(self, session: str, slot: int) -> None:
+        if not session or slot < 0:
+            return
+        with self._lock:
+            self._slots[session] = slot
+            self._slots.move_to_end(session)
+            while len(self._slots) > self._size:
+                self._slots.popitem(last=False)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._slots.clear()
+
+
 class LlamaServerEngine(RemoteEngine):
     label = "llama-server"
     default_url = "http://127.0.0.1:8080"
@@ -65,7 +92,7 @@ class LlamaServerEngine(RemoteEngine):
     )
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(settings, _auth_headers(settings))
+        super().__init__(settings)
         self._route = INFILL
         self._template: FimTemplate | None = None
         self._slots = SlotMemory()
@@ -206,8 +233,8 @@ class LlamaServerEngine(RemoteEngine):
             text=text,
             stop_reason=reason,
             final=True,
-            n_prompt=_int(event.get("tokens_evaluated")),
-            n_reused=_int(timings.get("cache_n")),
+            n_prompt=int_or_none(event.get("tokens_evaluated")),
+            n_reused=int_or_none(timings.get("cache_n")),
             n_generated=n_generated,
             t_prompt_s=_seconds(timings.get("prompt_ms")),
             t_gen_s=_seconds(timings.get("predicted_ms")),
@@ -238,18 +265,5 @@ def _model_name(props: dict[str, Any]) -> str:
     return os.path.basename(alias) if alias.endswith(".gguf") else alias or "unknown"
 
 
-def _auth_headers(settings: Settings) -> dict[str, str]:
-    """llama-server's --api-key is optional; send ours when the environment has one."""
-    key = api_key(settings)
-    return {"Authorization": f"Bearer {key}"} if key else {}
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) else None
-
-
 def _seconds(ms: Any) -> float | None:
     return float(ms) / 1000.0 if isinstance(ms, int | float) else None
-
-
-__all__ = ["LlamaServerEngine", "check"]  # check: the rows `fim-lsp doctor` prints

@@ -29,14 +29,8 @@ from lsp_server.engine.base import (
     GenerationResult,
     ProgressCallback,
 )
-from lsp_server.engine.http import (
-    Chunk,
-    RemoteEngine,
-    api_key,
-    check,
-    ndjson_events,
-    resolve_template,
-)
+from lsp_server.engine.remote.base import RemoteEngine, resolve_template
+from lsp_server.engine.remote.stream import Chunk, int_or_none, ndjson_events
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +45,7 @@ class OllamaEngine(RemoteEngine):
     down_hint = "Start it with `ollama serve`, or point the url setting at it. Completions resume when it answers."
 
     def __init__(self, settings: Settings) -> None:
-        # Ollama has no API keys itself, but is often put behind a proxy that wants one.
-        key = api_key(settings)
-        super().__init__(settings, {"Authorization": f"Bearer {key}"} if key else {})
+        super().__init__(settings)
         self._model = settings.remote_model
         self._template: FimTemplate | None = None
 
@@ -147,19 +139,12 @@ def _chunk(event: dict[str, Any]) -> Chunk:
         text=text,
         stop_reason=_DONE.get(str(event.get("done_reason", "stop")), "eos"),
         final=True,
-        n_prompt=_int(event.get("prompt_eval_count")),
-        n_generated=_int(event.get("eval_count")),
+        n_prompt=int_or_none(event.get("prompt_eval_count")),
+        n_generated=int_or_none(event.get("eval_count")),
         t_prompt_s=_ns(event.get("prompt_eval_duration")),
         t_gen_s=_ns(event.get("eval_duration")),
     )
 
 
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) else None
-
-
 def _ns(value: Any) -> float | None:
     return float(value) / 1e9 if isinstance(value, int | float) else None
-
-
-__all__ = ["OllamaEngine", "check"]  # check: the rows `fim-lsp doctor` prints
