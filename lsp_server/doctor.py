@@ -7,6 +7,7 @@ import sys
 import time
 
 from lsp_server import __version__, models
+from lsp_server.backends import BACKENDS
 from lsp_server.config import Settings, SettingsResult, config_file
 from lsp_server.context.types import Prompt
 from lsp_server.engine import CancelToken, EngineError, EngineInfo, GenerationJob, create_engine
@@ -115,7 +116,8 @@ def run_doctor(result: SettingsResult) -> int:
     for problem in result.problems:
         _row("settings problem", problem)
     ok = _llama_cpp_rows()
-    if result.settings.backend == "llama_cpp":
+    backend = BACKENDS.get(result.settings.backend)
+    if backend is not None and not backend.remote:
         ok = _model_rows(result) and ok
     else:
         ok = _remote_rows(result) and ok
