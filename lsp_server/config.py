@@ -23,9 +23,10 @@ except ModuleNotFoundError:  # pragma: no cover
 
 import platformdirs
 
+from lsp_server.backends import BACKENDS
+
 SECTION = "fimLsp"
 DEFAULT_MODEL = "qwen2.5-coder-0.5b-offline"
-BACKENDS = ("llama_cpp", "llama-server", "openai", "ollama")
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class Settings:
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {
-    "backend": BACKENDS,
+    "backend": tuple(BACKENDS),
     "multiline": ("auto", "always", "never"),
     "prompt_layout": ("anchored", "psm"),
 }

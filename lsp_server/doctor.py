@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
 import platform
 import sys
 import time
 
 from lsp_server import __version__, models
-from lsp_server.config import SettingsResult, config_file
+from lsp_server.backends import BACKENDS
+from lsp_server.config import Settings, SettingsResult, config_file
+from lsp_server.context.types import Prompt
+from lsp_server.engine import CancelToken, EngineError, EngineInfo, GenerationJob, create_engine
+from lsp_server.engine.remote.base import RemoteEngine, api_key
 
 
 def _row(label: str, value: str) -> None:
@@ -28,7 +31,6 @@ def _llama_cpp_rows() -> bool:
 
 
 def _model_rows(result: SettingsResult) -> bool:
-    from lsp_server.engine import EngineError
     from lsp_server.engine.llama_cpp import LlamaCppEngine
 
     settings = result.settings
@@ -56,17 +58,54 @@ def _model_rows(result: SettingsResult) -> bool:
 def _remote_rows(result: SettingsResult) -> bool:
     settings = result.settings
     _row("backend", f"{settings.backend} at {settings.url or '(no url set)'}")
-    module = {"llama-server": "llama_server", "openai": "openai_compat", "ollama": "ollama"}[settings.backend]
-    try:
-        check = importlib.import_module(f"lsp_server.engine.{module}").check
-    except (ImportError, AttributeError) as err:
-        _row("connection", f"cannot check: {err}")
-        return False
     ok = True
     for label, value in check(settings):
         _row(label, value)
         ok = ok and "fail" not in value.lower()
     return ok
+
+
+def check(settings: Settings) -> list[tuple[str, str]]:
+    """Rows for a remote backend: can we reach the engine, which model, how FIM is done.
+
+    Also runs one tiny completion, since a server can list a model it then fails to run.
+    """
+    try:
+        engine = create_engine(settings)
+    except EngineError as err:
+        return [("connection", f"failed: {err.user_message()}")]
+    if not isinstance(engine, RemoteEngine):
+        return [("connection", "not a remote backend")]
+    rows: list[tuple[str, str]] = [("url", engine.url)]
+    if settings.api_key_env:
+        state = "set" if api_key(settings) else "not set"
+        rows.append(("API key", f"${settings.api_key_env} {state}"))
+    try:
+        info = engine.load(lambda _msg, _pct: None)
+    except EngineError as err:
+        engine.close()
+        return rows + [("connection", f"failed: {err.user_message()}")]
+    rows += [("connection", "OK"), ("model", info.model), ("FIM", describe_fim(info))]
+    rows += [(key, value) for key, value in info.details.items() if key != "url"]
+    job = GenerationJob(
+        prompt=Prompt(prefix="def add(a, b):\n    ", suffix="\n"), max_tokens=4, time_budget_s=30
+    )
+    started = time.monotonic()
+    try:
+        engine.generate(job, CancelToken())
+        rows.append(("test completion", f"OK in {(time.monotonic() - started) * 1000:.0f} ms"))
+    except EngineError as err:
+        rows.append(("test completion", f"failed: {err.user_message()}"))
+    finally:
+        engine.close()
+    return rows
+
+
+def describe_fim(info: EngineInfo) -> str:
+    route = info.details.get("route", "")
+    if info.capabilities.server_side_fim:
+        return f"server-side ({route}), model tokens: {info.fim_format}"
+    return f"raw prompt ({route}), template {info.fim_format}"
 
 
 def run_doctor(result: SettingsResult) -> int:
@@ -77,7 +116,8 @@ def run_doctor(result: SettingsResult) -> int:
     for problem in result.problems:
         _row("settings problem", problem)
     ok = _llama_cpp_rows()
-    if result.settings.backend == "llama_cpp":
+    backend = BACKENDS.get(result.settings.backend)
+    if backend is not None and not backend.remote:
         ok = _model_rows(result) and ok
     else:
         ok = _remote_rows(result) and ok

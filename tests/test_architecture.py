@@ -17,6 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "lsp_server"
 LAYER = {
     "lsp_server": "root",
     "lsp_server.config": "config",
+    "lsp_server.backends": "config",  # the backend names a setting may take, and where each lives
     "lsp_server.documents": "documents",
     "lsp_server.models": "models",
     "lsp_server.context": "context",

@@ -9,8 +9,11 @@ from lsp_server.context.templates import (
     QWEN,
     STARCODER,
     TEMPLATES,
+    ModelHints,
     NoFimSupport,
+    choose_template,
     detect_template,
+    guess_template,
     template_by_name,
 )
 from lsp_server.context.types import ExtraChunk, Prompt
@@ -78,6 +81,59 @@ def test_template_override_by_name() -> None:
     assert template_by_name("starcoder") is STARCODER
     with pytest.raises(ValueError, match="known: auto"):
         template_by_name("nope")
+
+
+@pytest.mark.parametrize(
+    ("model", "template"),
+    [
+        ("Qwen/Qwen2.5-Coder-7B", "qwen"),
+        ("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "qwen"),
+        ("bigcode/starcoder2-15b", "starcoder"),
+        ("bigcode/starcoderbase-1b", "starcoder1"),
+        ("deepseek-coder-6.7b-base", "deepseek"),
+        ("codellama:7b-code", "codellama"),
+        ("google/codegemma-2b", "codegemma"),
+        ("mistralai/Codestral-22B-v0.1", "codestral"),
+        ("llama3.2:3b", None),
+    ],
+)
+def test_guess_template_from_model_name(model: str, template: str | None) -> None:
+    guessed = guess_template(model)
+    assert (guessed.name if guessed else None) == template
+
+
+QWEN_VOCAB = {"<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"}
+
+
+@pytest.mark.parametrize(
+    ("setting", "hints", "expected"),
+    [
+        # The setting wins over every hint; empty means auto.
+        ("starcoder", ModelHints(QWEN_VOCAB.__contains__, name="qwen2.5-coder"), "starcoder"),
+        ("", ModelHints(QWEN_VOCAB.__contains__), "qwen"),
+        # The vocabulary wins over the name, and the architecture refines it (in-process engine).
+        ("auto", ModelHints(QWEN_VOCAB.__contains__, name="deepseek-coder"), "qwen"),
+        ("auto", ModelHints(QWEN_VOCAB.__contains__, "gemma"), "codegemma"),
+        ("auto", ModelHints(lambda _t: False, "mystery", ("<pre>", "<suf>", "<mid>")), "gguf"),
+        # A vocabulary without FIM tokens: the name decides (llama-server's raw route).
+        ("auto", ModelHints(lambda _t: False, name="bigcode/starcoder2-3b"), "starcoder"),
+        # No vocabulary to ask: the name alone (OpenAI-compatible servers, Ollama).
+        ("auto", ModelHints(name="deepseek-coder-6.7b-base"), "deepseek"),
+        ("auto", ModelHints(name="Code_Llama-7b"), "codellama"),
+    ],
+)
+def test_choose_template_combines_the_hints(setting: str, hints: ModelHints, expected: str) -> None:
+    assert choose_template(setting, hints).name == expected
+
+
+def test_choose_template_says_why_it_cannot_choose() -> None:
+    with pytest.raises(ValueError, match="unknown FIM template 'nope'"):
+        choose_template("nope", ModelHints(name="qwen"))
+    # Without a name to guess from, the vocabulary's own refusal stands (in-process engine).
+    with pytest.raises(NoFimSupport, match="no fill-in-the-middle tokens"):
+        choose_template("auto", ModelHints(lambda _t: False, "llama"))
+    with pytest.raises(NoFimSupport, match="cannot tell the FIM prompt format of model 'llama3'"):
+        choose_template("auto", ModelHints(lambda _t: False, name="llama3"))
 
 
 def test_no_repo_header_without_other_files() -> None:

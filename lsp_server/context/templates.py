@@ -202,3 +202,61 @@ def template_by_name(name: str) -> FimTemplate:
     except KeyError:
         known = ", ".join(sorted(TEMPLATES))
         raise ValueError(f"unknown FIM template {name!r}; known: auto, {known}") from None
+
+
+# Checked in order: the first family whose name appears in the model name wins, so the more
+# specific names come first ("starcoder2" before "starcoder", "codegemma" before "gemma").
+NAME_HINTS: tuple[tuple[str, FimTemplate], ...] = (
+    ("qwen", QWEN),
+    ("starcoder2", STARCODER),
+    ("starcoder", STARCODER1),
+    ("santacoder", STARCODER1),
+    ("deepseek", DEEPSEEK),
+    ("codellama", CODELLAMA),
+    ("code-llama", CODELLAMA),
+    ("codegemma", CODEGEMMA),
+    ("codestral", CODESTRAL),
+)
+
+
+def guess_template(model_name: str) -> FimTemplate | None:
+    """The FIM template a model name suggests, or None when it names no family we know."""
+    name = model_name.lower().replace("_", "-")
+    for hint, template in NAME_HINTS:
+        if hint in name:
+            return template
+    return None
+
+
+@dataclass(frozen=True)
+class ModelHints:
+    """What an engine could learn about its model that tells the FIM format.
+
+    The vocabulary is the best witness; a remote engine that cannot ask it (an OpenAI-compatible
+    server, Ollama) only knows the model's name.
+    """
+
+    has_token: Callable[[str], bool] | None = None  # the vocabulary has this control token
+    architecture: str = ""  # GGUF ``general.architecture``
+    gguf_fim: tuple[str, str, str] | None = None  # texts of the GGUF's declared FIM tokens
+    name: str | None = None  # the model's name; None: do not guess from it
+
+
+def choose_template(setting: str, hints: ModelHints) -> FimTemplate:
+    """The FIM template for a model: the ``fimTemplate`` setting unless it is auto (or empty),
+    else the vocabulary's control tokens, else a guess from the model's name.
+
+    Raises `NoFimSupport` when nothing tells the format, ValueError for an unknown setting.
+    """
+    if setting and setting != "auto":
+        return template_by_name(setting)
+    if hints.has_token is not None:
+        try:
+            return detect_template(hints.has_token, hints.architecture, hints.gguf_fim)
+        except NoFimSupport:
+            if hints.name is None:
+                raise
+    template = guess_template(hints.name or "")
+    if template is None:
+        raise NoFimSupport(f"cannot tell the FIM prompt format of model {hints.name!r}")
+    return template

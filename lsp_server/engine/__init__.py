@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
+from typing import cast
+
+from lsp_server.backends import BACKENDS, Backend
 from lsp_server.config import Settings
 from lsp_server.engine.base import (
     CancelToken,
@@ -22,25 +27,22 @@ __all__ = [
     "GenerationJob",
     "GenerationResult",
     "create_engine",
+    "engine_class",
 ]
 
 
 def create_engine(settings: Settings) -> Engine:
-    """The engine the settings select; imports lazily so a remote setup never loads llama.cpp."""
-    if settings.backend == "llama_cpp":
-        from lsp_server.engine.llama_cpp import LlamaCppEngine
+    """The engine the settings select; imports only its module, so a remote setup never loads
+    llama.cpp."""
+    backend = BACKENDS.get(settings.backend)
+    if backend is None:
+        raise EngineError(
+            f"unknown backend {settings.backend!r}", f"Use one of {', '.join(BACKENDS)}."
+        )
+    return engine_class(backend)(settings)
 
-        return LlamaCppEngine(settings)
-    if settings.backend == "llama-server":
-        from lsp_server.engine.llama_server import LlamaServerEngine
 
-        return LlamaServerEngine(settings)
-    if settings.backend == "openai":
-        from lsp_server.engine.openai_compat import OpenAIEngine
-
-        return OpenAIEngine(settings)
-    if settings.backend == "ollama":
-        from lsp_server.engine.ollama import OllamaEngine
-
-        return OllamaEngine(settings)
-    raise EngineError(f"unknown backend {settings.backend!r}", "Use one of llama_cpp, llama-server, openai, ollama.")
+def engine_class(backend: Backend) -> Callable[[Settings], Engine]:
+    """The class a registry entry names."""
+    module, _, name = backend.engine.partition(":")
+    return cast("Callable[[Settings], Engine]", getattr(importlib.import_module(module), name))

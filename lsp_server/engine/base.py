@@ -52,11 +52,8 @@ _WORD = re.compile(r"\w*")
 class Capabilities:
     """What a backend can do, so the server can adapt the request."""
 
-    raw_fim: bool = True  # accepts a raw prompt with FIM control tokens
     server_side_fim: bool = False  # builds the FIM prompt itself (llama-server /infill)
     local: bool = True  # runs in this process
-    reports_cache: bool = True  # reports prompt tokens reused from its KV cache
-    parallel: int = 1  # jobs the backend can usefully run at once
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,10 @@ from lsp_server import models
 from lsp_server.config import Settings
 from lsp_server.context.templates import (
     FimTemplate,
+    ModelHints,
     NoFimSupport,
     Segment,
-    detect_template,
-    template_by_name,
+    choose_template,
 )
 from lsp_server.context.types import Prompt
 from lsp_server.engine.base import (
@@ -123,7 +123,7 @@ def lookup_draft(history: list[int], limit: int) -> list[int]:
 class LlamaCppEngine:
     """The default backend: a GGUF model in this process, on CPU or offloaded to a GPU."""
 
-    capabilities = Capabilities(raw_fim=True, server_side_fim=False, local=True, reports_cache=True)
+    capabilities = Capabilities(server_side_fim=False, local=True)
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -211,17 +211,14 @@ class LlamaCppEngine:
         return (texts[0], texts[1], texts[2])
 
     def _pick_template(self, special: dict[str, int]) -> FimTemplate:
-        if self.settings.fim_template != "auto":
-            try:
-                template = template_by_name(self.settings.fim_template)
-            except ValueError as err:
-                raise EngineError(str(err), "Fix fimLsp.fimTemplate or set it to auto.") from err
-        else:
-            arch = str(self._llm.metadata.get("general.architecture", ""))
-            try:
-                template = detect_template(special.__contains__, arch, self._gguf_fim_texts())
-            except NoFimSupport as err:
-                raise EngineError(f"{Path(self._llm.model_path).name}: {err}.", "") from err
+        arch = str(self._llm.metadata.get("general.architecture", ""))
+        hints = ModelHints(special.__contains__, arch, self._gguf_fim_texts())
+        try:
+            template = choose_template(self.settings.fim_template, hints)
+        except NoFimSupport as err:
+            raise EngineError(f"{Path(self._llm.model_path).name}: {err}.", "") from err
+        except ValueError as err:
+            raise EngineError(str(err), "Fix fimLsp.fimTemplate or set it to auto.") from err
         missing = [t for t in template.required_tokens if t and t not in special]
         if missing:
             raise EngineError(

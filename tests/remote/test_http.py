@@ -10,19 +10,16 @@ import pytest
 from replay import ReplayServer, Reply, recorded
 
 from lsp_server.config import Settings
+from lsp_server.context.templates import ModelHints
 from lsp_server.context.types import Prompt
+from lsp_server.doctor import check
 from lsp_server.engine.base import CancelToken, EngineError, GenerationJob
-from lsp_server.engine.http import (
-    EngineDown,
-    ProblemGate,
-    check,
-    guess_template,
-    ndjson_events,
-    resolve_template,
-    sse_events,
-)
-from lsp_server.engine.ollama import OllamaEngine
-from lsp_server.engine.openai_compat import OpenAIEngine
+from lsp_server.engine.remote.base import resolve_template
+from lsp_server.engine.remote.gate import ProblemGate
+from lsp_server.engine.remote.ollama import OllamaEngine
+from lsp_server.engine.remote.openai_compat import OpenAIEngine
+from lsp_server.engine.remote.stream import ndjson_events, sse_events
+from lsp_server.engine.remote.transport import EngineDown
 
 PROMPT = Prompt(prefix="def add(a, b):\n    ", suffix="\n")
 
@@ -52,33 +49,16 @@ def test_bad_stream_line_is_an_engine_error() -> None:
         list(sse_events(iter(["data: {nope"])))
 
 
-@pytest.mark.parametrize(
-    ("model", "template"),
-    [
-        ("Qwen/Qwen2.5-Coder-7B", "qwen"),
-        ("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "qwen"),
-        ("bigcode/starcoder2-15b", "starcoder"),
-        ("bigcode/starcoderbase-1b", "starcoder1"),
-        ("deepseek-coder-6.7b-base", "deepseek"),
-        ("codellama:7b-code", "codellama"),
-        ("google/codegemma-2b", "codegemma"),
-        ("mistralai/Codestral-22B-v0.1", "codestral"),
-        ("llama3.2:3b", None),
-    ],
-)
-def test_guess_template_from_model_name(model: str, template: str | None) -> None:
-    guessed = guess_template(model)
-    assert (guessed.name if guessed else None) == template
-
-
 def test_resolve_template_prefers_the_setting_and_explains_unknowns() -> None:
-    assert resolve_template("deepseek", "Qwen2.5-Coder").name == "deepseek"
-    with pytest.raises(EngineError, match="unknown FIM template 'nope'"):
-        resolve_template("nope", "Qwen2.5-Coder")
+    qwen = ModelHints(name="Qwen2.5-Coder")
+    assert resolve_template("deepseek", qwen).name == "deepseek"
+    with pytest.raises(EngineError, match="unknown FIM template 'nope'") as bad:
+        resolve_template("nope", qwen)
+    assert bad.value.hint == "Fix the fimTemplate setting."
     with pytest.raises(
         EngineError, match="cannot tell the FIM prompt format of model 'llama3'"
     ) as err:
-        resolve_template("auto", "llama3")
+        resolve_template("auto", ModelHints(name="llama3"))
     assert "qwen" in err.value.hint
 
 
@@ -90,7 +70,7 @@ def test_gate_reports_an_outage_once_and_logs_recovery(caplog: pytest.LogCapture
     time.sleep(0.06)
     assert gate.may_try()
     gate.failed(EngineDown("dropped the connection"))  # another symptom, same outage: quiet
-    with caplog.at_level(logging.INFO, logger="lsp_server.engine.http"):
+    with caplog.at_level(logging.INFO, logger="lsp_server.engine.remote.gate"):
         gate.succeeded()
     assert "working again" in caplog.text
     with pytest.raises(EngineDown):
@@ -170,7 +150,7 @@ def test_engine_down_one_error_then_quiet_then_recovery(caplog: pytest.LogCaptur
         quiet = [engine.generate(job, CancelToken()) for _ in range(20)]
         assert {(r.text, r.stop_reason) for r in quiet} == {("", "error")}
         server.start()  # same port
-        with caplog.at_level(logging.INFO, logger="lsp_server.engine.http"):
+        with caplog.at_level(logging.INFO, logger="lsp_server.engine.remote.gate"):
             result = _until_text(lambda: engine.generate(job, CancelToken()).text, timeout_s=5)
         assert result == "return a + b"
         assert "working again" in caplog.text

@@ -16,10 +16,11 @@ from llama_server_proc import SLOTS, LlamaServer
 from lsp_server.config import Settings
 from lsp_server.context.templates import QWEN
 from lsp_server.context.types import ExtraChunk, Prompt
+from lsp_server.doctor import check
 from lsp_server.engine.base import CancelToken, EngineError, GenerationJob, GenerationResult
-from lsp_server.engine.http import ProblemGate, check
-from lsp_server.engine.llama_server import LlamaServerEngine
-from lsp_server.engine.openai_compat import OpenAIEngine
+from lsp_server.engine.remote.gate import ProblemGate
+from lsp_server.engine.remote.llama_server import LlamaServerEngine
+from lsp_server.engine.remote.openai_compat import OpenAIEngine
 
 FIB = Prompt(
     prefix='def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n    ',
@@ -62,7 +63,7 @@ def test_infill_completes_a_function_body(llama_server: LlamaServer) -> None:
     info = engine.load(lambda *_: None)
     assert info.details["route"] == "/infill"
     assert info.capabilities.server_side_fim and not info.capabilities.local
-    assert info.capabilities.parallel == SLOTS
+    assert info.details["slots"] == str(SLOTS)
     assert info.fim_format == "qwen"
     assert "qwen2.5-coder" in info.model
 
@@ -244,7 +245,7 @@ def test_killed_engine_one_error_then_recovery(
     assert {(r.text, r.stop_reason) for r in quiet} == {("", "error")}
 
     server.start()
-    with caplog.at_level(logging.INFO, logger="lsp_server.engine.http"):
+    with caplog.at_level(logging.INFO, logger="lsp_server.engine.remote.gate"):
         text = _until(
             lambda: engine.generate(GenerationJob(prompt=FIB, max_tokens=8), CancelToken()).text, 20
         )

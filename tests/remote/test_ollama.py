@@ -13,7 +13,7 @@ from lsp_server.config import Settings
 from lsp_server.context.templates import QWEN, STARCODER
 from lsp_server.context.types import ExtraChunk, Prompt
 from lsp_server.engine.base import CancelToken, EngineError, GenerationJob
-from lsp_server.engine.ollama import OllamaEngine
+from lsp_server.engine.remote.ollama import OllamaEngine
 
 PROMPT = Prompt(
     prefix="def add(a, b):\n", suffix="\n\nprint(add(1, 2))\n", middle="    ", path="calc.py"

@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from lsp_server.config import Settings
-from lsp_server.context.templates import FimTemplate, NoFimSupport, detect_template
+from lsp_server.context.templates import FimTemplate, ModelHints, NoFimSupport, detect_template
 from lsp_server.context.types import Prompt
 from lsp_server.engine.base import (
     CancelToken,
@@ -33,17 +36,9 @@ from lsp_server.engine.base import (
     GenerationResult,
     ProgressCallback,
 )
-from lsp_server.engine.http import (
-    Chunk,
-    EngineDown,
-    RemoteEngine,
-    SlotMemory,
-    api_key,
-    check,
-    generation_limit_ms,
-    resolve_template,
-    sse_events,
-)
+from lsp_server.engine.remote.base import RemoteEngine, resolve_template
+from lsp_server.engine.remote.stream import Chunk, generation_limit_ms, int_or_none, sse_events
+from lsp_server.engine.remote.transport import EngineDown
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +50,39 @@ LOAD_WAIT_S = 120.0
 _STOP_TYPES = {"eos": "eos", "word": "stop", "limit": "max_tokens"}
 
 
+class SlotMemory:
+    """Which server slot last served each session (document), bounded in size.
+
+    Sending a document's requests to the slot that holds its KV cache keeps prompt reuse when a
+    new request arrives before the server has noticed that the previous one was cancelled.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._slots: OrderedDict[str, int] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, session: str) -> int:
+        with self._lock:
+            slot = self._slots.get(session, -1)
+            if session in self._slots:
+                self._slots.move_to_end(session)
+            return slot
+
+    def put(self, session: str, slot: int) -> None:
+        if not session or slot < 0:
+            return
+        with self._lock:
+            self._slots[session] = slot
+            self._slots.move_to_end(session)
+            while len(self._slots) > self._size:
+                self._slots.popitem(last=False)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._slots.clear()
+
+
 class LlamaServerEngine(RemoteEngine):
     label = "llama-server"
     default_url = "http://127.0.0.1:8080"
@@ -64,7 +92,7 @@ class LlamaServerEngine(RemoteEngine):
     )
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(settings, _auth_headers(settings))
+        super().__init__(settings)
         self._route = INFILL
         self._template: FimTemplate | None = None
         self._slots = SlotMemory()
@@ -77,22 +105,18 @@ class LlamaServerEngine(RemoteEngine):
         model = _model_name(props)
         slots = int(props.get("total_slots") or 1)
         slot_ctx = int((props.get("default_generation_settings") or {}).get("n_ctx") or 0)
-        detected = self._detect_template()
+        has_token = self._vocabulary()
+        detected = _vocabulary_template(has_token)
         infill_ok = self._infill_supported()
-        self._route, self._template = self._choose_route(model, detected, infill_ok)
+        hints = ModelHints(has_token=has_token, name=model)
+        self._route, self._template = self._choose_route(hints, detected, infill_ok)
         self._slots.forget()
         self._warn_if_window_too_big(slot_ctx)
         return EngineInfo(
             backend="llama-server",
             model=model,
             fim_format=self._template.name if self._template else "server",
-            capabilities=Capabilities(
-                raw_fim=True,
-                server_side_fim=self._route == INFILL,
-                local=False,
-                reports_cache=True,
-                parallel=max(1, slots),
-            ),
+            capabilities=Capabilities(server_side_fim=self._route == INFILL, local=False),
             details={
                 "url": self.url,
                 "route": self._route,
@@ -115,8 +139,8 @@ class LlamaServerEngine(RemoteEngine):
                 progress("llama-server is loading its model", None)
                 time.sleep(0.5)
 
-    def _detect_template(self) -> FimTemplate | None:
-        """The template whose control tokens the server's vocabulary has, or None."""
+    def _vocabulary(self) -> Callable[[str], bool]:
+        """Whether the server's vocabulary has a control token, asked once per token."""
         memo: dict[str, bool] = {}
 
         def has_token(text: str) -> bool:
@@ -127,10 +151,7 @@ class LlamaServerEngine(RemoteEngine):
                 memo[text] = len(reply.get("tokens", [])) == 1
             return memo[text]
 
-        try:
-            return detect_template(has_token)
-        except NoFimSupport:
-            return None
+        return has_token
 
     def _infill_supported(self) -> bool:
         """Ask /infill for zero new tokens: it answers 501 when the model has no FIM tokens."""
@@ -145,17 +166,17 @@ class LlamaServerEngine(RemoteEngine):
         return True
 
     def _choose_route(
-        self, model: str, detected: FimTemplate | None, infill_ok: bool
+        self, hints: ModelHints, detected: FimTemplate | None, infill_ok: bool
     ) -> tuple[str, FimTemplate | None]:
         setting = self.settings.fim_template
         if setting == "auto" and infill_ok:
             return INFILL, detected
         if setting == "auto" and detected is None and not infill_ok:
             raise EngineError(
-                f"the model llama-server runs ({model}) has no fill-in-the-middle tokens",
+                f"the model llama-server runs ({hints.name}) has no fill-in-the-middle tokens",
                 "Start llama-server with a code model that supports FIM (e.g. Qwen2.5-Coder).",
             )
-        return COMPLETION, resolve_template(setting, model, detected)
+        return COMPLETION, resolve_template(setting, hints)
 
     def _warn_if_window_too_big(self, slot_ctx: int) -> None:
         """llama-server splits -c across --parallel slots; a prompt over a slot's share fails."""
@@ -212,12 +233,20 @@ class LlamaServerEngine(RemoteEngine):
             text=text,
             stop_reason=reason,
             final=True,
-            n_prompt=_int(event.get("tokens_evaluated")),
-            n_reused=_int(timings.get("cache_n")),
+            n_prompt=int_or_none(event.get("tokens_evaluated")),
+            n_reused=int_or_none(timings.get("cache_n")),
             n_generated=n_generated,
             t_prompt_s=_seconds(timings.get("prompt_ms")),
             t_gen_s=_seconds(timings.get("predicted_ms")),
         )
+
+
+def _vocabulary_template(has_token: Callable[[str], bool]) -> FimTemplate | None:
+    """The template whose control tokens the vocabulary has, or None: decides the route."""
+    try:
+        return detect_template(has_token)
+    except NoFimSupport:
+        return None
 
 
 def _infill_fields(prompt: Prompt) -> dict[str, Any]:
@@ -236,18 +265,5 @@ def _model_name(props: dict[str, Any]) -> str:
     return os.path.basename(alias) if alias.endswith(".gguf") else alias or "unknown"
 
 
-def _auth_headers(settings: Settings) -> dict[str, str]:
-    """llama-server's --api-key is optional; send ours when the environment has one."""
-    key = api_key(settings)
-    return {"Authorization": f"Bearer {key}"} if key else {}
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) else None
-
-
 def _seconds(ms: Any) -> float | None:
     return float(ms) / 1000.0 if isinstance(ms, int | float) else None
-
-
-__all__ = ["LlamaServerEngine", "check"]  # check: the rows `fim-lsp doctor` prints

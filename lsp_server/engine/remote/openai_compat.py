@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 from lsp_server.config import Settings
-from lsp_server.context.templates import FimTemplate
+from lsp_server.context.templates import FimTemplate, ModelHints
 from lsp_server.engine.base import (
     CancelToken,
     Capabilities,
@@ -25,14 +25,8 @@ from lsp_server.engine.base import (
     GenerationResult,
     ProgressCallback,
 )
-from lsp_server.engine.http import (
-    Chunk,
-    RemoteEngine,
-    api_key,
-    check,
-    resolve_template,
-    sse_events,
-)
+from lsp_server.engine.remote.base import RemoteEngine, resolve_template
+from lsp_server.engine.remote.stream import Chunk, int_or_none, sse_events
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +42,7 @@ class OpenAIEngine(RemoteEngine):
     )
 
     def __init__(self, settings: Settings) -> None:
-        key = api_key(settings)
-        super().__init__(settings, {"Authorization": f"Bearer {key}"} if key else {})
+        super().__init__(settings)
         # Accept the URL with or without its /v1 suffix, as clients of these servers do.
         self._prefix = "" if self.url.endswith("/v1") else "/v1"
         self._model = settings.remote_model
@@ -57,16 +50,14 @@ class OpenAIEngine(RemoteEngine):
 
     def _connect(self, progress: ProgressCallback) -> EngineInfo:
         model = self._pick_model(self._list_models())
-        template = resolve_template(self.settings.fim_template, model)
+        template = resolve_template(self.settings.fim_template, ModelHints(name=model))
         self._model = model
         self._template = template
         return EngineInfo(
             backend="openai",
             model=model,
             fim_format=template.name,
-            capabilities=Capabilities(
-                raw_fim=True, server_side_fim=False, local=False, reports_cache=False, parallel=2
-            ),
+            capabilities=Capabilities(server_side_fim=False, local=False),
             details={"url": self.url, "route": f"{self._prefix}/completions"},
         )
 
@@ -132,14 +123,7 @@ def _chunk(event: dict[str, Any]) -> Chunk:
         text=str(choice.get("text") or ""),
         stop_reason=_FINISH.get(str(finish), "eos") if finish is not None else None,
         final=bool(usage),
-        n_prompt=_int(usage.get("prompt_tokens")),
-        n_reused=_int(details.get("cached_tokens", timings.get("cache_n"))),
-        n_generated=_int(usage.get("completion_tokens")),
+        n_prompt=int_or_none(usage.get("prompt_tokens")),
+        n_reused=int_or_none(details.get("cached_tokens", timings.get("cache_n"))),
+        n_generated=int_or_none(usage.get("completion_tokens")),
     )
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) else None
-
-
-__all__ = ["OpenAIEngine", "check"]  # check: the rows `fim-lsp doctor` prints

@@ -19,7 +19,7 @@ import logging
 from typing import Any
 
 from lsp_server.config import Settings
-from lsp_server.context.templates import FimTemplate
+from lsp_server.context.templates import FimTemplate, ModelHints, guess_template
 from lsp_server.engine.base import (
     CancelToken,
     Capabilities,
@@ -29,15 +29,8 @@ from lsp_server.engine.base import (
     GenerationResult,
     ProgressCallback,
 )
-from lsp_server.engine.http import (
-    Chunk,
-    RemoteEngine,
-    api_key,
-    check,
-    guess_template,
-    ndjson_events,
-    resolve_template,
-)
+from lsp_server.engine.remote.base import RemoteEngine, resolve_template
+from lsp_server.engine.remote.stream import Chunk, int_or_none, ndjson_events
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +45,7 @@ class OllamaEngine(RemoteEngine):
     down_hint = "Start it with `ollama serve`, or point the url setting at it. Completions resume when it answers."
 
     def __init__(self, settings: Settings) -> None:
-        # Ollama has no API keys itself, but is often put behind a proxy that wants one.
-        key = api_key(settings)
-        super().__init__(settings, {"Authorization": f"Bearer {key}"} if key else {})
+        super().__init__(settings)
         self._model = settings.remote_model
         self._template: FimTemplate | None = None
 
@@ -68,13 +59,7 @@ class OllamaEngine(RemoteEngine):
             backend="ollama",
             model=model,
             fim_format=self._template.name if self._template else SUFFIX_MODE,
-            capabilities=Capabilities(
-                raw_fim=True,
-                server_side_fim=self._template is None,
-                local=False,
-                reports_cache=False,
-                parallel=2,
-            ),
+            capabilities=Capabilities(server_side_fim=self._template is None, local=False),
             details={
                 "url": self.url,
                 "route": f"{GENERATE} ({'raw' if self._template else 'suffix'})",
@@ -112,7 +97,7 @@ class OllamaEngine(RemoteEngine):
         """Our template when we know the format, else None for Ollama's suffix mode."""
         setting = self.settings.fim_template
         if setting != "auto" or guess_template(model) is not None:
-            return resolve_template(setting, model)
+            return resolve_template(setting, ModelHints(name=model))
         if _can_insert(show):
             return None
         raise EngineError(
@@ -154,19 +139,12 @@ def _chunk(event: dict[str, Any]) -> Chunk:
         text=text,
         stop_reason=_DONE.get(str(event.get("done_reason", "stop")), "eos"),
         final=True,
-        n_prompt=_int(event.get("prompt_eval_count")),
-        n_generated=_int(event.get("eval_count")),
+        n_prompt=int_or_none(event.get("prompt_eval_count")),
+        n_generated=int_or_none(event.get("eval_count")),
         t_prompt_s=_ns(event.get("prompt_eval_duration")),
         t_gen_s=_ns(event.get("eval_duration")),
     )
 
 
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) else None
-
-
 def _ns(value: Any) -> float | None:
     return float(value) / 1e9 if isinstance(value, int | float) else None
-
-
-__all__ = ["OllamaEngine", "check"]  # check: the rows `fim-lsp doctor` prints
