@@ -99,6 +99,10 @@ def _require(root: object, paths: tuple[str, ...], owner: str, version: str) -> 
         )
 
 
+def _version(lib: ModuleType) -> str:
+    return str(getattr(lib, "__version__", "?"))
+
+
 def _library() -> ModuleType:
     import llama_cpp
 
@@ -114,7 +118,7 @@ def load_library() -> None:
             f"llama-cpp-python is not usable: {err}",
             "Reinstall with scripts/install.sh (scripts/setup.sh for a checkout's .venv).",
         ) from err
-    _require(lib, LIBRARY_NAMES, "llama_cpp", lib.__version__)
+    _require(lib, LIBRARY_NAMES, "llama_cpp", _version(lib))
     _route_native_logs(lib)
 
 
@@ -180,8 +184,8 @@ class LlamaAdapter:
     def __init__(self, llm: Llama, path: Path) -> None:
         """Wrap a `Llama` (one loaded with ``vocab_only=True`` serves the vocabulary operations)."""
         lib = _library()
-        _require(lib, LIBRARY_NAMES, "llama_cpp", lib.__version__)
-        _require(llm, LLAMA_NAMES, "Llama", lib.__version__)
+        _require(lib, LIBRARY_NAMES, "llama_cpp", _version(lib))
+        _require(llm, LLAMA_NAMES, "Llama", _version(lib))
         self._lib = lib
         self._llm = llm
         self._vocab = llm._model.vocab
