@@ -62,7 +62,8 @@ def vocab() -> Iterator[LlamaAdapter]:
 
 @pytest.fixture(scope="module")
 def model() -> Iterator[LlamaAdapter]:
-    adapter = LlamaAdapter.open(_model_path(), n_ctx=256, n_batch=512, n_threads=2, n_gpu_layers=0)
+    # One thread: two wait on each other for seconds on a busy 2-core machine.
+    adapter = LlamaAdapter.open(_model_path(), n_ctx=256, n_batch=512, n_threads=1, n_gpu_layers=0)
     yield adapter
     adapter.close()
 
