@@ -1,7 +1,8 @@
 """The layering rules of docs/architecture.md, checked on every module's imports.
 
-A module may import only the layers listed for it. The test parses each file (imports inside
-functions count too), so a forbidden import fails here before it reaches review.
+A module may import only the layers listed for it, and only the llama-cpp-python adapter uses
+that package's private parts. The test parses each file (imports inside functions count too),
+so a forbidden import or use fails here before it reaches review.
 """
 
 from __future__ import annotations
@@ -72,6 +73,12 @@ MAY_USE: dict[str, set[str]] = {
 # Only the protocol layers speak LSP; everything under them is plain data in, plain data out.
 PROTOCOL = ("pygls", "lsprotocol")
 PROTOCOL_LAYERS = {"server", "handlers", "cli"}
+# llama-cpp-python's private parts (its objects' private attributes, the KV cache's token
+# sequence, the raw llama_* bindings) are the adapter's alone. doctor.py reports the installed
+# package and its build, through the public names listed for it.
+LLAMA_ADAPTER = "lsp_server.engine.llama_adapter"
+LLAMA_PRIVATE = {"_ctx", "_model", "_batch", "_stack", "_input_ids", "_scores", "input_ids", "n_tokens", "scores"}
+LLAMA_REPORTING = {"lsp_server.doctor": {"__version__", "__file__", "llama_supports_gpu_offload", "llama_print_system_info"}}
 
 
 def _layer(module: str) -> str:
@@ -130,3 +137,55 @@ def test_the_rules_catch_a_forbidden_import(tmp_path: Path) -> None:
     layer = _layer("lsp_server.postprocess.cut")
     assert imported == ["pygls.lsp.server", "lsp_server.server"]
     assert layer not in PROTOCOL_LAYERS and _layer("lsp_server.server") not in MAY_USE[layer]
+
+
+def _llama_cpp_uses(source: str, module: str) -> list[str]:
+    """Uses of llama-cpp-python that only the adapter may make, as "line: use": imports, private
+    attributes of any object but ``self``, raw ``llama_*`` bindings, other names of the package."""
+    if module == LLAMA_ADAPTER:
+        return []
+    allowed = LLAMA_REPORTING.get(module, set())
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, f"import {a.name}") for a in node.names
+                      if a.name.split(".")[0] == "llama_cpp" and module not in LLAMA_REPORTING]  # fmt: skip
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "llama_cpp":
+            found += [(node.lineno, f"from {node.module} import {a.name}") for a in node.names if a.name not in allowed]
+        elif isinstance(node, ast.Attribute):
+            owner = node.value.id if isinstance(node.value, ast.Name) else ""
+            if node.attr in LLAMA_PRIVATE and owner != "self":
+                found.append((node.lineno, f".{node.attr}"))
+            elif owner == "llama_cpp" and node.attr not in allowed:
+                found.append((node.lineno, f"llama_cpp.{node.attr}"))
+            elif node.attr.startswith("llama_") and owner != "llama_cpp":
+                found.append((node.lineno, f".{node.attr}"))
+    return [f"{line}: {use}" for line, use in sorted(found)]
+
+
+@pytest.mark.parametrize(("module", "path"), _modules(), ids=[m for m, _ in _modules()])
+def test_only_the_adapter_uses_llama_cpp_private_parts(module: str, path: Path) -> None:
+    uses = _llama_cpp_uses(path.read_text(), module)
+    assert not uses, f"{module} uses llama-cpp-python's private parts (only {LLAMA_ADAPTER} may): {uses}"
+
+
+def test_the_rules_catch_a_private_llama_cpp_use() -> None:
+    bad = """import llama_cpp
+from llama_cpp import Llama
+llm._ctx.kv_cache_clear()
+engine._llm._model.vocab
+llm.n_tokens = 0
+lib.llama_decode(ctx, batch)
+llama_cpp.llama_get_logits_ith(ctx, -1)
+self._model = "a remote model's name, no llama.cpp internal"
+print(llama_cpp.__version__)
+"""
+    assert _llama_cpp_uses(bad, "lsp_server.engine.llama_cpp") == [
+        "1: import llama_cpp", "2: from llama_cpp import Llama", "3: ._ctx", "4: ._model", "5: .n_tokens",
+        "6: .llama_decode", "7: llama_cpp.llama_get_logits_ith", "9: llama_cpp.__version__",
+    ]  # fmt: skip
+    assert _llama_cpp_uses(bad, "lsp_server.doctor") == [
+        "2: from llama_cpp import Llama", "3: ._ctx", "4: ._model", "5: .n_tokens", "6: .llama_decode",
+        "7: llama_cpp.llama_get_logits_ith",
+    ]  # fmt: skip
+    assert _llama_cpp_uses(bad, LLAMA_ADAPTER) == []

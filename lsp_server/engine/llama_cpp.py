@@ -3,20 +3,17 @@
 Every method except the constructor must run on the server's single engine thread: a llama.cpp
 context is not thread-safe. The engine keeps the token sequence that is in the KV cache and
 reuses its longest common prefix with each new prompt, so while the user types only the few
-changed tokens at the end of the prompt are evaluated.
+changed tokens at the end of the prompt are evaluated. It sees llama-cpp-python only through
+`LlamaAdapter` (llama_adapter.py), the one module that uses its private parts.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import io
 import logging
 import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -40,12 +37,10 @@ from lsp_server.engine.base import (
     ProgressCallback,
     first_line_fits,
 )
+from lsp_server.engine.llama_adapter import LlamaAdapter, load_library
 
 log = logging.getLogger(__name__)
-_native_log = logging.getLogger("lsp_server.llama_cpp.native")
 
-_TOKEN_ATTR_CONTROL = 1 << 3
-_TOKEN_ATTR_USER_DEFINED = 1 << 4
 # Lookup decoding: most tokens drafted per step, and the match lengths tried (longest first).
 # Measured on the 0.5B model, 2 CPU threads: 3 tokens from 4- or 3-token matches kept ~50% of
 # the drafts and gave +7-17% tokens/s; 6 tokens from 3- or 2-token matches kept 24-30%, no gain.
@@ -54,40 +49,6 @@ DRAFT_NGRAM = (4, 3)
 # Candidates looked at, best first, when the first line's indentation is constrained.
 CONSTRAINED_TOP_K = 64
 MAX_HEAL_CHARS = 24  # a longer last token is a whole word or string: nothing to heal
-
-
-def _import_llama_cpp() -> Any:
-    try:
-        import llama_cpp
-    except Exception as err:  # missing package, or its shared library failed to load
-        raise EngineError(
-            f"llama-cpp-python is not usable: {err}",
-            "Reinstall with scripts/install.sh (scripts/setup.sh for a checkout's .venv).",
-        ) from err
-    _route_native_logs(llama_cpp)
-    return llama_cpp
-
-
-_log_callback: Any = None
-
-
-def _route_native_logs(llama_cpp: Any) -> None:
-    """Send llama.cpp's own log lines to our logger (stderr / --log-file), never to stdout."""
-    global _log_callback
-    if _log_callback is not None:
-        return
-
-    @llama_cpp.llama_log_callback  # type: ignore[misc]
-    def callback(level: int, text: bytes, _data: ctypes.c_void_p) -> None:
-        # ggml levels: 1 debug, 2 info, 3 warn, 4 error, 5 continuation.
-        py_level = {3: logging.WARNING, 4: logging.ERROR}.get(level, logging.DEBUG)
-        if _native_log.isEnabledFor(py_level):
-            msg = text.decode("utf-8", "replace").rstrip()
-            if msg:
-                _native_log.log(py_level, "%s", msg)
-
-    _log_callback = callback  # keep a reference: ctypes must not free it
-    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
 
 def physical_cores() -> int:
@@ -127,8 +88,7 @@ class LlamaCppEngine:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._llm: Any = None
-        self._lib: Any = None
+        self._adapter: LlamaAdapter | None = None
         self._loaded: LoadedModel | None = None
         self._stop_ids: set[int] = set()
         self.drafted = 0  # lookup decoding: tokens drafted, and of those, kept
@@ -141,10 +101,9 @@ class LlamaCppEngine:
             path = models.resolve(self.settings.model, progress)
         except models.ModelError as err:
             raise EngineError(str(err), err.hint) from err
-        lib = _import_llama_cpp()
+        load_library()
         progress(f"Loading {path.name}", None)
-        self._llm = self._open(lib, path)
-        self._lib = lib
+        self._adapter = self._open(path)
         special = self._special_tokens()
         template = self._pick_template(special)
         self._loaded = LoadedModel(path, template, special)
@@ -153,70 +112,48 @@ class LlamaCppEngine:
         log.info("model %s loaded; FIM format %s", path.name, template.name)
         return self.info()
 
-    def _open(self, lib: Any, path: Path) -> Any:
+    def _open(self, path: Path) -> LlamaAdapter:
         s = self.settings
-        chatter = io.StringIO()
         try:
-            # verbose=True: with False, llama-cpp-python redirects fd 1 and 2 while loading, which
-            # can swallow protocol bytes on stdio. Native logs are routed to our logger instead,
-            # and the Python-level chatter it prints (metadata, chat template) to the debug log.
-            with contextlib.redirect_stderr(chatter):
-                llm = lib.Llama(
-                    model_path=str(path),
-                    n_ctx=s.n_ctx,
-                    n_batch=max(s.n_batch, 512),
-                    n_ubatch=max(s.n_batch, 512),
-                    n_threads=s.n_threads or physical_cores(),
-                    n_threads_batch=s.n_threads or physical_cores(),
-                    n_gpu_layers=s.n_gpu_layers,
-                    logits_all=False,
-                    verbose=True,
-                )
+            return LlamaAdapter.open(
+                path,
+                n_ctx=s.n_ctx,
+                n_batch=max(s.n_batch, 512),
+                n_threads=s.n_threads or physical_cores(),
+                n_gpu_layers=s.n_gpu_layers,
+            )
         except (ValueError, RuntimeError, OSError) as err:
             raise EngineError(
                 f"cannot load {path.name}: {err}",
                 "The file may be corrupt or not a GGUF model (delete it and pull again), or it needs more "
                 "memory than is free (pick a smaller model, lower fimLsp.nCtx or fimLsp.nGpuLayers).",
             ) from err
-        finally:
-            log.debug("llama-cpp-python: %s", chatter.getvalue())
-        logging.getLogger("llama-cpp-python").setLevel(logging.WARNING)
-        return llm
 
-    def _vocab(self) -> Any:
-        return self._llm._model.vocab
-
-    def _n_vocab(self) -> int:
-        return int(self._lib.llama_vocab_n_tokens(self._vocab()))
+    @property
+    def _llm(self) -> LlamaAdapter:
+        """The loaded model: every method but `load` runs after a load succeeded."""
+        assert self._adapter is not None, "the engine is not loaded"
+        return self._adapter
 
     def _special_tokens(self) -> dict[str, int]:
         """Text -> id of every control / user-defined token (FIM markers live there)."""
-        lib, vocab = self._lib, self._vocab()
         found: dict[str, int] = {}
-        for tok in range(self._n_vocab()):
-            attr = lib.llama_vocab_get_attr(vocab, tok)
-            if attr & (_TOKEN_ATTR_CONTROL | _TOKEN_ATTR_USER_DEFINED):
-                text = lib.llama_vocab_get_text(vocab, tok).decode("utf-8", "replace")
-                found.setdefault(text, tok)
-                # SentencePiece vocabularies (CodeLlama) spell markers with a leading "▁".
-                found.setdefault(text.removeprefix("▁"), tok)
+        for tok, text in self._llm.special_pieces():
+            found.setdefault(text, tok)
+            # SentencePiece vocabularies (CodeLlama) spell markers with a leading "▁".
+            found.setdefault(text.removeprefix("▁"), tok)
         return found
 
     def _gguf_fim_texts(self) -> tuple[str, str, str] | None:
-        lib, vocab = self._lib, self._vocab()
-        ids = (lib.llama_vocab_fim_pre(vocab), lib.llama_vocab_fim_suf(vocab), lib.llama_vocab_fim_mid(vocab))
-        if any(i < 0 for i in ids):
-            return None
-        texts = [lib.llama_vocab_get_text(vocab, i).decode("utf-8", "replace") for i in ids]
-        return (texts[0], texts[1], texts[2])
+        return self._llm.gguf_fim_texts()
 
     def _pick_template(self, special: dict[str, int]) -> FimTemplate:
-        arch = str(self._llm.metadata.get("general.architecture", ""))
+        arch = self._llm.meta("general.architecture")
         hints = ModelHints(special.__contains__, arch, self._gguf_fim_texts())
         try:
             template = choose_template(self.settings.fim_template, hints)
         except NoFimSupport as err:
-            raise EngineError(f"{Path(self._llm.model_path).name}: {err}.", "") from err
+            raise EngineError(f"{self._llm.path.name}: {err}.", "") from err
         except ValueError as err:
             raise EngineError(str(err), "Fix fimLsp.fimTemplate or set it to auto.") from err
         missing = [t for t in template.required_tokens if t and t not in special]
@@ -230,28 +167,25 @@ class LlamaCppEngine:
         return template
 
     def _warn_if_chat_model(self) -> None:
-        name = str(self._llm.metadata.get("general.name", "")).lower()
-        if "instruct" in name or "chat" in name:
-            log.warning(
-                "%s is an instruct/chat model; base models usually complete code better",
-                self._llm.metadata.get("general.name"),
-            )
+        name = self._llm.meta("general.name")
+        if any(word in name.lower() for word in ("instruct", "chat")):
+            log.warning("%s is an instruct/chat model; base models usually complete code better", name)
 
     def info(self) -> EngineInfo:
         assert self._loaded is not None
-        meta = self._llm.metadata
+        meta = self._llm.meta
         return EngineInfo(
             backend="llama_cpp",
             model=str(self._loaded.path),
             fim_format=self._loaded.template.name,
             capabilities=self.capabilities,
             details={
-                "name": str(meta.get("general.name", "")),
-                "architecture": str(meta.get("general.architecture", "")),
+                "name": meta("general.name"),
+                "architecture": meta("general.architecture"),
                 "n_ctx": str(self._llm.n_ctx()),
                 "n_threads": str(self.settings.n_threads or physical_cores()),
                 "n_gpu_layers": str(self.settings.n_gpu_layers),
-                "system_info": self._lib.llama_print_system_info().decode("utf-8", "replace").strip(),
+                "system_info": self._llm.system_info(),
             },
         )
 
@@ -260,7 +194,7 @@ class LlamaCppEngine:
     def count_tokens(self, text: str) -> int:
         if not text:
             return 0
-        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        return len(self._llm.tokenize(text))
 
     def tokens_for(self, prompt: Prompt) -> list[int]:
         """The FIM token sequence; user text is tokenized with special tokens off."""
@@ -268,9 +202,7 @@ class LlamaCppEngine:
         return self._tokens(self._loaded.template.render(prompt))
 
     def _tokens(self, segments: list[Segment]) -> list[int]:
-        out: list[int] = []
-        if self._lib.llama_vocab_get_add_bos(self._vocab()):
-            out.append(int(self._lib.llama_vocab_bos(self._vocab())))
+        out = self._llm.prompt_start()
         for seg in segments:
             out += self._segment_tokens(seg)
         return out
@@ -279,7 +211,7 @@ class LlamaCppEngine:
         assert self._loaded is not None
         if seg.special:
             return [self._loaded.special[seg.text]]
-        return list(self._llm.tokenize(seg.text.encode("utf-8"), add_bos=False, special=False))
+        return self._llm.tokenize(seg.text)
 
     # -- generation ------------------------------------------------------------------------
 
@@ -309,7 +241,7 @@ class LlamaCppEngine:
         if not job.heal or not segments or segments[-1].special or len(tokens) < 2:
             return tokens, ""
         try:
-            piece = self._llm.detokenize([tokens[-1]], special=False).decode("utf-8")
+            piece = self._llm.token_bytes(tokens[-1]).decode("utf-8")
         except UnicodeDecodeError:
             return tokens, ""  # part of a multi-byte character: leave it
         if not piece or "\n" in piece or len(piece) > MAX_HEAL_CHARS:
@@ -325,8 +257,7 @@ class LlamaCppEngine:
 
     def _reuse_prefix(self, tokens: list[int]) -> int:
         """Keep the longest common prefix of the KV cache; drop the rest. Returns tokens kept."""
-        llm = self._llm
-        cached = llm.input_ids[: llm.n_tokens]
+        cached = self._llm.cached_tokens()
         n = min(len(cached), len(tokens))
         if n:
             diff = np.nonzero(cached[:n] != np.asarray(tokens[:n], dtype=cached.dtype))[0]
@@ -337,8 +268,7 @@ class LlamaCppEngine:
             common = 0
         # The last prompt token is always evaluated again: its logits start the generation.
         common = min(common, len(tokens) - 1)
-        llm.n_tokens = common
-        llm._ctx.kv_cache_seq_rm(-1, common, -1)
+        self._llm.truncate(common)
         return common
 
     def _eval_prompt(self, tokens: list[int], cancel: CancelToken) -> bool:
@@ -361,8 +291,7 @@ class LlamaCppEngine:
 
     def _decode_failed(self, err: RuntimeError) -> EngineError:
         """A failed decode leaves the cache in an unknown state: start over next time."""
-        self._llm.n_tokens = 0
-        self._llm._ctx.kv_cache_clear()
+        self._llm.clear()
         return EngineError(f"llama.cpp decode failed: {err}", "Try a smaller fimLsp.nCtx or model.")
 
     def _next_token(self) -> int:
@@ -370,12 +299,10 @@ class LlamaCppEngine:
 
     def _argmax(self, i: int) -> int:
         """Greedy choice from the logits of the batch's ``i``-th token (-1: the last)."""
-        ptr = self._lib.llama_get_logits_ith(self._llm._ctx.ctx, i)
-        logits = np.ctypeslib.as_array(ptr, shape=(self._llm.n_vocab(),))
-        return int(np.argmax(logits))
+        return int(np.argmax(self._llm.logits(i)))
 
     def _is_end(self, token: int) -> bool:
-        return bool(self._lib.llama_vocab_is_eog(self._vocab(), token)) or token in self._stop_ids
+        return self._llm.is_eog(token) or token in self._stop_ids
 
     def _verify(self, tokens: list[int]) -> list[int]:
         """Evaluate ``tokens`` in one batch; the greedy next token after each of them.
@@ -383,15 +310,10 @@ class LlamaCppEngine:
         One batch of a few tokens costs little more than one token on a CPU, so checking a
         drafted continuation this way is cheaper than decoding it token by token.
         """
-        llm = self._llm
-        n_past = llm.n_tokens
-        llm._batch.set_batch(batch=tokens, n_past=n_past, logits_all=True)
         try:
-            llm._ctx.decode(llm._batch)
+            self._llm.eval_each(tokens)
         except RuntimeError as err:
             raise self._decode_failed(err) from err
-        llm.input_ids[n_past : n_past + len(tokens)] = tokens
-        llm.n_tokens = n_past + len(tokens)
         return [self._argmax(i) for i in range(len(tokens))]
 
     def _step(self, token: int, history: list[int]) -> list[tuple[int, bool]]:
@@ -410,8 +332,7 @@ class LlamaCppEngine:
         while kept < len(draft) and draft[kept] == predicted[kept]:
             kept += 1
         if kept < len(draft):  # drop the rejected tail from the cache
-            self._llm.n_tokens -= len(draft) - kept
-            self._llm._ctx.kv_cache_seq_rm(-1, self._llm.n_tokens, -1)
+            self._llm.truncate(self._llm.n_cached - (len(draft) - kept))
         self.drafted += len(draft)
         self.accepted += kept
         return [(t, True) for t in draft[:kept]] + [(predicted[kept], False)]
@@ -429,7 +350,7 @@ class LlamaCppEngine:
             budget_end = time.monotonic() + job.time_budget_s
             deadline = budget_end if deadline is None else min(deadline, budget_end)
             grace_end = budget_end + job.grace_s if job.deadline is None else min(job.deadline, budget_end + job.grace_s)
-        history = self._llm.input_ids[: self._llm.n_tokens].tolist()
+        history = self._llm.cached_tokens().tolist()
         constrained = job.indents is not None or job.needs_text or job.avoid is not None or bool(heal)
         # Chosen tokens, each with whether it is already in the cache.
         known: list[tuple[int, bool]] = [(self._choose(text, job, heal) if constrained else self._next_token(), False)]
@@ -437,7 +358,7 @@ class LlamaCppEngine:
             token, cached = known.pop(0)
             if self._is_end(token):
                 return _after(text, heal), "eos", n
-            pending += self._llm.detokenize([token], special=False)
+            pending += self._llm.token_bytes(token)
             try:
                 text += pending.decode("utf-8")
                 pending = b""
@@ -466,8 +387,7 @@ class LlamaCppEngine:
         start with (`avoid`) and, where code is needed, does not end before any text.
         Falls back to plain greedy when none of the best candidates does (while healing, the
         whole vocabulary is searched next: some token always spells on)."""
-        ptr = self._lib.llama_get_logits_ith(self._llm._ctx.ctx, -1)
-        logits = np.ctypeslib.as_array(ptr, shape=(self._llm.n_vocab(),))
+        logits = self._llm.logits()
         healing = len(text) < len(heal)
         out = text[len(heal) :]
         for k in (CONSTRAINED_TOP_K, len(logits)) if healing else (CONSTRAINED_TOP_K,):
@@ -482,15 +402,15 @@ class LlamaCppEngine:
                     if end_ok:
                         return tok
                     continue
-                piece = self._llm.detokenize([tok], special=False).decode("utf-8", "ignore")
+                piece = self._llm.token_bytes(tok).decode("utf-8", "ignore")
                 if piece and _fits(text + piece, job, heal) is not False:
                     return tok
         return int(np.argmax(logits))
 
     def close(self) -> None:
-        if self._llm is not None:
-            self._llm.close()
-            self._llm = None
+        if self._adapter is not None:
+            self._adapter.close()
+            self._adapter = None
 
 
 def _after(text: str, heal: str) -> str:
