@@ -7,6 +7,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import pytest
+
 from lsp_server.completion import CompletionQuery, CompletionService
 from lsp_server.config import Settings
 from lsp_server.documents import Snapshot
@@ -262,6 +264,18 @@ async def test_reconfigure_says_when_the_engine_must_be_reloaded() -> None:
     assert service.reconfigure(Settings(speculate=False, n_ctx=1024))
     assert service.reconfigure(Settings(backend="ollama", n_ctx=1024))
     await service.shutdown()
+
+
+async def test_a_prompt_over_the_servers_request_share_is_warned_at_load(caplog: pytest.LogCaptureFixture) -> None:
+    class SlotEngine(ScriptedEngine):
+        def load(self, progress):  # type: ignore[no-untyped-def]
+            return EngineInfo("remote", "none", "qwen", Capabilities(local=False), request_tokens=512)
+
+    for prefix, warned in ((256, False), (384, True)):  # 256 + 128 + 96 fits 512; 384 + 128 + 96 does not
+        caplog.clear()
+        service = await _service(SlotEngine({}), prefix_tokens=prefix)
+        assert ("a request may need" in caplog.text) == warned
+        await service.shutdown()
 
 
 async def test_remote_is_the_loaded_engines_word_before_that_the_backends() -> None:

@@ -71,6 +71,7 @@ class EngineHost:
             self.error = EngineError("out of memory while loading the model", "Pick a smaller model or lower fimLsp.nCtx.")
             raise self.error from err
         self.engine, self.info = engine, info
+        _warn_if_window_too_big(info, self.settings)
         return info
 
     async def close(self) -> None:
@@ -82,3 +83,16 @@ class EngineHost:
             await asyncio.wait_for(self._worker.call(engine.close), timeout=CLOSE_TIMEOUT_S)
         except Exception:
             log.debug("engine close failed", exc_info=True)
+
+
+def _warn_if_window_too_big(info: EngineInfo, settings: Settings) -> None:
+    """A request over the server's per-request share fails; say so once, at load."""
+    need = settings.prefix_tokens + settings.suffix_tokens + settings.max_tokens
+    need += settings.extra_context_tokens if settings.extra_context else 0
+    if info.request_tokens and need > info.request_tokens:
+        log.warning(
+            "llama-server slots hold %d tokens but a request may need %d; raise -c on the "
+            "server (it is shared by --parallel slots) or lower prefixTokens/suffixTokens",
+            info.request_tokens,
+            need,
+        )
