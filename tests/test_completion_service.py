@@ -46,7 +46,7 @@ class ScriptedEngine:
 
 async def _service(engine: ScriptedEngine, **settings: object) -> CompletionService:
     """A loaded service around ``engine``."""
-    service = CompletionService(Settings(**settings), engine_factory=lambda _s: engine)  # type: ignore[arg-type]
+    service = CompletionService(Settings.of(**settings), engine_factory=lambda _s: engine)
     await service.load(lambda _m, _p: None)
     return service
 
@@ -128,7 +128,7 @@ async def test_speculation_skips_typed_through_states_remote_engines_and_the_off
     service = await _service(engine, prefetch=False)
     assert await _texts(service, _query(doc, 14)) == ["return x * 2"]
     service.speculate(_query("def f(x):\n    ret\n", 17))  # typed through: the cache answers
-    assert not service.reconfigure(Settings(speculate=False))
+    assert not service.reconfigure(Settings.of(speculate=False))
     service.speculate(_query("def f(x):\n    z\n", 15))
     await asyncio.sleep(0.05)
     assert len(engine.calls) == 1 and service.stats.speculated == 0
@@ -260,9 +260,9 @@ async def test_a_request_superseded_before_it_ran_answers_nothing() -> None:
 
 async def test_reconfigure_says_when_the_engine_must_be_reloaded() -> None:
     service = CompletionService(Settings())
-    assert not service.reconfigure(Settings(speculate=False)) and not service.settings.speculate
-    assert service.reconfigure(Settings(speculate=False, n_ctx=1024))
-    assert service.reconfigure(Settings(backend="ollama", n_ctx=1024))
+    assert not service.reconfigure(Settings.of(speculate=False)) and not service.settings.serving.speculate
+    assert service.reconfigure(Settings.of(speculate=False, n_ctx=1024))
+    assert service.reconfigure(Settings.of(backend="ollama", n_ctx=1024))
     await service.shutdown()
 
 
@@ -279,7 +279,7 @@ async def test_a_prompt_over_the_servers_request_share_is_warned_at_load(caplog:
 
 
 async def test_remote_is_the_loaded_engines_word_before_that_the_backends() -> None:
-    service = CompletionService(Settings(backend="ollama"), engine_factory=lambda _s: ScriptedEngine({}))
+    service = CompletionService(Settings.of(backend="ollama"), engine_factory=lambda _s: ScriptedEngine({}))
     assert service.remote  # nothing loaded (or the load failed): the setting decides
     await service.load(lambda _m, _p: None)
     assert not service.remote  # this engine says it runs in this process

@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from lsp_server.config import Settings
+from lsp_server.config import EngineSettings
 from lsp_server.context.templates import FimTemplate, ModelHints, NoFimSupport, detect_template
 from lsp_server.context.types import Prompt
 from lsp_server.engine.base import (
@@ -91,7 +91,7 @@ class LlamaServerEngine(RemoteEngine):
         "or point the url setting at it. Completions resume when it answers."
     )
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: EngineSettings) -> None:
         super().__init__(settings)
         self._route = INFILL
         self._template: FimTemplate | None = None
