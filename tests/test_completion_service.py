@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from lsp_server.completion import CompletionQuery, CompletionService
-from lsp_server.config import Settings
+from lsp_server.config import KEYS, EngineSettings, Settings
 from lsp_server.documents import Snapshot
 from lsp_server.engine.base import (
     CancelToken,
@@ -263,6 +263,29 @@ async def test_reconfigure_says_when_the_engine_must_be_reloaded() -> None:
     assert not service.reconfigure(Settings.of(speculate=False)) and not service.settings.serving.speculate
     assert service.reconfigure(Settings.of(speculate=False, n_ctx=1024))
     assert service.reconfigure(Settings.of(backend="ollama", n_ctx=1024))
+    await service.shutdown()
+
+
+@pytest.mark.parametrize("name", sorted(KEYS))
+async def test_the_engine_reloads_exactly_when_its_section_changes(name: str) -> None:
+    service = CompletionService(Settings())
+    value = getattr(getattr(service.settings, KEYS[name]), name)
+    changed = {bool: lambda v: not v, int: lambda v: v + 1, str: lambda v: v + "x", tuple: lambda v: (*v, "x")}
+    assert service.reconfigure(service.settings.replace(**{name: changed[type(value)](value)})) == (KEYS[name] == "engine")
+    await service.shutdown()
+
+
+async def test_engines_receive_only_their_section() -> None:
+    seen: list[EngineSettings] = []
+
+    def factory(section: EngineSettings) -> ScriptedEngine:
+        seen.append(section)
+        return ScriptedEngine({})
+
+    settings = Settings.of(model="m", max_tokens=5)
+    service = CompletionService(settings, engine_factory=factory)
+    await service.load(lambda _m, _p: None)
+    assert seen == [settings.engine]
     await service.shutdown()
 
 
