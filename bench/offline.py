@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench.sandbox import run_program
 from bench.tasks import SPLITS, InfillTask, default_data_dir, load_split
-from lsp_server.config import Settings
+from lsp_server.config import PromptSettings
 from lsp_server.pipeline import prepare
 from lsp_server.postprocess import Suggestion
 
@@ -33,7 +33,7 @@ def _chars(text: str) -> int:
 
 def ours(task: InfillTask, state: str, rec: dict) -> Suggestion | None:
     view = task.view(state)
-    prepared, _ = prepare(view.text, view.offset, Settings(), _chars, language="python")
+    prepared, _ = prepare(view.text, view.offset, PromptSettings(), _chars, language="python")
     return prepared.finish(rec["raw"], "eos")
 
 

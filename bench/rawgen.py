@@ -24,7 +24,7 @@ from bench.tasks import (
     states_for,
     subsample,
 )
-from lsp_server.config import Settings
+from lsp_server.config import PromptSettings, Settings
 from lsp_server.context.window import Anchor
 from lsp_server.engine.base import CancelToken
 from lsp_server.engine.llama_cpp import LlamaCppEngine
@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 _seen: dict[tuple, dict] = {}
 
 
-def generate(engine: LlamaCppEngine, text: str, offset: int, settings: Settings, lag: int = 0,
+def generate(engine: LlamaCppEngine, text: str, offset: int, settings: PromptSettings, lag: int = 0,
              early_stop: bool = False) -> dict:  # fmt: skip
     # With a lag, the prompt is anchored that many lines above the cursor, as while typing.
     previous = Anchor(0, max(0, text.count("\n", 0, offset) - lag)) if lag else None
@@ -67,12 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--early-stop", action="store_true",
                     help="stop where the server's cut rules would (faster; later cut rules cannot be studied)")
     ap.add_argument("--layout", default="anchored", choices=("anchored", "psm"))
-    ap.add_argument("--prefix-tokens", type=int, default=Settings.prefix_tokens)
-    ap.add_argument("--suffix-tokens", type=int, default=Settings.suffix_tokens)
+    ap.add_argument("--prefix-tokens", type=int, default=PromptSettings.prefix_tokens)
+    ap.add_argument("--suffix-tokens", type=int, default=PromptSettings.suffix_tokens)
     a = ap.parse_args(argv)
-    settings = Settings(model=a.model, n_threads=2, max_tokens=a.max_tokens, prefix_tokens=a.prefix_tokens,
+    settings = Settings.of(model=a.model, n_threads=2, max_tokens=a.max_tokens, prefix_tokens=a.prefix_tokens,
                         suffix_tokens=a.suffix_tokens, prompt_layout=a.layout)  # fmt: skip
-    engine = LlamaCppEngine(settings)
+    engine = LlamaCppEngine(settings.engine)
     engine.load(lambda *_: None)
     done = set()
     if a.out.exists():
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                     if (task.task_id, state) in done:
                         continue
                     view = task.view(state)
-                    rec = generate(engine, view.text, view.offset, settings, a.anchor_lag, a.early_stop)
+                    rec = generate(engine, view.text, view.offset, settings.prompt, a.anchor_lag, a.early_stop)
                     out.write(json.dumps({"task_id": task.task_id, "split": split, "state": state, **rec}) + "\n")
                     out.flush()
                     if i % 20 == 0:

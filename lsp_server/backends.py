@@ -14,7 +14,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Backend:
     name: str
-    engine: str  # "module:Class"; the class takes Settings and implements engine.base.Engine
+    engine: str  # "module:Class"; the class takes EngineSettings and implements engine.base.Engine
     remote: bool  # talks to an inference server: the doctor checks the connection
 
 

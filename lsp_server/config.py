@@ -1,5 +1,9 @@
 """Typed settings, where they come from, and how they merge.
 
+Users write one flat mapping of camelCase keys; inside, `Settings` holds three sections (engine,
+prompt, serving) so that each stage sees only its own part and an engine reload is simply a
+change of the engine section. `KEYS` maps each flat key to its section.
+
 Precedence, lowest to highest (later sources override earlier ones key by key):
 defaults < TOML file (``<platformdirs config dir>/fim-lsp/config.toml``) < ``initializationOptions``
 < ``workspace/configuration`` (section ``fimLsp``) < ``FIM_LSP_MODEL`` env var < ``--model`` flag.
@@ -11,10 +15,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin, get_type_hints
 
 try:  # Python 3.11+
     import tomllib
@@ -30,10 +34,14 @@ DEFAULT_MODEL = "qwen2.5-coder-0.5b-offline"
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Every user-tunable knob, with defaults that work offline on a laptop."""
+class EngineSettings:
+    """What making an engine needs; any change here means a new engine (a reload or reconnect).
 
-    enabled: bool = True
+    ``kv_reuse`` and ``lookup_decoding`` live here rather than apart as benchmark switches: the
+    in-process engine reads them on every request, and turning them off (benchmarks do, to
+    measure without them) must start from a fresh KV cache, as a reload does.
+    """
+
     model: str = DEFAULT_MODEL
     backend: str = "llama_cpp"
     url: str = ""  # remote backends: base URL, e.g. http://127.0.0.1:8012
@@ -43,6 +51,16 @@ class Settings:
     n_ctx: int = 4096
     n_gpu_layers: int = 0  # -1: offload all layers
     n_batch: int = 64  # prompt chunk size: abort is checked between chunks
+    fim_template: str = "auto"
+    # Check a continuation drafted from earlier text in one batch (same output as plain greedy).
+    lookup_decoding: bool = True
+    kv_reuse: bool = True  # keep the KV cache's common prefix between requests (off: benchmarks)
+
+
+@dataclass(frozen=True)
+class PromptSettings:
+    """How one request's prompt and generation are shaped; read per request, no reload."""
+
     max_tokens: int = 96
     time_budget_ms: int = 3000  # generation time per request; cut at a line boundary
     # Shorter budget while the user is typing on a line (text left of the cursor): a fast first
@@ -50,20 +68,72 @@ class Settings:
     typing_budget_ms: int = 500
     prefix_tokens: int = 384
     suffix_tokens: int = 128
-    fim_template: str = "auto"
     multiline: str = "auto"  # auto | always | never
-    disabled_languages: tuple[str, ...] = field(default=())
     extra_context: bool = False  # other open buffers as repository context (off: hurt the 0.5B test model)
     extra_context_tokens: int = 256
+    prompt_layout: str = "anchored"  # anchored: cursor-line text after the FIM middle token; psm
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    """When the server completes at all, and what it computes ahead or answers from memory."""
+
+    enabled: bool = True
+    disabled_languages: tuple[str, ...] = field(default=())
     prefetch: bool = True  # after a suggestion, compute the next one as if it were accepted
     # On each keystroke in a document the editor completes as you type, start the request it is
     # about to send (after its debounce). In-process engine only.
     speculate: bool = True
     suggestion_cache: bool = True  # answer typed-through and repeated positions from memory
-    # Check a continuation drafted from earlier text in one batch (same output as plain greedy).
-    lookup_decoding: bool = True
-    kv_reuse: bool = True  # keep the KV cache's common prefix between requests (off: benchmarks)
-    prompt_layout: str = "anchored"  # anchored: cursor-line text after the FIM middle token; psm
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every user-tunable knob in sections, with defaults that work offline on a laptop.
+
+    Users still write flat camelCase keys; `KEYS` maps each to its section.
+    """
+
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    prompt: PromptSettings = field(default_factory=PromptSettings)
+    serving: ServingSettings = field(default_factory=ServingSettings)
+
+    @classmethod
+    def of(cls, **flat: Any) -> Settings:
+        """Settings from flat snake_case names (tests, bench); values are not validated."""
+        return cls().replace(**flat)
+
+    def replace(self, **flat: Any) -> Settings:
+        """A copy with flat snake_case names changed, each in its own section."""
+        by_section: dict[str, dict[str, Any]] = {}
+        for name, value in flat.items():
+            if name not in KEYS:
+                raise TypeError(f"unknown setting {name!r}")
+            by_section.setdefault(KEYS[name], {})[name] = value
+        changes = {sec: dataclasses.replace(getattr(self, sec), **vals) for sec, vals in by_section.items()}
+        return dataclasses.replace(self, **changes)
+
+    def get(self, name: str) -> Any:
+        """The value of a flat snake_case name."""
+        return getattr(getattr(self, KEYS[name]), name)
+
+
+def _flat_fields() -> dict[str, tuple[str, Any]]:
+    """Each flat name's section on `Settings` and its resolved type (real types, not strings:
+    annotations are postponed here, so `get_type_hints` evaluates them)."""
+    found: dict[str, tuple[str, Any]] = {}
+    for section, cls in get_type_hints(Settings).items():
+        for name, kind in get_type_hints(cls).items():
+            if name in found:  # flat user keys must name one field
+                raise TypeError(f"setting {name!r} is in two sections")
+            found[name] = (section, kind)
+    return found
+
+
+_FIELDS = _flat_fields()
+# The one map from a flat setting name to the section holding it.
+KEYS: dict[str, str] = {name: section for name, (section, _) in _FIELDS.items()}
+_TYPES: dict[str, Any] = {name: kind for name, (_, kind) in _FIELDS.items()}
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -89,34 +159,42 @@ def _snake(key: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower().replace("-", "_")
 
 
-def _field_types() -> dict[str, Any]:
-    return {f.name: f.type for f in fields(Settings)}
+def _to_bool(_name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ValueError("expected true or false")
+
+
+def _to_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):  # JSON true is not a count
+        raise ValueError("expected an integer")
+    if value < _MINIMUM.get(name, value):
+        raise ValueError(f"must be at least {_MINIMUM[name]}")
+    return value
+
+
+def _to_str(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    if name in _CHOICES and value not in _CHOICES[name]:
+        raise ValueError("expected one of " + ", ".join(_CHOICES[name]))
+    return value
+
+
+def _to_strings(_name: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ValueError("expected a list of strings")
+    return tuple(value)
+
+
+# One converter per field type (`tuple` stands for tuple[str, ...]).
+_CONVERTERS: dict[Any, Callable[[str, Any], Any]] = {bool: _to_bool, int: _to_int, str: _to_str, tuple: _to_strings}
 
 
 def _coerce(name: str, value: Any) -> Any:
     """Return the value converted to the field's type, or raise ValueError with why."""
-    kind = _field_types()[name]
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        raise ValueError("expected true or false")
-    if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError("expected an integer")
-        if value < _MINIMUM.get(name, value):
-            raise ValueError(f"must be at least {_MINIMUM[name]}")
-        return value
-    if kind == "str":
-        if not isinstance(value, str):
-            raise ValueError("expected a string")
-        if name in _CHOICES and value not in _CHOICES[name]:
-            raise ValueError("expected one of " + ", ".join(_CHOICES[name]))
-        return value
-    if kind.startswith("tuple"):
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise ValueError("expected a list of strings")
-        return tuple(value)
-    raise ValueError(f"unsupported setting type {kind}")  # pragma: no cover
+    kind = _TYPES[name]
+    return _CONVERTERS[get_origin(kind) or kind](name, value)
 
 
 @dataclass
@@ -131,12 +209,11 @@ def merge(base: Settings, raw: Mapping[str, Any] | None, source: str) -> Setting
         return SettingsResult(base, [])
     if not isinstance(raw, Mapping):
         return SettingsResult(base, [f"{source}: settings must be an object, got {type(raw).__name__}"])
-    known = _field_types()
     updates: dict[str, Any] = {}
     problems: list[str] = []
     for key, value in raw.items():
         name = _snake(str(key))
-        if name not in known:
+        if name not in KEYS:
             problems.append(f"{source}: unknown setting {key!r} (ignored)")
             continue
         if value is None:
@@ -144,8 +221,8 @@ def merge(base: Settings, raw: Mapping[str, Any] | None, source: str) -> Setting
         try:
             updates[name] = _coerce(name, value)
         except ValueError as err:
-            problems.append(f"{source}: {key} = {value!r}: {err}; using {getattr(base, name)!r}")
-    return SettingsResult(dataclasses.replace(base, **updates), problems)
+            problems.append(f"{source}: {key} = {value!r}: {err}; using {base.get(name)!r}")
+    return SettingsResult(base.replace(**updates), problems)
 
 
 def config_file() -> Path:
@@ -186,7 +263,7 @@ class SettingsSources:
             settings, problems = step.settings, problems + step.problems
         env_model = self.env.get("FIM_LSP_MODEL")
         if env_model:
-            settings = dataclasses.replace(settings, model=env_model)
+            settings = settings.replace(model=env_model)
         if self.cli_model:
-            settings = dataclasses.replace(settings, model=self.cli_model)
+            settings = settings.replace(model=self.cli_model)
         return SettingsResult(settings, problems)

@@ -8,7 +8,7 @@ import time
 
 from lsp_server import __version__, models
 from lsp_server.backends import BACKENDS
-from lsp_server.config import Settings, SettingsResult, config_file
+from lsp_server.config import EngineSettings, SettingsResult, config_file
 from lsp_server.context.types import Prompt
 from lsp_server.engine import CancelToken, EngineError, EngineInfo, GenerationJob, create_engine
 from lsp_server.engine.remote.base import RemoteEngine, api_key
@@ -33,7 +33,7 @@ def _llama_cpp_rows() -> bool:
 def _model_rows(result: SettingsResult) -> bool:
     from lsp_server.engine.llama_cpp import LlamaCppEngine
 
-    settings = result.settings
+    settings = result.settings.engine
     path = models.local_path(settings.model)
     _row("model", settings.model)
     if path is None:
@@ -56,7 +56,7 @@ def _model_rows(result: SettingsResult) -> bool:
 
 
 def _remote_rows(result: SettingsResult) -> bool:
-    settings = result.settings
+    settings = result.settings.engine
     _row("backend", f"{settings.backend} at {settings.url or '(no url set)'}")
     ok = True
     for label, value in check(settings):
@@ -65,7 +65,7 @@ def _remote_rows(result: SettingsResult) -> bool:
     return ok
 
 
-def check(settings: Settings) -> list[tuple[str, str]]:
+def check(settings: EngineSettings) -> list[tuple[str, str]]:
     """Rows for a remote backend: can we reach the engine, which model, how FIM is done.
 
     Also runs one tiny completion, since a server can list a model it then fails to run.
@@ -116,7 +116,7 @@ def run_doctor(result: SettingsResult) -> int:
     for problem in result.problems:
         _row("settings problem", problem)
     ok = _llama_cpp_rows()
-    backend = BACKENDS.get(result.settings.backend)
+    backend = BACKENDS.get(result.settings.engine.backend)
     if backend is not None and not backend.remote:
         ok = _model_rows(result) and ok
     else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from lsp_server.config import Settings
+from lsp_server.config import PromptSettings
 from lsp_server.context.types import ExtraChunk, Prompt
 from lsp_server.context.window import (
     Anchor,
@@ -79,7 +79,7 @@ class Prepared:
 def prepare(
     text: str,
     offset: int,
-    settings: Settings,
+    settings: PromptSettings,
     count: Callable[[str], int],
     anchor: Anchor | None = None,
     path: str = "",

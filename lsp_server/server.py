@@ -399,7 +399,7 @@ class FimServer(LanguageServer):
     async def _load(self) -> None:
         self._last_load = time.monotonic()
         self.send_status("loading")
-        progress = await self._progress_reporter(f"fim-lsp: loading {self.settings.model}")
+        progress = await self._progress_reporter(f"fim-lsp: loading {self.settings.engine.model}")
         try:
             info = await self.service.load(progress.report)
         except EngineError as err:
@@ -427,9 +427,9 @@ class FimServer(LanguageServer):
         if state is None:
             state = "ready" if self.service.ready else ("error" if self.service.error else "loading")
             message = self.service.error.user_message() if self.service.error else ""
-        if not self.settings.enabled:
+        if not self.settings.serving.enabled:
             state = "disabled"
-        self.protocol.notify(STATUS_NOTIFICATION, {"state": state, "message": message, "model": self.settings.model})
+        self.protocol.notify(STATUS_NOTIFICATION, {"state": state, "message": message, "model": self.settings.engine.model})
 
     def show_once(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
         if message in self._shown:
@@ -471,10 +471,10 @@ class FimServer(LanguageServer):
         seen = self._asked_as_you_type
         if offset is None or seen is None or time.monotonic() - seen > AS_YOU_TYPE_S:
             return
-        if not (self.settings.enabled and self.service.ready):
+        if not (self.settings.serving.enabled and self.service.ready):
             return
         doc = self.documents.get(uri)
-        if doc is None or doc.language_id in self.settings.disabled_languages:
+        if doc is None or doc.language_id in self.settings.serving.disabled_languages:
             return
         query = self._query_at(doc, offset, several=False)
         self.service.speculate(query)
@@ -490,7 +490,7 @@ class FimServer(LanguageServer):
         if doc is None:
             log.warning("completion for a document that is not open: %s", uri)
             return None
-        if doc.language_id and doc.language_id in self.settings.disabled_languages:
+        if doc.language_id and doc.language_id in self.settings.serving.disabled_languages:
             return None
         try:
             offset = doc.offset_at(position.line, position.character, self.encoding)
@@ -502,7 +502,7 @@ class FimServer(LanguageServer):
     def _query_at(self, doc: Snapshot, offset: int, several: bool) -> CompletionQuery:
         # Other buffers only feed extraContext; with it off, a keystroke need not walk them.
         others = tuple((self._relative(d.uri), d.text) for d in reversed(self.documents.others(doc.uri))
-                       if d.language_id == doc.language_id) if self.settings.extra_context else ()
+                       if d.language_id == doc.language_id) if self.settings.prompt.extra_context else ()
         return CompletionQuery(doc, offset, self._relative(doc.uri), self._root.name if self._root else "",
                                several, others)
 
@@ -528,7 +528,7 @@ class FimServer(LanguageServer):
         return await self._complete(query) if query is not None else []
 
     async def _ready(self, wait: bool) -> bool:
-        if not self.settings.enabled:
+        if not self.settings.serving.enabled:
             return False
         if not self.service.ready:
             self._retry_remote_load()

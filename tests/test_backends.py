@@ -10,7 +10,7 @@ import pytest
 
 from lsp_server import doctor
 from lsp_server.backends import BACKENDS
-from lsp_server.config import Settings, SettingsResult, merge
+from lsp_server.config import EngineSettings, Settings, SettingsResult, merge
 from lsp_server.engine import EngineError, create_engine, engine_class
 from lsp_server.engine.remote.base import RemoteEngine
 
@@ -28,9 +28,9 @@ def test_each_entry_names_an_engine_class_of_its_kind(name: str) -> None:
 
 def test_settings_accept_exactly_the_registered_backends() -> None:
     for name in BACKENDS:
-        assert merge(Settings(), {"backend": name}, "test").settings.backend == name
+        assert merge(Settings(), {"backend": name}, "test").settings.engine.backend == name
     result = merge(Settings(), {"backend": "vllm"}, "test")
-    assert result.settings.backend == Settings().backend
+    assert result.settings.engine.backend == EngineSettings().backend
     assert result.problems == [
         "test: backend = 'vllm': expected one of llama_cpp, llama-server, openai, ollama; "
         "using 'llama_cpp'"
@@ -39,7 +39,7 @@ def test_settings_accept_exactly_the_registered_backends() -> None:
 
 @pytest.mark.parametrize("name", [n for n, b in BACKENDS.items() if b.remote])
 def test_create_engine_builds_the_registered_class(name: str) -> None:
-    engine = create_engine(Settings(backend=name))
+    engine = create_engine(EngineSettings(backend=name))
     try:
         assert type(engine) is engine_class(BACKENDS[name])
     finally:
@@ -48,16 +48,16 @@ def test_create_engine_builds_the_registered_class(name: str) -> None:
 
 def test_create_engine_names_the_backends_it_knows() -> None:
     with pytest.raises(EngineError, match="unknown backend 'vllm'") as err:
-        create_engine(Settings(backend="vllm"))
+        create_engine(EngineSettings(backend="vllm"))
     assert err.value.hint == "Use one of llama_cpp, llama-server, openai, ollama."
 
 
 def test_a_remote_backend_never_imports_the_in_process_engine() -> None:
     code = (
         "import sys\n"
-        "from lsp_server.config import Settings\n"
+        "from lsp_server.config import EngineSettings\n"
         "from lsp_server.engine import create_engine\n"
-        "create_engine(Settings(backend='ollama')).close()\n"
+        "create_engine(EngineSettings(backend='ollama')).close()\n"
         "assert 'lsp_server.engine.llama_cpp' not in sys.modules\n"
         "assert 'numpy' not in sys.modules\n"
     )
@@ -72,7 +72,7 @@ def test_doctor_checks_the_connection_of_a_remote_backend(
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = Settings(backend="ollama", url=url, remote_model="m")
+    settings = Settings.of(backend="ollama", url=url, remote_model="m")
     assert doctor.run_doctor(SettingsResult(settings, [])) == 1
     out = capsys.readouterr().out
     assert f"ollama at {url}" in out
@@ -80,4 +80,4 @@ def test_doctor_checks_the_connection_of_a_remote_backend(
 
 
 def test_doctor_check_refuses_the_in_process_backend() -> None:
-    assert doctor.check(Settings(backend="llama_cpp")) == [("connection", "not a remote backend")]
+    assert doctor.check(EngineSettings(backend="llama_cpp")) == [("connection", "not a remote backend")]

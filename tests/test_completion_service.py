@@ -7,8 +7,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import pytest
+
 from lsp_server.completion import CompletionQuery, CompletionService
-from lsp_server.config import Settings
+from lsp_server.config import KEYS, EngineSettings, Settings
 from lsp_server.documents import Snapshot
 from lsp_server.engine.base import (
     CancelToken,
@@ -44,7 +46,7 @@ class ScriptedEngine:
 
 async def _service(engine: ScriptedEngine, **settings: object) -> CompletionService:
     """A loaded service around ``engine``."""
-    service = CompletionService(Settings(**settings), engine_factory=lambda _s: engine)  # type: ignore[arg-type]
+    service = CompletionService(Settings.of(**settings), engine_factory=lambda _s: engine)
     await service.load(lambda _m, _p: None)
     return service
 
@@ -126,7 +128,7 @@ async def test_speculation_skips_typed_through_states_remote_engines_and_the_off
     service = await _service(engine, prefetch=False)
     assert await _texts(service, _query(doc, 14)) == ["return x * 2"]
     service.speculate(_query("def f(x):\n    ret\n", 17))  # typed through: the cache answers
-    assert not service.reconfigure(Settings(speculate=False))
+    assert not service.reconfigure(Settings.of(speculate=False))
     service.speculate(_query("def f(x):\n    z\n", 15))
     await asyncio.sleep(0.05)
     assert len(engine.calls) == 1 and service.stats.speculated == 0
@@ -258,14 +260,49 @@ async def test_a_request_superseded_before_it_ran_answers_nothing() -> None:
 
 async def test_reconfigure_says_when_the_engine_must_be_reloaded() -> None:
     service = CompletionService(Settings())
-    assert not service.reconfigure(Settings(speculate=False)) and not service.settings.speculate
-    assert service.reconfigure(Settings(speculate=False, n_ctx=1024))
-    assert service.reconfigure(Settings(backend="ollama", n_ctx=1024))
+    assert not service.reconfigure(Settings.of(speculate=False)) and not service.settings.serving.speculate
+    assert service.reconfigure(Settings.of(speculate=False, n_ctx=1024))
+    assert service.reconfigure(Settings.of(backend="ollama", n_ctx=1024))
     await service.shutdown()
 
 
+@pytest.mark.parametrize("name", sorted(KEYS))
+async def test_the_engine_reloads_exactly_when_its_section_changes(name: str) -> None:
+    service = CompletionService(Settings())
+    value = getattr(getattr(service.settings, KEYS[name]), name)
+    changed = {bool: lambda v: not v, int: lambda v: v + 1, str: lambda v: v + "x", tuple: lambda v: (*v, "x")}
+    assert service.reconfigure(service.settings.replace(**{name: changed[type(value)](value)})) == (KEYS[name] == "engine")
+    await service.shutdown()
+
+
+async def test_engines_receive_only_their_section() -> None:
+    seen: list[EngineSettings] = []
+
+    def factory(section: EngineSettings) -> ScriptedEngine:
+        seen.append(section)
+        return ScriptedEngine({})
+
+    settings = Settings.of(model="m", max_tokens=5)
+    service = CompletionService(settings, engine_factory=factory)
+    await service.load(lambda _m, _p: None)
+    assert seen == [settings.engine]
+    await service.shutdown()
+
+
+async def test_a_prompt_over_the_servers_request_share_is_warned_at_load(caplog: pytest.LogCaptureFixture) -> None:
+    class SlotEngine(ScriptedEngine):
+        def load(self, progress):  # type: ignore[no-untyped-def]
+            return EngineInfo("remote", "none", "qwen", Capabilities(local=False), request_tokens=512)
+
+    for prefix, warned in ((256, False), (384, True)):  # 256 + 128 + 96 fits 512; 384 + 128 + 96 does not
+        caplog.clear()
+        service = await _service(SlotEngine({}), prefix_tokens=prefix)
+        assert ("a request may need" in caplog.text) == warned
+        await service.shutdown()
+
+
 async def test_remote_is_the_loaded_engines_word_before_that_the_backends() -> None:
-    service = CompletionService(Settings(backend="ollama"), engine_factory=lambda _s: ScriptedEngine({}))
+    service = CompletionService(Settings.of(backend="ollama"), engine_factory=lambda _s: ScriptedEngine({}))
     assert service.remote  # nothing loaded (or the load failed): the setting decides
     await service.load(lambda _m, _p: None)
     assert not service.remote  # this engine says it runs in this process

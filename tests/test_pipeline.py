@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lsp_server.config import Settings
+from lsp_server.config import PromptSettings
 from lsp_server.context.window import open_line
 from lsp_server.engine.base import first_line_fits
 from lsp_server.pipeline import job_for, prepare
@@ -15,7 +15,7 @@ BELOW = "\nprint(total([1]))\n"
 
 
 def _prepare(text: str, offset: int):  # type: ignore[no-untyped-def]
-    prepared, _ = prepare(text, offset, Settings(), lambda s: len(s.split()), language="python")
+    prepared, _ = prepare(text, offset, PromptSettings(), lambda s: len(s.split()), language="python")
     return prepared
 
 
@@ -96,7 +96,7 @@ def test_the_first_line_avoids_a_return_that_would_cut_off_the_code_below() -> N
 def test_other_languages_are_gated_through_the_whole_pipeline() -> None:
     text = "function total(xs) {\n  let result = 0;\n  \n  return result;\n}\n"
     offset = text.index("  \n") + 2
-    prepared, _ = prepare(text, offset, Settings(), lambda s: len(s.split()), language="javascript")
+    prepared, _ = prepare(text, offset, PromptSettings(), lambda s: len(s.split()), language="javascript")
     assert prepared.finish("  for (const x of xs) result += x;\n", "eos") == Suggestion("for (const x of xs) result += x;")
     assert prepared.finish("  for (const x of xs {\n", "eos") is None  # would break code that parses
 
@@ -114,7 +114,7 @@ def test_only_a_cursor_with_code_before_it_on_its_line_asks_for_healing() -> Non
 def test_the_budget_may_not_end_a_suggestion_right_after_an_opener() -> None:
     text = "def f(ops):\n    for op in o\n    return 0\n"
     p = _prepare(text, text.index("in o") + 4)
-    assert p.budget_ms == Settings().typing_budget_ms and p.grace_ms > 0
+    assert p.budget_ms == PromptSettings().typing_budget_ms and p.grace_ms > 0
     assert not p.may_end("ps:\n")  # the loop has no body yet
     assert p.may_end("ps:\n        print(op)\n")
     assert p.may_end("ps")  # no line is complete: nothing to judge

@@ -78,8 +78,8 @@ class BackgroundWork:
     def speculate(self, query: CompletionQuery) -> None:
         """The user just typed: start the request the editor is about to send, unless the state
         is already answered or being computed."""
-        settings = self._host.settings
-        if not (settings.speculate and settings.suggestion_cache):
+        serving = self._host.settings.serving
+        if not (serving.speculate and serving.suggestion_cache):
             return
         uri = query.uri
         before, after = query.around()
@@ -99,8 +99,8 @@ class BackgroundWork:
         A suggestion that itself came from a prefetch gets its successor here, so a user who keeps
         accepting or typing through suggestions never waits at their ends.
         """
-        settings = self._host.settings
-        if not (suggestions and settings.prefetch and settings.suggestion_cache):
+        serving = self._host.settings.serving
+        if not (suggestions and serving.prefetch and serving.suggestion_cache):
             return
         ahead = query.accepting(suggestions[0])
         before, after = ahead.around()
@@ -151,6 +151,6 @@ class BackgroundWork:
         if result.stop_reason == "cancelled":
             return None
         self._stats.record_finished(kind)
-        if kind == "speculate" and found and settings.prefetch:
+        if kind == "speculate" and found and settings.serving.prefetch:
             self.prefetch(query, found[0])  # as a request does after a model answer
         return result

@@ -11,22 +11,19 @@ import logging
 from collections.abc import Callable
 
 from lsp_server.completion.worker import EngineWorker
-from lsp_server.config import Settings
+from lsp_server.config import EngineSettings, PromptSettings, Settings
 from lsp_server.engine import Engine, EngineError, EngineInfo
 from lsp_server.engine.base import ProgressCallback
 
 log = logging.getLogger(__name__)
 
-# Settings whose change needs a new engine (a model reload or a new connection).
-RELOAD_FIELDS = ("model", "backend", "url", "remote_model", "api_key_env", "n_ctx", "n_threads",
-                 "n_gpu_layers", "fim_template", "n_batch", "kv_reuse", "lookup_decoding")
 CLOSE_TIMEOUT_S = 30
 
 
 class EngineHost:
     """The settings in force and the engine made from them, run on ``worker``."""
 
-    def __init__(self, settings: Settings, factory: Callable[[Settings], Engine], worker: EngineWorker) -> None:
+    def __init__(self, settings: Settings, factory: Callable[[EngineSettings], Engine], worker: EngineWorker) -> None:
         self.settings = settings
         self._factory = factory
         self._worker = worker
@@ -44,18 +41,19 @@ class EngineHost:
         loads, the backend setting does."""
         if self.info is not None:
             return not self.info.capabilities.local
-        return self.settings.backend != "llama_cpp"
+        return self.settings.engine.backend != "llama_cpp"
 
     def reconfigure(self, new: Settings) -> bool:
-        """Put ``new`` in force; True when the engine must be reloaded for it."""
-        reload = any(getattr(new, f) != getattr(self.settings, f) for f in RELOAD_FIELDS)
+        """Put ``new`` in force; True when the engine must be reloaded for it: exactly when
+        its section, the only settings an engine sees, changed."""
+        reload = new.engine != self.settings.engine
         self.settings = new
         return reload
 
     async def load(self, progress: ProgressCallback) -> EngineInfo:
         """(Re)create and load the engine on the worker; raises EngineError with a hint."""
         old, self.engine, self.info, self.error = self.engine, None, None, None
-        engine = self._factory(self.settings)
+        engine = self._factory(self.settings.engine)
 
         def run() -> EngineInfo:
             if old is not None:
@@ -71,6 +69,7 @@ class EngineHost:
             self.error = EngineError("out of memory while loading the model", "Pick a smaller model or lower fimLsp.nCtx.")
             raise self.error from err
         self.engine, self.info = engine, info
+        _warn_if_window_too_big(info, self.settings.prompt)
         return info
 
     async def close(self) -> None:
@@ -82,3 +81,16 @@ class EngineHost:
             await asyncio.wait_for(self._worker.call(engine.close), timeout=CLOSE_TIMEOUT_S)
         except Exception:
             log.debug("engine close failed", exc_info=True)
+
+
+def _warn_if_window_too_big(info: EngineInfo, prompt: PromptSettings) -> None:
+    """A request over the server's per-request share fails; say so once, at load."""
+    need = prompt.prefix_tokens + prompt.suffix_tokens + prompt.max_tokens
+    need += prompt.extra_context_tokens if prompt.extra_context else 0
+    if info.request_tokens and need > info.request_tokens:
+        log.warning(
+            "llama-server slots hold %d tokens but a request may need %d; raise -c on the "
+            "server (it is shared by --parallel slots) or lower prefixTokens/suffixTokens",
+            info.request_tokens,
+            need,
+        )

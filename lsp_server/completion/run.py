@@ -87,10 +87,11 @@ class Runner:
     ) -> tuple[GenerationResult, Suggestion | None]:
         """On the worker thread: the pipeline's stages, once."""
         extra: tuple[ExtraChunk, ...] = ()
-        if settings.extra_context and query.others and settings.extra_context_tokens:
-            extra = extra_chunks(list(query.others), settings.extra_context_tokens, engine.count_tokens)
+        shape = settings.prompt
+        if shape.extra_context and query.others and shape.extra_context_tokens:
+            extra = extra_chunks(list(query.others), shape.extra_context_tokens, engine.count_tokens)
         uri = query.uri
-        prepared, anchor = prepare(query.snapshot.text, query.offset, settings, engine.count_tokens,
+        prepared, anchor = prepare(query.snapshot.text, query.offset, shape, engine.count_tokens,
                                    self._anchors.get(uri), query.path, query.repo, query.snapshot.language_id,
                                    extra)  # fmt: skip
         self._anchors[uri] = anchor

@@ -25,14 +25,14 @@ from lsp_server.completion.query import CompletionQuery
 from lsp_server.completion.run import Runner
 from lsp_server.completion.stats import Stats
 from lsp_server.completion.worker import EngineWorker, StaleJob
-from lsp_server.config import Settings
+from lsp_server.config import EngineSettings, Settings
 from lsp_server.engine import Engine, EngineError, EngineInfo, create_engine
 from lsp_server.engine.base import ProgressCallback
 from lsp_server.postprocess import Suggestion
 
 
 class CompletionService:
-    def __init__(self, settings: Settings, engine_factory: Callable[[Settings], Engine] = create_engine) -> None:
+    def __init__(self, settings: Settings, engine_factory: Callable[[EngineSettings], Engine] = create_engine) -> None:
         self._worker = EngineWorker(threads=1)  # one thread: a llama.cpp context is not thread-safe
         self._host = EngineHost(settings, engine_factory, self._worker)
         self._cache = SuggestionCache()
@@ -113,7 +113,7 @@ class CompletionService:
         request = self._stats.request()
         if (err := self._background.take_error()) is not None:
             raise err
-        found = await self._remembered(query, request) if settings.suggestion_cache else None
+        found = await self._remembered(query, request) if settings.serving.suggestion_cache else None
         if found is not None:
             self._background.prefetch_after(query, found)
             return found
@@ -146,6 +146,6 @@ class CompletionService:
         if result.stop_reason == "cancelled":
             return []
         self._stats.record_answer(time.monotonic() - self._started)
-        if found and settings.prefetch and settings.suggestion_cache:
+        if found and settings.serving.prefetch and settings.serving.suggestion_cache:
             self._background.prefetch(query, found[0])
         return found

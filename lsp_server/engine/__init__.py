@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import cast
 
 from lsp_server.backends import BACKENDS, Backend
-from lsp_server.config import Settings
+from lsp_server.config import EngineSettings
 from lsp_server.engine.base import (
     CancelToken,
     Capabilities,
@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 
-def create_engine(settings: Settings) -> Engine:
+def create_engine(settings: EngineSettings) -> Engine:
     """The engine the settings select; imports only its module, so a remote setup never loads
     llama.cpp."""
     backend = BACKENDS.get(settings.backend)
@@ -42,7 +42,7 @@ def create_engine(settings: Settings) -> Engine:
     return engine_class(backend)(settings)
 
 
-def engine_class(backend: Backend) -> Callable[[Settings], Engine]:
+def engine_class(backend: Backend) -> Callable[[EngineSettings], Engine]:
     """The class a registry entry names."""
     module, _, name = backend.engine.partition(":")
-    return cast("Callable[[Settings], Engine]", getattr(importlib.import_module(module), name))
+    return cast("Callable[[EngineSettings], Engine]", getattr(importlib.import_module(module), name))

@@ -63,6 +63,9 @@ class EngineInfo:
     fim_format: str
     capabilities: Capabilities
     details: dict[str, str] = field(default_factory=dict)
+    # The most tokens one request may use, where a shared server caps it (llama-server splits -c
+    # across --parallel slots); 0: no such cap known. The host checks it against the prompt settings.
+    request_tokens: int = 0
 
 
 @dataclass(frozen=True)

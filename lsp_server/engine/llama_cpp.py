@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from lsp_server import models
-from lsp_server.config import Settings
+from lsp_server.config import EngineSettings
 from lsp_server.context.templates import (
     FimTemplate,
     ModelHints,
@@ -86,7 +86,7 @@ class LlamaCppEngine:
 
     capabilities = Capabilities(server_side_fim=False, local=True)
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: EngineSettings) -> None:
         self.settings = settings
         self._adapter: LlamaAdapter | None = None
         self._loaded: LoadedModel | None = None

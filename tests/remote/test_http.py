@@ -9,7 +9,7 @@ import time
 import pytest
 from replay import ReplayServer, Reply, recorded
 
-from lsp_server.config import Settings
+from lsp_server.config import EngineSettings
 from lsp_server.context.templates import ModelHints
 from lsp_server.context.types import Prompt
 from lsp_server.doctor import check
@@ -91,7 +91,7 @@ def test_openai_mapping_and_api_key_never_logged(
     monkeypatch.setenv("TEAM_FIM_KEY", secret)
     server = ReplayServer(_openai_routes()).start()
     try:
-        settings = Settings(backend="openai", url=server.url + "/v1", api_key_env="TEAM_FIM_KEY")
+        settings = EngineSettings(backend="openai", url=server.url + "/v1", api_key_env="TEAM_FIM_KEY")
         with caplog.at_level(logging.DEBUG):
             engine = OpenAIEngine(settings)
             info = engine.load(lambda *_: None)
@@ -129,7 +129,7 @@ def test_openai_rejected_key_is_a_clear_error() -> None:
         with pytest.raises(
             EngineError, match="refused the request \\(401: Invalid API key\\)"
         ) as err:
-            OpenAIEngine(Settings(backend="openai", url=server.url)).load(lambda *_: None)
+            OpenAIEngine(EngineSettings(backend="openai", url=server.url)).load(lambda *_: None)
         assert "apiKeyEnv" in err.value.hint
     finally:
         server.stop()
@@ -138,7 +138,7 @@ def test_openai_rejected_key_is_a_clear_error() -> None:
 def test_engine_down_one_error_then_quiet_then_recovery(caplog: pytest.LogCaptureFixture) -> None:
     """Without a real engine: the replay server stops and starts again on the same port."""
     server = ReplayServer(_openai_routes()).start()
-    engine = OpenAIEngine(Settings(backend="openai", url=server.url))
+    engine = OpenAIEngine(EngineSettings(backend="openai", url=server.url))
     engine.gate = ProblemGate("test", first_probe_s=0.05, max_probe_s=0.2)
     job = GenerationJob(prompt=PROMPT, max_tokens=4)
     try:
@@ -163,13 +163,13 @@ def test_doctor_rows_when_the_engine_is_down() -> None:
     server = ReplayServer({}).start()
     url = server.url
     server.stop()
-    rows = dict(check(Settings(backend="ollama", url=url, remote_model="m")))
+    rows = dict(check(EngineSettings(backend="ollama", url=url, remote_model="m")))
     assert rows["url"] == url
     assert rows["connection"].startswith("failed: Ollama at " + url + " cannot be reached")
 
 
 def test_ollama_without_url_uses_its_default_port() -> None:
-    assert OllamaEngine(Settings(backend="ollama")).url == "http://127.0.0.1:11434"
+    assert OllamaEngine(EngineSettings(backend="ollama")).url == "http://127.0.0.1:11434"
 
 
 def _until_text(produce: object, timeout_s: float) -> str:
@@ -188,7 +188,7 @@ def test_cancel_while_waiting_for_the_first_token() -> None:
     routes = _openai_routes()
     routes[("POST", "/v1/completions")] = recorded("openai/completions.sse", delay_s=2.0)
     server = ReplayServer(routes).start()
-    engine = OpenAIEngine(Settings(backend="openai", url=server.url))
+    engine = OpenAIEngine(EngineSettings(backend="openai", url=server.url))
     try:
         engine.load(lambda *_: None)
         cancel = CancelToken()
@@ -215,7 +215,7 @@ def test_time_budget_starts_with_the_first_text() -> None:
     }
     server = ReplayServer(routes).start()
     engine = OllamaEngine(
-        Settings(backend="ollama", url=server.url, remote_model="qwen2.5-coder:1.5b-base")
+        EngineSettings(backend="ollama", url=server.url, remote_model="qwen2.5-coder:1.5b-base")
     )
     try:
         started = time.monotonic()

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from llama_server_proc import SLOTS, LlamaServer
 
-from lsp_server.config import Settings
+from lsp_server.config import EngineSettings
 from lsp_server.context.templates import QWEN
 from lsp_server.context.types import ExtraChunk, Prompt
 from lsp_server.doctor import check
@@ -37,8 +37,8 @@ LONG = Prompt(
 )
 
 
-def _server_settings(server: LlamaServer, **values: object) -> Settings:
-    return Settings(backend="llama-server", url=server.url, **values)  # type: ignore[arg-type]
+def _server_settings(server: LlamaServer, **values: object) -> EngineSettings:
+    return EngineSettings(backend="llama-server", url=server.url, **values)  # type: ignore[arg-type]
 
 
 def _slots(server: LlamaServer) -> list[dict[str, Any]]:
@@ -97,7 +97,7 @@ def test_completion_route_renders_our_template(llama_server: LlamaServer) -> Non
 
 
 def test_openai_route_on_llama_server(llama_server: LlamaServer) -> None:
-    engine = OpenAIEngine(Settings(backend="openai", url=llama_server.url))
+    engine = OpenAIEngine(EngineSettings(backend="openai", url=llama_server.url))
     info = engine.load(lambda *_: None)
     assert info.fim_format == "qwen"  # guessed from the served model's name
     result = engine.generate(GenerationJob(prompt=FIB, max_tokens=12), CancelToken())

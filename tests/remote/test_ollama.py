@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from replay import ReplayServer, Reply, recorded
 
-from lsp_server.config import Settings
+from lsp_server.config import EngineSettings
 from lsp_server.context.templates import QWEN, STARCODER
 from lsp_server.context.types import ExtraChunk, Prompt
 from lsp_server.engine.base import CancelToken, EngineError, GenerationJob
@@ -49,7 +49,7 @@ def engine_for(server: ReplayServer, **settings: object) -> OllamaEngine:
         "remote_model": "qwen2.5-coder:1.5b-base",
     }
     values.update(settings)
-    return OllamaEngine(Settings(**values))  # type: ignore[arg-type]
+    return OllamaEngine(EngineSettings(**values))  # type: ignore[arg-type]
 
 
 def test_raw_mode_request_and_response(qwen_server: ReplayServer) -> None:

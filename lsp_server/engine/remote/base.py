@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from lsp_server.config import Settings
+from lsp_server.config import EngineSettings
 from lsp_server.context.templates import (
     TEMPLATES,
     FimTemplate,
@@ -43,7 +43,7 @@ class RemoteEngine:
     default_url = ""
     down_hint = ""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: EngineSettings) -> None:
         self.settings = settings
         self.url = (settings.url or self.default_url).rstrip("/")
         self.http = HttpTransport(self.url, self.label, bearer_headers(settings), self.down_hint)
@@ -147,13 +147,13 @@ class RemoteEngine:
         return to_chunk(event)
 
 
-def api_key(settings: Settings) -> str | None:
+def api_key(settings: EngineSettings) -> str | None:
     """The API key from the environment variable the settings name (never logged)."""
     name = settings.api_key_env
     return os.environ.get(name) or None if name else None
 
 
-def bearer_headers(settings: Settings) -> dict[str, str]:
+def bearer_headers(settings: EngineSettings) -> dict[str, str]:
     """The API key as a Bearer header, when the environment has one.
 
     llama-server (``--api-key``) and OpenAI-compatible servers check it; Ollama has no keys

@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from lsp_server.config import Settings
+from lsp_server.config import EngineSettings
 from lsp_server.context.templates import FimTemplate, ModelHints, NoFimSupport, detect_template
 from lsp_server.context.types import Prompt
 from lsp_server.engine.base import (
@@ -91,7 +91,7 @@ class LlamaServerEngine(RemoteEngine):
         "or point the url setting at it. Completions resume when it answers."
     )
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: EngineSettings) -> None:
         super().__init__(settings)
         self._route = INFILL
         self._template: FimTemplate | None = None
@@ -111,12 +111,12 @@ class LlamaServerEngine(RemoteEngine):
         hints = ModelHints(has_token=has_token, name=model)
         self._route, self._template = self._choose_route(hints, detected, infill_ok)
         self._slots.forget()
-        self._warn_if_window_too_big(slot_ctx)
         return EngineInfo(
             backend="llama-server",
             model=model,
             fim_format=self._template.name if self._template else "server",
             capabilities=Capabilities(server_side_fim=self._route == INFILL, local=False),
+            request_tokens=slot_ctx,
             details={
                 "url": self.url,
                 "route": self._route,
@@ -177,19 +177,6 @@ class LlamaServerEngine(RemoteEngine):
                 "Start llama-server with a code model that supports FIM (e.g. Qwen2.5-Coder).",
             )
         return COMPLETION, resolve_template(setting, hints)
-
-    def _warn_if_window_too_big(self, slot_ctx: int) -> None:
-        """llama-server splits -c across --parallel slots; a prompt over a slot's share fails."""
-        s = self.settings
-        need = s.prefix_tokens + s.suffix_tokens + s.max_tokens
-        need += s.extra_context_tokens if s.extra_context else 0
-        if slot_ctx and need > slot_ctx:
-            log.warning(
-                "llama-server slots hold %d tokens but a request may need %d; raise -c on the "
-                "server (it is shared by --parallel slots) or lower prefixTokens/suffixTokens",
-                slot_ctx,
-                need,
-            )
 
     # -- generate --
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from lsp_server.config import Settings
+from lsp_server.config import EngineSettings
 from lsp_server.context.templates import FimTemplate, ModelHints, guess_template
 from lsp_server.engine.base import (
     CancelToken,
@@ -44,7 +44,7 @@ class OllamaEngine(RemoteEngine):
     default_url = "http://127.0.0.1:11434"
     down_hint = "Start it with `ollama serve`, or point the url setting at it. Completions resume when it answers."
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: EngineSettings) -> None:
         super().__init__(settings)
         self._model = settings.remote_model
         self._template: FimTemplate | None = None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from lsp_server.config import Settings
+from lsp_server.config import EngineSettings
 from lsp_server.context.templates import FimTemplate, ModelHints
 from lsp_server.engine.base import (
     CancelToken,
@@ -41,7 +41,7 @@ class OpenAIEngine(RemoteEngine):
         "setting at it. Completions resume when it answers."
     )
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: EngineSettings) -> None:
         super().__init__(settings)
         # Accept the URL with or without its /v1 suffix, as clients of these servers do.
         self._prefix = "" if self.url.endswith("/v1") else "/v1"
