@@ -8,7 +8,7 @@ token sequence before it is identical from one keystroke to the next and the KV 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 from lsp_server.context.types import ExtraChunk, Prompt
@@ -45,20 +45,30 @@ def _fits(piece: str, budget: int, count: TokenCounter) -> bool:
     return budget >= 0 and len(piece) <= budget * MAX_TOKEN_CHARS and count(piece) <= budget
 
 
-def _prefix_start(text: str, starts: list[int], end_line: int, budget: int, count: TokenCounter) -> int:
-    """First line such that lines [start, end_line) fit ``budget`` tokens (at least 0 lines)."""
-    used = 0
-    line = end_line
-    while line > 0:
-        piece = text[starts[line - 1] : starts[line]]
+def _lines_within(pieces: Iterator[str], budget: int, count: TokenCounter, used: int = 0) -> tuple[int, int]:
+    """How many of ``pieces`` (whole lines, in the order a window grows) fit in ``budget`` tokens
+    with ``used`` already spent, and the tokens then used. A line too long in characters is
+    over budget without being counted (see MAX_TOKEN_CHARS)."""
+    n = 0
+    for piece in pieces:
         if len(piece) > (budget - used) * MAX_TOKEN_CHARS:
             break
         cost = count(piece)
         if used + cost > budget:
             break
         used += cost
-        line -= 1
-    return line
+        n += 1
+    return n, used
+
+
+def _line(text: str, starts: list[int], i: int) -> str:
+    return text[starts[i] : starts[i + 1] if i + 1 < len(starts) else len(text)]
+
+
+def _prefix_start(text: str, starts: list[int], end_line: int, budget: int, count: TokenCounter) -> int:
+    """First line such that lines [start, end_line) fit ``budget`` tokens (at least 0 lines)."""
+    taken, _ = _lines_within((_line(text, starts, i) for i in range(end_line - 1, -1, -1)), budget, count)
+    return end_line - taken
 
 
 def _suffix_end(text: str, starts: list[int], offset: int, budget: int, count: TokenCounter) -> int:
@@ -67,20 +77,10 @@ def _suffix_end(text: str, starts: list[int], offset: int, budget: int, count: T
     end = starts[line + 1] if line + 1 < len(starts) else len(text)
     if not _fits(text[offset:end], budget, count):  # a long line: as much of its rest as fits
         return offset + len(_head(text[offset:end], budget, count))
-    used = count(text[offset:end])
-    line += 1
-    while line < len(starts):
-        nxt = starts[line + 1] if line + 1 < len(starts) else len(text)
-        piece = text[starts[line] : nxt]
-        if len(piece) > (budget - used) * MAX_TOKEN_CHARS:
-            break
-        cost = count(piece)
-        if used + cost > budget:
-            break
-        used += cost
-        end = nxt
-        line += 1
-    return end
+    pieces = (_line(text, starts, i) for i in range(line + 1, len(starts)))
+    taken, _ = _lines_within(pieces, budget, count, count(text[offset:end]))
+    last = line + taken  # the last line in the window
+    return starts[last + 1] if last + 1 < len(starts) else len(text)
 
 
 def choose_anchor(
@@ -159,18 +159,7 @@ def extra_chunks(
         if left <= 0:
             break
         starts = line_starts(text)
-        end_line = 0
-        used = 0
-        while end_line < len(starts):
-            nxt = starts[end_line + 1] if end_line + 1 < len(starts) else len(text)
-            piece = text[starts[end_line] : nxt]
-            if len(piece) > (left - used) * MAX_TOKEN_CHARS:
-                break
-            cost = count(piece)
-            if used + cost > left:
-                break
-            used += cost
-            end_line += 1
+        end_line, used = _lines_within((_line(text, starts, i) for i in range(len(starts))), left, count)
         if end_line:
             end = starts[end_line] if end_line < len(starts) else len(text)
             chunks.append(ExtraChunk(path, text[:end]))
