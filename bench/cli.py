@@ -39,7 +39,7 @@ from bench.tasks import (
     select_per_problem,
     subsample,
 )
-from bench.traces import Trace, pick_traces
+from bench.traces import Trace, pick_traces, stdlib_dir
 from lsp_server.models import sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,6 +85,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--fim-lsp", default=str(Path(sys.executable).parent / "fim-lsp"),
                     help="command that starts fim-lsp on stdio")  # fmt: skip
     ap.add_argument("--settings", default="{}", help="extra fim-lsp initializationOptions (JSON)")
+    ap.add_argument("--typing-workspace", action="store_true",
+                    help="fim-lsp's workspace folder is the standard library and each typing trace is opened "
+                         "at its module's own path, so repoContext finds what the module imports")  # fmt: skip
     ap.add_argument("--peer-greedy", action="store_true", help="the peer decodes greedily (top_k 1), not sampled")
     ap.add_argument("--peer-arg", action="append", default=[], help="extra llama-server argument")
     ap.add_argument("--splits", default=",".join(SPLITS), help="comma list of HumanEval-infilling splits")
@@ -229,7 +232,8 @@ def measure_floor(
 def fim_lsp(args: argparse.Namespace, sel: Selection, out_dir: Path) -> FimLsp:
     settings = {"model": str(args.model), "nThreads": args.threads, "nCtx": args.ctx,
                 **json.loads(args.settings)}  # fmt: skip
-    return FimLsp.launch(args.fim_lsp, settings, out_dir, sel.states)
+    root = stdlib_dir() if args.typing_workspace else None
+    return FimLsp.launch(args.fim_lsp, settings, out_dir, sel.states, root)
 
 
 def llama_server(args: argparse.Namespace, sel: Selection, prefix: Path, out_dir: Path) -> LlamaServerInfill:

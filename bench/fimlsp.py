@@ -48,10 +48,13 @@ def _plain(obj: Any) -> Any:
 class FimLspServer:
     """One fim-lsp process. Every method but `start` and `stop` is a single LSP message."""
 
-    def __init__(self, command: list[str], settings: dict, log_path: Path) -> None:
+    def __init__(
+        self, command: list[str], settings: dict, log_path: Path, *, root: Path | None = None
+    ) -> None:
         self.command = command
         self.settings = settings
         self.log_path = log_path
+        self.root = root  # the workspace folder (rootUri), if any
         self.client = LanguageClient("fim-lsp-bench", "0.1")
         self.proc: asyncio.subprocess.Process | None = None
         self._stop = threading.Event()
@@ -97,6 +100,10 @@ class FimLspServer:
                     process_id=os.getpid(),
                     initialization_options=self.settings,
                     client_info=lsp.ClientInfo(name="fim-lsp-bench"),
+                    root_uri=self.root.as_uri() if self.root else None,
+                    workspace_folders=[lsp.WorkspaceFolder(self.root.as_uri(), self.root.name)]
+                    if self.root
+                    else None,
                 )
             ),
             timeout=600,

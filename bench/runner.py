@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from bench import realcode
@@ -222,7 +223,7 @@ async def replay_one(
     """A warm-up request on the opened file (the user looked at it first), then the replay."""
     client = sut.typing_client(behaviour)
     completer = client.completer
-    uri = f"file:///bench/typing/{sut.key}-{behaviour}/{trace.name.replace(':', '_')}"
+    uri = _typing_uri(sut, trace, behaviour)
     completer.open(uri, trace.initial_text)
     await completer.complete(uri, trace.initial_text, trace.cursor, False)
     await client.replay_starts()
@@ -232,6 +233,16 @@ async def replay_one(
     completer.close(uri)
     await client.aclose()
     return Replayed(trace.name, records, key_times), used
+
+
+def _typing_uri(sut: SystemUnderTest[Any], trace: Trace, behaviour: str) -> str:
+    """The trace's own file when the system has a workspace folder holding it (its imports are
+    then found there), else a made-up path."""
+    root: Path | None = getattr(sut, "root", None)
+    source = Path(trace.source_path) if trace.source_path else None
+    if root is not None and source is not None and source.is_relative_to(root):
+        return source.as_uri()
+    return f"file:///bench/typing/{sut.key}-{behaviour}/{trace.name.replace(':', '_')}"
 
 
 async def _quality(

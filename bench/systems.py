@@ -126,10 +126,16 @@ class FimLsp:
         self.quality_states = quality_states
 
     @classmethod
-    def launch(cls, command: str, settings: dict, out_dir: Path, quality_states: tuple[str, ...]) -> FimLsp:
-        """``command`` (a shell-quoted line) with its log and stderr in ``out_dir``."""
+    def launch(cls, command: str, settings: dict, out_dir: Path, quality_states: tuple[str, ...],
+               root: Path | None = None) -> FimLsp:  # fmt: skip
+        """``command`` (a shell-quoted line) with its log and stderr in ``out_dir``; ``root``: the
+        workspace folder, where the typing traces are opened at their own paths."""
         cmd = [*shlex.split(command), "--log-file", str(out_dir / "fim-lsp.log")]
-        return cls(FimLspServer(cmd, settings, out_dir / "fim-lsp.stderr"), quality_states)
+        return cls(FimLspServer(cmd, settings, out_dir / "fim-lsp.stderr", root=root), quality_states)
+
+    @property
+    def root(self) -> Path | None:
+        return self.server.root
 
     @property
     def spawned_at(self) -> float:

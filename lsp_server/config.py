@@ -71,6 +71,9 @@ class PromptSettings:
     multiline: str = "auto"  # auto | always | never
     extra_context: bool = False  # other open buffers as repository context (off: hurt the 0.5B test model)
     extra_context_tokens: int = 256
+    # Stubs of what the buffer imports from other workspace modules (context/definitions.py).
+    repo_context: bool = False
+    repo_context_tokens: int = 256
     prompt_layout: str = "anchored"  # anchored: cursor-line text after the FIM middle token; psm
 
 
@@ -152,6 +155,7 @@ _MINIMUM: dict[str, int] = {
     "prefix_tokens": 0,
     "suffix_tokens": 0,
     "extra_context_tokens": 0,
+    "repo_context_tokens": 0,
 }
 
 

@@ -53,6 +53,7 @@ from lsp_server.items import (
 )
 from lsp_server.postprocess import Suggestion
 from lsp_server.transport import FrameError, FrameParser, pid_alive
+from lsp_server.workspace import WorkspaceIndex
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +228,8 @@ class FimServer(LanguageServer):
         super().__init__("fim-lsp", __version__, protocol_cls=FimProtocol)
         self.sources = sources or SettingsSources()
         self.documents = DocumentStore()
-        self.service = CompletionService(Settings())
+        self.index = WorkspaceIndex()
+        self.service = CompletionService(Settings(), index=self.index)
         self._shown: set[str] = set()
         self._load_task: asyncio.Task[None] | None = None
         self._root: Path | None = None
@@ -345,6 +347,8 @@ class FimServer(LanguageServer):
         root = params.root_uri or (params.workspace_folders[0].uri if params.workspace_folders else None)
         fs_root = to_fs_path(root) if root else None
         self._root = Path(fs_root) if fs_root else None
+        folders = [to_fs_path(f.uri) for f in params.workspace_folders or []] or [fs_root]
+        self.index.set_roots([Path(f) for f in folders if f])  # the only files it may read
         self._apply_settings()
 
     def _apply_settings(self) -> bool:
@@ -448,6 +452,8 @@ class FimServer(LanguageServer):
 
     def did_open(self, doc: types.TextDocumentItem) -> None:
         self.documents.open(doc.uri, doc.text, doc.version, doc.language_id)
+        if self.settings.prompt.repo_context:
+            self.index.warm(doc.text, to_fs_path(doc.uri) or "")
 
     def did_change(self, params: types.DidChangeTextDocumentParams) -> None:
         uri = params.text_document.uri
@@ -504,7 +510,7 @@ class FimServer(LanguageServer):
         others = tuple((self._relative(d.uri), d.text) for d in reversed(self.documents.others(doc.uri))
                        if d.language_id == doc.language_id) if self.settings.prompt.extra_context else ()
         return CompletionQuery(doc, offset, self._relative(doc.uri), self._root.name if self._root else "",
-                               several, others)
+                               several, others, to_fs_path(doc.uri) or "")
 
     def _relative(self, uri: str) -> str:
         path = to_fs_path(uri)
@@ -666,6 +672,7 @@ class FimServer(LanguageServer):
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
         await self.service.shutdown()
+        self.index.close()
 
 
 def _pending_requests(protocol: JsonRPCProtocol) -> int:

@@ -22,6 +22,7 @@ LAYER = {
     "lsp_server.documents": "documents",
     "lsp_server.models": "models",
     "lsp_server.context": "context",
+    "lsp_server.workspace": "workspace",  # the one module that reads workspace files (a thread of its own)
     "lsp_server.postprocess": "postprocess",
     "lsp_server.engine": "engine",
     "lsp_server.pipeline": "pipeline",
@@ -48,6 +49,7 @@ MAY_USE: dict[str, set[str]] = {
     "documents": set(),
     "models": set(),
     "context": {"documents"},
+    "workspace": {"context"},
     "postprocess": set(),
     "engine": {"root", "config", "models", "context"},
     "pipeline": {"config", "context", "engine", "postprocess"},
@@ -60,13 +62,14 @@ MAY_USE: dict[str, set[str]] = {
     # joins the stages; each stage imports only the ones below it.
     "stats": {"engine"},
     "lifecycle": {"config", "engine", "worker"},
-    "run": {"config", "context", "engine", "pipeline", "postprocess", "query", "cache", "worker"},
+    "run": {"config", "context", "engine", "pipeline", "postprocess", "query", "cache", "worker", "workspace"},
     "background": {"engine", "postprocess", "query", "cache", "stats", "run", "lifecycle", "worker"},
     "service": {"config", "engine", "postprocess", "query", "cache", "stats", "run", "background", "lifecycle",
-                "worker"},
+                "worker", "workspace"},
     "completion": {"query", "service"},
     # The server reaches the completion feature through its entry point only.
-    "server": {"root", "config", "documents", "engine", "postprocess", "completion", "items", "transport"},
+    "server": {"root", "config", "documents", "engine", "postprocess", "completion", "items", "transport",
+               "workspace"},
     "handlers": {"server", "items"},
     "cli": set(LAYER.values()),
 }

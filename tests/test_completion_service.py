@@ -371,3 +371,31 @@ async def test_counts_are_written_on_the_event_loop() -> None:
     assert await _texts(service, _query("def f(x):\n    \n", 14)) == ["return x"]
     assert seen == [loop_thread] and service.stats.completed == 1  # counted before the answer
     await service.shutdown()
+
+
+async def test_repo_context_puts_the_imported_definitions_before_the_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from lsp_server.workspace import WorkspaceIndex
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg/__init__.py").write_text("")
+    (tmp_path / "pkg/util.py").write_text("def helper(x: int) -> str:\n    return str(x)\n")
+    app = tmp_path / "pkg/app.py"
+    text = "from .util import helper\n\ndef f(x):\n    \n"
+    seen: list[tuple] = []
+
+    class Seeing(ScriptedEngine):
+        def generate(self, job: GenerationJob, cancel: CancelToken) -> GenerationResult:
+            seen.append(job.prompt.extra)
+            return super().generate(job, cancel)
+
+    for on in (True, False):
+        index = WorkspaceIndex([tmp_path])
+        service = CompletionService(Settings.of(repo_context=on, prefetch=False), lambda _s: Seeing({}), index)
+        await service.load(lambda _m, _p: None)
+        query = CompletionQuery(Snapshot(app.as_uri(), text, 1, "python"), len(text) - 1, file=str(app))
+        await service.complete(query)
+        await service.shutdown()
+        index.close()
+    with_context, without = seen
+    assert [(c.path, c.text) for c in with_context] == [("pkg/util.py", "def helper(x: int) -> str:\n    ...")]
+    assert without == ()

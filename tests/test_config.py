@@ -24,6 +24,7 @@ FLAT_KEYS = {
     "maxTokens": "prompt", "timeBudgetMs": "prompt", "typingBudgetMs": "prompt",
     "prefixTokens": "prompt", "suffixTokens": "prompt", "multiline": "prompt",
     "extraContext": "prompt", "extraContextTokens": "prompt", "promptLayout": "prompt",
+    "repoContext": "prompt", "repoContextTokens": "prompt",
     "enabled": "serving", "disabledLanguages": "serving", "prefetch": "serving",
     "speculate": "serving", "suggestionCache": "serving",
 }  # fmt: skip

@@ -23,6 +23,7 @@ class CompletionQuery:
     repo: str = ""
     several: bool = False  # Invoked requests may get alternatives
     others: tuple[tuple[str, str], ...] = ()  # (path, text) of other open files, most relevant first
+    file: str = ""  # the document's file system path ("" when it has none)
 
     @property
     def uri(self) -> str:

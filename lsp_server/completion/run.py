@@ -22,17 +22,22 @@ from dataclasses import dataclass
 from lsp_server.completion.cache import SuggestionCache
 from lsp_server.completion.query import CompletionQuery
 from lsp_server.completion.worker import EngineWorker
-from lsp_server.config import Settings
+from lsp_server.config import PromptSettings, Settings
+from lsp_server.context.definitions import pack
 from lsp_server.context.types import ExtraChunk
 from lsp_server.context.window import Anchor, extra_chunks
 from lsp_server.engine import Engine, GenerationResult
 from lsp_server.engine.base import CancelToken
 from lsp_server.pipeline import job_for, prepare
 from lsp_server.postprocess import Suggestion
+from lsp_server.workspace import WorkspaceIndex
 
 # Called on the event loop with a run's result and its time on the worker (seconds), whether
 # or not anyone still awaits it.
 Record = Callable[[GenerationResult, float], None]
+# How long a run waits for the workspace index to summarize modules its buffer imports (only
+# the first run after a file opens, when `WorkspaceIndex.warm` has not finished).
+INDEX_WAIT_S = 0.25
 
 
 @dataclass
@@ -44,9 +49,10 @@ class Partial:
 
 
 class Runner:
-    def __init__(self, worker: EngineWorker, cache: SuggestionCache) -> None:
+    def __init__(self, worker: EngineWorker, cache: SuggestionCache, index: WorkspaceIndex | None = None) -> None:
         self._worker = worker
         self._cache = cache
+        self._index = index
         self._anchors: dict[str, Anchor] = {}  # the worker thread's alone (module docstring)
 
     async def run(
@@ -86,10 +92,8 @@ class Runner:
         partial: Partial | None,
     ) -> tuple[GenerationResult, Suggestion | None]:
         """On the worker thread: the pipeline's stages, once."""
-        extra: tuple[ExtraChunk, ...] = ()
         shape = settings.prompt
-        if shape.extra_context and query.others and shape.extra_context_tokens:
-            extra = extra_chunks(list(query.others), shape.extra_context_tokens, engine.count_tokens)
+        extra = self._context(shape, query, engine.count_tokens)
         uri = query.uri
         prepared, anchor = prepare(query.snapshot.text, query.offset, shape, engine.count_tokens,
                                    self._anchors.get(uri), query.path, query.repo, query.snapshot.language_id,
@@ -106,6 +110,18 @@ class Runner:
         if result.stop_reason == "cancelled":
             return result, None
         return result, prepared.finish(result.text, result.stop_reason)
+
+    def _context(self, shape: PromptSettings, query: CompletionQuery, count: Callable[[str], int]) -> tuple[ExtraChunk, ...]:
+        """Repository context, the sources that change least often first (the prompt puts it
+        before the file's own text, so typing re-evaluates none of it): the definitions the
+        buffer imports from the workspace, then the heads of other open buffers."""
+        chunks: tuple[ExtraChunk, ...] = ()
+        if shape.repo_context and shape.repo_context_tokens and self._index is not None and query.file:
+            found = self._index.definitions(query.snapshot.text, query.file, INDEX_WAIT_S)
+            chunks += pack(found, shape.repo_context_tokens, count)
+        if shape.extra_context and query.others and shape.extra_context_tokens:
+            chunks += extra_chunks(list(query.others), shape.extra_context_tokens, count)
+        return chunks
 
 
 def alternatives(found: Suggestion | None, several: bool) -> list[Suggestion]:

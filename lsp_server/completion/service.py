@@ -29,15 +29,17 @@ from lsp_server.config import EngineSettings, Settings
 from lsp_server.engine import Engine, EngineError, EngineInfo, create_engine
 from lsp_server.engine.base import ProgressCallback
 from lsp_server.postprocess import Suggestion
+from lsp_server.workspace import WorkspaceIndex
 
 
 class CompletionService:
-    def __init__(self, settings: Settings, engine_factory: Callable[[EngineSettings], Engine] = create_engine) -> None:
+    def __init__(self, settings: Settings, engine_factory: Callable[[EngineSettings], Engine] = create_engine,
+                 index: WorkspaceIndex | None = None) -> None:
         self._worker = EngineWorker(threads=1)  # one thread: a llama.cpp context is not thread-safe
         self._host = EngineHost(settings, engine_factory, self._worker)
         self._cache = SuggestionCache()
         self._stats = Stats()
-        self._runner = Runner(self._worker, self._cache)
+        self._runner = Runner(self._worker, self._cache, index)
         self._background = BackgroundWork(self._host, self._runner, self._worker, self._cache, self._stats)
         self._started = time.monotonic()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -97,3 +98,34 @@ async def loading_client(request: pytest.FixtureRequest, lsp_client: LanguageCli
     yield lsp_client
     if lsp_client._server is not None and lsp_client._server.returncode is None:
         await lsp_client.shutdown_session()
+
+
+# A workspace folder whose shapes/geometry.py defines what test_repo_context's files import.
+REPO_GEOMETRY = '''def area_of_circle(radius: float, *, precision: int = 2) -> float:
+    """The area of a circle, rounded to ``precision`` digits."""
+    return round(3.14159 * radius * radius, precision)
+'''
+
+
+@pytest.fixture
+def repo_workspace(tmp_path: Path) -> Path:
+    (tmp_path / "shapes").mkdir()
+    (tmp_path / "shapes" / "__init__.py").write_text("")
+    (tmp_path / "shapes" / "geometry.py").write_text(REPO_GEOMETRY)
+    return tmp_path
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=server_command(), server_env=SERVER_ENV))
+async def repo_client(lsp_client: LanguageClient, repo_workspace: Path) -> AsyncIterator[LanguageClient]:
+    record_statuses(lsp_client)
+    await lsp_client.initialize_session(types.InitializeParams(
+        capabilities=client_capabilities("visual_studio_code"),
+        root_uri=repo_workspace.as_uri(),
+        workspace_folders=[types.WorkspaceFolder(repo_workspace.as_uri(), repo_workspace.name)],
+        initialization_options={**SETTINGS, "repoContext": True, "prefetch": False, "speculate": False},
+    ))  # fmt: skip
+    assert (await wait_state(lsp_client))["state"] == "ready"
+    yield lsp_client
+    await lsp_client.shutdown_session()
+
+
