@@ -124,3 +124,17 @@ def test_a_5mb_file_costs_what_a_window_costs() -> None:
     count = CountingWords()
     build_prompt(text, len(text) - 10, PromptBudget(384, 128), count, anchor)
     assert count.chars < WORK
+
+
+def test_a_dense_minified_line_still_fills_its_window() -> None:
+    """Two characters per token (minified code): the window cut from a 200,000-character line
+    holds nearly its budget, wherever the line ends (a coarse step once left 167 of 384)."""
+    from lsp_server.context.window import _head, _tail
+
+    def dense(s: str) -> int:
+        return len(s) // 2
+
+    line = "".join(f"f{i}(x);" for i in range(30_000))
+    for end in range(200_000, 201_000, 37):
+        tail, head = _tail(line[:end], 384, dense), _head(line[end - 200_000 : end], 384, dense)
+        assert 0.85 * 384 < dense(tail) <= 384 and 0.85 * 384 < dense(head) <= 384

@@ -129,24 +129,42 @@ def build_prompt(
     return prompt, anchor
 
 
+# Steps of the cut in an over-long line, in characters per token of budget: fine enough that the
+# window is nearly full (dense minified text packs 2-3 characters per token, so a step of 1/8
+# of the character bound left a 384-token window with 167), coarse enough that typing at the
+# line's end moves the cut (and re-evaluates the window) only every few dozen characters.
+FINE_STEPS = 64
+GALLOP = 8  # fine steps per coarse step while searching
+
+
 def _tail(text: str, budget: int, count: TokenCounter) -> str:
     """The longest end of ``text`` within budget that starts at a multiple of a fixed step from
     its start, so it changes only every step characters while the user types at its end."""
-    step = max(1, budget * MAX_TOKEN_CHARS // 8)
+    fine = max(1, budget * MAX_TOKEN_CHARS // FINE_STEPS)
     cut = max(0, len(text) - budget * MAX_TOKEN_CHARS)
-    cut = -(-cut // step) * step
-    while cut < len(text) and count(text[cut:]) > budget:
-        cut += step
+    cut = -(-cut // fine) * fine
+    over: int | None = None  # the last cut found over budget
+    while cut < len(text) and count(text[cut:]) > budget:  # coarse steps, then fine ones after
+        over, cut = cut, cut + fine * GALLOP
+    if over is not None:
+        cut = over + fine
+        while cut < len(text) and count(text[cut:]) > budget:
+            cut += fine
     return text[cut:]
 
 
 def _head(text: str, budget: int, count: TokenCounter) -> str:
     """The longest start of ``text`` within budget, to a step of characters."""
-    step = max(1, budget * MAX_TOKEN_CHARS // 8)
+    fine = max(1, budget * MAX_TOKEN_CHARS // FINE_STEPS)
     end = min(len(text), budget * MAX_TOKEN_CHARS)
+    over: int | None = None  # the last end found over budget
     while end > 0 and count(text[:end]) > budget:
-        end = max(0, end - step)
-    return text[:end]
+        over, end = end, end - fine * GALLOP
+    if over is not None:
+        end = over - fine
+        while end > 0 and count(text[:end]) > budget:
+            end -= fine
+    return text[: max(0, end)]
 
 
 def extra_chunks(
