@@ -68,6 +68,7 @@ class LlamaServer:
         cmd = [
             str(self.binary), "-m", str(MODEL), "--host", "127.0.0.1", "--port", str(self.port),
             "-t", "2", "--parallel", str(SLOTS), "-c", str(CTX), "--no-webui",
+            "--metrics",  # /metrics: the tests count generated tokens with it
         ]  # fmt: skip
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(

@@ -14,6 +14,7 @@ from lsp_server.context.templates import ModelHints
 from lsp_server.context.types import Prompt
 from lsp_server.doctor import check
 from lsp_server.engine.base import CancelToken, EngineError, GenerationJob
+from lsp_server.engine.remote import gate as gate_module
 from lsp_server.engine.remote.base import resolve_template
 from lsp_server.engine.remote.gate import ProblemGate
 from lsp_server.engine.remote.ollama import OllamaEngine
@@ -62,12 +63,28 @@ def test_resolve_template_prefers_the_setting_and_explains_unknowns() -> None:
     assert "qwen" in err.value.hint
 
 
-def test_gate_reports_an_outage_once_and_logs_recovery(caplog: pytest.LogCaptureFixture) -> None:
+class _Clock:
+    """A clock the test moves by hand, in place of the gate's ``time`` module."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_gate_reports_an_outage_once_and_logs_recovery(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = _Clock()  # no sleeps, and a busy CPU cannot let the probe interval pass unseen
+    monkeypatch.setattr(gate_module, "time", clock)
     gate = ProblemGate("engine", first_probe_s=0.05, max_probe_s=0.05)
     with pytest.raises(EngineDown):
         gate.failed(EngineDown("refused"))
     assert not gate.may_try()  # no connect attempt per keystroke
-    time.sleep(0.06)
+    clock.now += 0.04
+    assert not gate.may_try()
+    clock.now += 0.02
     assert gate.may_try()
     gate.failed(EngineDown("dropped the connection"))  # another symptom, same outage: quiet
     with caplog.at_level(logging.INFO, logger="lsp_server.engine.remote.gate"):
@@ -151,7 +168,7 @@ def test_engine_down_one_error_then_quiet_then_recovery(caplog: pytest.LogCaptur
         assert {(r.text, r.stop_reason) for r in quiet} == {("", "error")}
         server.start()  # same port
         with caplog.at_level(logging.INFO, logger="lsp_server.engine.remote.gate"):
-            result = _until_text(lambda: engine.generate(job, CancelToken()).text, timeout_s=5)
+            result = _until_text(lambda: engine.generate(job, CancelToken()).text, timeout_s=30)
         assert result == "return a + b"
         assert "working again" in caplog.text
     finally:
@@ -183,51 +200,80 @@ def _until_text(produce: object, timeout_s: float) -> str:
     raise AssertionError("no completion before the timeout")
 
 
+def _cancel_once_streaming(server: ReplayServer, cancel: CancelToken) -> None:
+    """Cancel from another thread as soon as the server has the request (as an editor would)."""
+    streams = len(server.streams)
+
+    def run() -> None:
+        until = time.monotonic() + 30  # only guards a request that never comes
+        while len(server.streams) == streams and time.monotonic() < until:
+            time.sleep(0.01)
+        cancel.cancel()
+
+    threading.Thread(target=run, daemon=True).start()
+
+
 def test_cancel_while_waiting_for_the_first_token() -> None:
-    """A read blocked on a slow server (long prompt processing) still ends at once on cancel."""
+    """A read blocked on a slow server (long prompt processing) ends on cancel or deadline.
+
+    The server's first line would come 20 s after the request (within the 30 s read timeout):
+    the client must hang up while the server has sent nothing, not read the first line and then
+    notice. No wall-clock bound: the server's own log says when the client went away.
+    """
+    completions = "/v1/completions"
     routes = _openai_routes()
-    routes[("POST", "/v1/completions")] = recorded("openai/completions.sse", delay_s=2.0)
+    routes[("POST", completions)] = recorded("openai/completions.sse", delay_s=20.0)
     server = ReplayServer(routes).start()
     engine = OpenAIEngine(EngineSettings(backend="openai", url=server.url))
     try:
         engine.load(lambda *_: None)
         cancel = CancelToken()
-        threading.Timer(0.1, cancel.cancel).start()
-        started = time.monotonic()
+        _cancel_once_streaming(server, cancel)
         result = engine.generate(GenerationJob(prompt=PROMPT, max_tokens=4), cancel)
         assert (result.text, result.stop_reason) == ("", "cancelled")
-        assert time.monotonic() - started < 0.5
-        deadline_job = GenerationJob(prompt=PROMPT, max_tokens=4, deadline=time.monotonic() + 0.2)
+        waiting = server.last_stream(completions).wait_ended()
+        assert waiting.hung_up and waiting.sent == 0, waiting
+
+        deadline_job = GenerationJob(prompt=PROMPT, max_tokens=4, deadline=time.monotonic() + 1.0)
         timed = engine.generate(deadline_job, CancelToken())
-        assert timed.stop_reason == "deadline"
-        assert time.monotonic() - started < 1.0
+        assert (timed.text, timed.stop_reason) == ("", "deadline")
+        assert len(server.streams) == 2, "the deadline request never reached the server"
+        waiting = server.last_stream(completions).wait_ended()
+        assert waiting.hung_up and waiting.sent == 0, waiting
     finally:
         server.stop()
         engine.close()
 
 
 def test_time_budget_starts_with_the_first_text() -> None:
-    """A slow prompt (first line after 0.4 s) still yields text; the budget then cuts the rest."""
+    """A slow prompt still yields text; the budget then cuts the rest of a long stream.
+
+    The first line comes after 2 s, twice the 1 s budget: a budget counted from the request
+    would end it with no text. The 200 lines then come 0.05 s apart (10 s in all): the budget must
+    cut them, and the server must see the client hang up before the last line.
+    """
+    generate = "/api/generate"
     routes = {
         ("GET", "/api/version"): recorded("ollama/version.json"),
         ("POST", "/api/show"): recorded("ollama/show_qwen_coder.json"),
-        ("POST", "/api/generate"): recorded("ollama/generate_long.ndjson", delay_s=0.4),
+        ("POST", generate): recorded(
+            "ollama/generate_long.ndjson", delay_s=0.05, first_delay_s=2.0
+        ),
     }
     server = ReplayServer(routes).start()
     engine = OllamaEngine(
         EngineSettings(backend="ollama", url=server.url, remote_model="qwen2.5-coder:1.5b-base")
     )
     try:
-        started = time.monotonic()
         result = engine.generate(
-            GenerationJob(prompt=PROMPT, max_tokens=800, time_budget_s=0.6), CancelToken()
+            GenerationJob(prompt=PROMPT, max_tokens=800, time_budget_s=1.0), CancelToken()
         )
-        elapsed = time.monotonic() - started
         assert result.stop_reason == "deadline"
-        assert result.text == "    x0 = 0\n    x1 = 1\n", (
-            result.text
-        )  # lines at 0.4 s and 0.8 s; cut at 1.0 s
-        assert 0.9 < elapsed < 1.3
+        # More than the first line: the budget runs after it (20 lines due; 2 is a wide margin).
+        assert result.text.startswith("    x0 = 0\n    x1 = 1\n"), result.text
+        stream = server.last_stream(generate).wait_ended()
+        assert stream.hung_up and 2 <= stream.sent < stream.lines, stream
+        assert result.text.count("\n") < stream.lines
     finally:
         server.stop()
         engine.close()
