@@ -41,6 +41,7 @@ MAX_HOPS = 2  # re-exports followed (``from .a import X`` in a package's __init_
 @dataclass(frozen=True)
 class _Entry:
     path: Path
+    relative: str  # the path a prompt shows: relative to its workspace folder
     stamp: tuple[int, int]  # (mtime_ns, size) when read
     summary: ModuleSummary
     checked: float  # monotonic time of the last stat
@@ -136,7 +137,7 @@ class WorkspaceIndex:
     def _lookup(self, entry: _Entry, name: str, n: int, deadline: float, hops: int) -> Definition | None:
         stub = entry.summary.stubs.get(name)
         if stub is not None:
-            return Definition(self._relative(entry.path), name, stub, n)
+            return Definition(entry.relative, name, stub, n)
         origin = entry.summary.imports.get(name)
         if origin is None or hops <= 0:
             return None
@@ -238,9 +239,10 @@ class WorkspaceIndex:
             with self._lock:
                 old = self._entries.get(path)
             if old is not None and old.stamp == stamp:
-                entry = _Entry(path, stamp, old.summary, time.monotonic())
+                entry = _Entry(path, old.relative, stamp, old.summary, time.monotonic())
             else:
-                entry = _Entry(path, stamp, summarize(self._text(path, st.st_size)), time.monotonic())
+                summary = summarize(self._text(path, st.st_size))
+                entry = _Entry(path, self._relative(path), stamp, summary, time.monotonic())
         except _Skip as why:
             self._skip(path, str(why))
             return None

@@ -109,10 +109,9 @@ def _doc_line(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, inden
     return [f'{indent}"""{first}"""']
 
 
-def _function_stub(node: ast.FunctionDef | ast.AsyncFunctionDef, indent: str = "") -> str:
+def _function_stub(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
     """Signature, docstring line and ``...``: what a caller needs."""
-    inner = indent + "    "
-    return "\n".join([indent + _signature(node), *_doc_line(node, inner), f"{inner}..."])
+    return "\n".join([_signature(node), *_doc_line(node, "    "), "    ..."])
 
 
 def _class_stub(node: ast.ClassDef, lines: list[str]) -> str:
@@ -182,7 +181,7 @@ def uses(text: str, imports: Iterable[Imported]) -> dict[str, int]:
 
 def _is_import(line: str) -> bool:
     stripped = line.lstrip()
-    return stripped.startswith(("import ", "from ")) and " import" in stripped or stripped.startswith("import ")
+    return stripped.startswith("import ") or (stripped.startswith("from ") and " import" in stripped)
 
 
 def pack(definitions: list[Definition], budget: int, count: Callable[[str], int]) -> tuple[ExtraChunk, ...]:
