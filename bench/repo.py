@@ -6,8 +6,10 @@ the server's root folder), and each system, one server process each, is asked th
 the same order: the target file opened, one Invoked inline completion at the cursor, closed.
 Only the suggestion's first line is compared with the hidden line.
 
-Systems: ``file-only`` (no context beyond the file), ``repo-context`` (the server looks up the
-definitions on disk itself), ``open-extra`` (the defining modules opened first, extraContext on).
+Systems: ``file-only`` (no context beyond the file's prefix and suffix windows), ``imports`` (the
+file's own import lines before its prefix window, importContextTokens 128), ``repo-context`` (the
+server looks up the definitions on disk itself), ``open-extra`` (the defining modules opened
+first, extraContext on).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -52,9 +54,10 @@ class System:
 
 
 SYSTEMS = {s.name: s for s in (
-    System("file-only", {"repoContext": False, "extraContext": False}, False),
-    System("repo-context", {"repoContext": True}, False),
-    System("open-extra", {"extraContext": True, "repoContext": False}, True),
+    System("file-only", {"repoContext": False, "extraContext": False, "importContextTokens": 0}, False),
+    System("imports", {"repoContext": False, "extraContext": False, "importContextTokens": 128}, False),
+    System("repo-context", {"repoContext": True, "importContextTokens": 0}, False),
+    System("open-extra", {"extraContext": True, "repoContext": False, "importContextTokens": 0}, True),
 )}  # fmt: skip
 
 
@@ -202,7 +205,8 @@ async def ask(
 
 
 async def run_system(system: System, tasks: list[RepoTask], sources: dict[str, str], ws: Path, command: list[str],
-                     extra: dict[str, Any], out_dir: Path, log: Log) -> list[dict[str, Any]]:  # fmt: skip
+                     extra: dict[str, Any], out_dir: Path, log: Log,
+                     state: str = "auto-indent") -> list[dict[str, Any]]:  # fmt: skip
     settings = {**system.settings, **extra}
     server = FimLspServer([*command, "--log-file", str(out_dir / f"fim-lsp-{system.name}.log")], settings,
                           out_dir / f"fim-lsp-{system.name}.stderr", root=ws)  # fmt: skip
@@ -223,7 +227,7 @@ async def run_system(system: System, tasks: list[RepoTask], sources: dict[str, s
         )
         matched = 0
         for i, task in enumerate(tasks, 1):
-            text, offset = task.view(sources[task.path])
+            text, offset = task.view(sources[task.path], state)
             opened = []
             if system.open_defining:
                 for d in task.defining:
@@ -286,11 +290,25 @@ def list_tasks(sel: repotasks.Selection) -> str:
 def humaneval_context(data: Path, seed: int) -> str:
     """How many HumanEval-infilling buffers (every split and editor state of the selection the
     quality part asks) get any repository context: each is written into a workspace folder of its
-    own, as a user's file would be, and the server's index is asked what it imports from there."""
+    own, as a user's file would be, and the server's index is asked what it imports from there.
+    Also how many prompts gain import lines (the ``imports`` system's importContextTokens, the
+    default windows), counted with the default preset's tokenizer (loaded vocabulary-only)."""
+    import llama_cpp
+
     from bench.tasks import SPLITS, load_split, select_per_problem, states_for
+    from lsp_server.config import PromptSettings, Settings
+    from lsp_server.models import resolve
+    from lsp_server.pipeline import prepare
     from lsp_server.workspace import WorkspaceIndex
 
-    asked = with_context = 0
+    llm = llama_cpp.Llama(str(resolve(Settings().engine.model)), vocab_only=True, verbose=False)
+
+    def count(text: str) -> int:
+        return len(llm.tokenize(text.encode(), add_bos=False, special=False))
+
+    plain = PromptSettings()
+    headed = replace(plain, import_context_tokens=SYSTEMS["imports"].settings["importContextTokens"])
+    asked = with_context = with_imports = 0
     with tempfile.TemporaryDirectory(prefix="fim-repo-he-") as tmp:
         ws = Path(tmp)
         index = WorkspaceIndex([ws])
@@ -302,8 +320,12 @@ def humaneval_context(data: Path, seed: int) -> str:
                     path.write_text(view.text, encoding="utf-8")
                     asked += 1
                     with_context += bool(index.definitions(view.text, str(path), 1.0))
+                    before, _ = prepare(view.text, view.offset, plain, count, language="python")
+                    after, _ = prepare(view.text, view.offset, headed, count, language="python")
+                    with_imports += after.prompt != before.prompt
         index.close()
-    return f"HumanEval-infilling: {with_context} of {asked} buffers get repository context"
+    return (f"HumanEval-infilling: {with_context} of {asked} buffers get repository context; "
+            f"{with_imports} prompts gain import lines")  # fmt: skip
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -313,6 +335,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--n", type=int, default=repotasks.DEFAULT_N, help="tasks (default: %(default)s)"
     )
     ap.add_argument("--seed", type=int, default=repotasks.DEFAULT_SEED)
+    ap.add_argument("--state", default="auto-indent", choices=repotasks.STATES,
+                    help="editor state: the cursor after the indentation (default), at column 0, typed up to "
+                         "the first cross-file name, or two characters into it")  # fmt: skip
     ap.add_argument(
         "--systems", default=",".join(SYSTEMS), help="comma list of: " + ", ".join(SYSTEMS)
     )
@@ -364,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     meta: dict[str, Any] = {
         "command": "python -m bench.repo " + " ".join(sys.argv[1:] if argv is None else argv),
         "started": started.isoformat(timespec="seconds"), **git_commit(), "loadavg_start": os.getloadavg(),
-        "n": args.n, "seed": args.seed, "site_packages": str(site),
+        "n": args.n, "seed": args.seed, "state": args.state, "site_packages": str(site),
         "systems": {s: {"settings": {**SYSTEMS[s].settings, **extra}, "open_defining": SYSTEMS[s].open_defining}
                     for s in systems},
     }  # fmt: skip
@@ -377,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{len(sel.tasks)} tasks from {len(packages)} packages; workspace {ws}")
         for name in systems:
             rows[name] = asyncio.run(run_system(SYSTEMS[name], sel.tasks, sources, ws, [args.fim_lsp], extra,
-                                                out_dir, log))  # fmt: skip
+                                                out_dir, log, args.state))  # fmt: skip
     meta.update(wall_s=time.monotonic() - log.t0, loadavg_end=os.getloadavg())
     summaries = {name: summary(rs) for name, rs in rows.items()}
     record = {"meta": meta, "packages": package_versions(packages), "notes": sel.notes, "files": files,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import random
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +26,9 @@ PACKAGES = ("anyio", "attr", "cattrs", "click", "dateutil", "diskcache", "filelo
             "markupsafe", "packaging", "pathspec", "platformdirs", "pluggy", "psutil", "_pytest",
             "pygls", "pygments", "pyparsing", "pytest_lsp", "tqdm")  # fmt: skip
 DEFAULT_N = 80
+# Editor states a task is asked in: the cursor after the line's indentation (the default), at
+# column 0 of the emptied line, typed up to the line's first cross-file name, two characters into it.
+STATES = ("auto-indent", "column0", "before-name", "mid-name")
 DEFAULT_SEED = 20261129
 PER_PACKAGE = 4
 MAX_LINE_CHARS = 160
@@ -51,9 +55,9 @@ class RepoTask:
     names: tuple[str, ...]  # the cross-file names the line uses, as written: "Frame", "nodes.Name"
     defining: tuple[str, ...] = field(default=())  # the package's files those names come from
 
-    def view(self, source: str) -> tuple[str, int]:
-        """The auto-indent editor state: the buffer without the hidden line's text, and the
-        cursor after its indentation."""
+    def view(self, source: str, state: str = "auto-indent") -> tuple[str, int]:
+        """The buffer and cursor of an editor state (`STATES`), the hidden line's text removed
+        from the cursor on; everything else of the file intact."""
         start, end = line_span(source, self.line)
         if (
             source[start:end] != self.indent + self.hidden
@@ -61,7 +65,17 @@ class RepoTask:
         ):
             raise ValueError(f"{self.task_id}: the file is not the one the task was taken from")
         after = source[end + 1 :] if end < len(source) else ""
-        return source[:start] + self.indent + "\n" + after, start + len(self.indent)
+        typed = {"auto-indent": self.indent, "column0": ""}.get(state)
+        if typed is None:
+            if state not in STATES:
+                raise ValueError(f"unknown editor state {state!r}; known: {', '.join(STATES)}")
+            typed = self.indent + self.hidden[: self.name_column() + (2 if state == "mid-name" else 0)]
+        return source[:start] + typed + "\n" + after, start + len(typed)
+
+    def name_column(self) -> int:
+        """Where the line's first cross-file name starts (0 when it cannot be found)."""
+        found = [m.start() for n in self.names if (m := re.search(rf"(?<![\w.]){re.escape(n)}(?!\w)", self.hidden))]
+        return min(found, default=0)
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -175,13 +175,17 @@ async def run_system(sut: SystemUnderTest[Usage], work: Workload, log: Log) -> S
 
 
 async def cold_start(sut: SystemUnderTest[Any], work: Workload) -> float:
-    """Spawn -> the first suggestion, asked at the first trace's cursor (else the first task's);
-    a server still loading may answer with nothing, so ask again until a suggestion comes."""
+    """Spawn -> the first suggestion, asked at the first trace's cursor (else the first task's,
+    else the first real-code hole's); a server still loading may answer with nothing, so ask
+    again until a suggestion comes."""
     client = sut.client()
     if work.traces:
         text, off = work.traces[0].initial_text, work.traces[0].cursor
+    elif any(work.tasks.values()):
+        text, off = next(ts for ts in work.tasks.values() if ts)[0].editor_text()
     else:
-        text, off = next(iter(work.tasks.values()))[0].editor_text()
+        view = work.holes[0].view("column0")
+        text, off = view.text, view.offset
     uri = "file:///bench/cold/start.py"
     client.completer.open(uri, text)
     while time.monotonic() - sut.spawned_at < 900:

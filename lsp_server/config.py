@@ -74,6 +74,9 @@ class PromptSettings:
     # Stubs of what the buffer imports from other workspace modules (context/definitions.py).
     repo_context: bool = False
     repo_context_tokens: int = 256
+    # The file's own import lines before a prefix window that starts below them (0: off); on
+    # the repository-level set they named the right cross-file names more often (bench/README.md).
+    import_context_tokens: int = 128
     prompt_layout: str = "anchored"  # anchored: cursor-line text after the FIM middle token; psm
 
 
@@ -156,6 +159,7 @@ _MINIMUM: dict[str, int] = {
     "suffix_tokens": 0,
     "extra_context_tokens": 0,
     "repo_context_tokens": 0,
+    "import_context_tokens": 0,
 }
 
 

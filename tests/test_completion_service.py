@@ -294,7 +294,8 @@ async def test_a_prompt_over_the_servers_request_share_is_warned_at_load(caplog:
         def load(self, progress):  # type: ignore[no-untyped-def]
             return EngineInfo("remote", "none", "qwen", Capabilities(local=False), request_tokens=512)
 
-    for prefix, warned in ((256, False), (384, True)):  # 256 + 128 + 96 fits 512; 384 + 128 + 96 does not
+    # prefix + suffix (128) + maxTokens (96) + importContextTokens (128): 480 fits 512, 736 does not
+    for prefix, warned in ((128, False), (384, True)):
         caplog.clear()
         service = await _service(SlotEngine({}), prefix_tokens=prefix)
         assert ("a request may need" in caplog.text) == warned

@@ -24,7 +24,7 @@ FLAT_KEYS = {
     "maxTokens": "prompt", "timeBudgetMs": "prompt", "typingBudgetMs": "prompt",
     "prefixTokens": "prompt", "suffixTokens": "prompt", "multiline": "prompt",
     "extraContext": "prompt", "extraContextTokens": "prompt", "promptLayout": "prompt",
-    "repoContext": "prompt", "repoContextTokens": "prompt",
+    "repoContext": "prompt", "repoContextTokens": "prompt", "importContextTokens": "prompt",
     "enabled": "serving", "disabledLanguages": "serving", "prefetch": "serving",
     "speculate": "serving", "suggestionCache": "serving",
 }  # fmt: skip

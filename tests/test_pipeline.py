@@ -119,3 +119,13 @@ def test_the_budget_may_not_end_a_suggestion_right_after_an_opener() -> None:
     assert p.may_end("ps:\n        print(op)\n")
     assert p.may_end("ps")  # no line is complete: nothing to judge
     assert job_for(p).may_end == p.may_end
+
+
+def test_import_lines_come_before_a_window_that_starts_below_them() -> None:
+    head = "import os\nfrom .shapes import Circle\n\n\n"
+    text = head + "def area(c):\n" + "    x = Circle(1)\n" * 60 + "    \n"
+    words = lambda s: len(s.split())  # noqa: E731
+    on, _ = prepare(text, len(text) - 1, PromptSettings(prefix_tokens=40, import_context_tokens=10), words)
+    off, _ = prepare(text, len(text) - 1, PromptSettings(prefix_tokens=40, import_context_tokens=0), words)
+    assert "import" not in off.prompt.prefix  # the window alone starts far below the imports
+    assert on.prompt.prefix == "import os\nfrom .shapes import Circle\n\n\n" + off.prompt.prefix

@@ -147,6 +147,16 @@ def test_view_is_the_auto_indent_state(tmp_path: Path) -> None:
         task.view(CORE.replace("other = M(y)", "other = M(z)"))
 
 
+def test_view_in_the_other_editor_states(tmp_path: Path) -> None:
+    task = core_tasks(tmp_path)[line_of("other = M(y)")]
+    before, _, after = CORE.partition("    other = M(y)\n")
+    for state, typed in (("column0", ""), ("before-name", "    other = "), ("mid-name", "    other = M(")):
+        text, offset = task.view(CORE, state)
+        assert (text, offset) == (before + typed + "\n" + after, len(before) + len(typed)), state
+    with pytest.raises(ValueError, match="unknown editor state"):
+        task.view(CORE, "sideways")
+
+
 def test_selection_is_seeded_spread_and_capped(tmp_path: Path) -> None:
     site = tmp_path / "site"
     for name in ("pkga", "pkgb", "pkgc"):

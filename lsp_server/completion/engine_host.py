@@ -88,6 +88,7 @@ def _warn_if_window_too_big(info: EngineInfo, prompt: PromptSettings) -> None:
     need = prompt.prefix_tokens + prompt.suffix_tokens + prompt.max_tokens
     need += prompt.extra_context_tokens if prompt.extra_context else 0
     need += prompt.repo_context_tokens if prompt.repo_context else 0
+    need += prompt.import_context_tokens
     if info.request_tokens and need > info.request_tokens:
         log.warning(
             "llama-server slots hold %d tokens but a request may need %d; raise -c on the "

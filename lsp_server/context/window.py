@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
+from lsp_server.context.header import SCAN_LINES, import_header
 from lsp_server.context.types import ExtraChunk, Prompt
 from lsp_server.documents import line_of, line_starts
 
@@ -31,6 +32,7 @@ class PromptBudget:
     prefix_tokens: int = 384
     suffix_tokens: int = 128
     extra_tokens: int = 0
+    import_tokens: int = 0  # the file's import statements above the window (context/header.py)
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,9 @@ def build_prompt(
             anchor = Anchor(cursor_line, cursor_line)
             middle = _tail(middle, budget.prefix_tokens, count)
     prefix = text[starts[anchor.start_line] : starts[anchor.line]]
+    if budget.import_tokens and anchor.start_line:
+        above = [_line(text, starts, i) for i in range(min(anchor.start_line, SCAN_LINES))]
+        prefix = import_header(above, language_id, budget.import_tokens, count) + prefix
     suffix = text[offset : _suffix_end(text, starts, offset, budget.suffix_tokens, count)]
     prompt = Prompt(prefix, suffix, middle, path, repo, language_id, extra)
     return prompt, anchor

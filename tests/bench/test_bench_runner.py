@@ -172,6 +172,13 @@ def test_parts_switched_off_are_not_asked() -> None:
     assert res.typing == {} and res.quality == [] and res.realcode is None and res.notes == ["the end"]
 
 
+def test_the_real_code_set_alone_starts_cold_at_its_first_hole() -> None:
+    sut = FakeSystem()
+    res = asyncio.run(run_system(sut, Workload([], {}, [_hole()], typing=False, quality=False), lambda _: None))
+    assert sut.events == ["start", "client", "client closed", "client", "client closed", "ending", "stop"]
+    assert res.realcode is not None and len(res.realcode) == len(HOLE_STATES)
+
+
 def test_the_system_is_stopped_when_a_part_fails() -> None:
     sut = FakeSystem(fail=True)
     with pytest.raises(RuntimeError, match="no answer"):

@@ -100,6 +100,17 @@ async def loading_client(request: pytest.FixtureRequest, lsp_client: LanguageCli
         await lsp_client.shutdown_session()
 
 
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=server_command(), server_env=SERVER_ENV))
+async def quiet_client(lsp_client: LanguageClient) -> AsyncIterator[LanguageClient]:
+    """The tests' settings with the work ahead off (prefetch, speculation, the suggestion cache),
+    so that the server's counts of its last request are those of the request the test made."""
+    await start_as(lsp_client, client_capabilities("visual_studio_code"), None, prefetch=False, speculate=False,
+                   suggestionCache=False)  # fmt: skip
+    assert (await wait_state(lsp_client))["state"] == "ready"
+    yield lsp_client
+    await lsp_client.shutdown_session()
+
+
 # A workspace folder whose shapes/geometry.py defines what test_repo_context's files import.
 REPO_GEOMETRY = '''def area_of_circle(radius: float, *, precision: int = 2) -> float:
     """The area of a circle, rounded to ``precision`` digits."""

@@ -53,12 +53,13 @@ json_values = st.recursive(
 )
 SETTING_KEYS = ["enabled", "maxTokens", "timeBudgetMs", "typingBudgetMs", "prefixTokens", "suffixTokens",
                 "multiline", "disabledLanguages", "extraContext", "extraContextTokens", "repoContext",
-                "repoContextTokens", "prefetch",
+                "repoContextTokens", "importContextTokens", "prefetch",
                 "suggestionCache", "speculate", "promptLayout", "fimTemplate", "lookupDecoding", "nBatch"]
 GOOD = {"enabled": st.booleans(), "maxTokens": st.integers(1, 200), "prefixTokens": st.integers(0, 2**40),
         "suffixTokens": st.integers(0, 2**40), "multiline": st.sampled_from(["auto", "always", "never"]),
         "extraContext": st.booleans(), "extraContextTokens": st.integers(0, 2**40),
         "repoContext": st.booleans(), "repoContextTokens": st.integers(0, 2**40),
+        "importContextTokens": st.integers(0, 2**40),
         "promptLayout": st.sampled_from(["anchored", "psm"]), "prefetch": st.booleans(),
         "speculate": st.booleans(), "suggestionCache": st.booleans()}
 fim_settings = st.dictionaries(st.sampled_from(SETTING_KEYS), json_values, max_size=4) | st.fixed_dictionaries(
