@@ -91,8 +91,7 @@ def prepare(
     tail = ""
     if settings.multiline != "never":
         text, tail = open_line(text, offset)
-    budget = PromptBudget(settings.prefix_tokens, settings.suffix_tokens, settings.extra_context_tokens,
-                          settings.import_context_tokens)
+    budget = PromptBudget(settings.prefix_tokens, settings.suffix_tokens, settings.import_context_tokens)
     prompt, anchor = build_prompt(text, offset, budget, count, anchor, path, repo, language, extra)
     if settings.prompt_layout == "psm":  # the classic layout: the whole prefix before the suffix
         prompt = replace(prompt, prefix=prompt.prefix + prompt.middle, middle="")

@@ -31,7 +31,6 @@ MAX_TOKEN_CHARS = 16
 class PromptBudget:
     prefix_tokens: int = 384
     suffix_tokens: int = 128
-    extra_tokens: int = 0
     import_tokens: int = 0  # the file's import statements above the window (context/header.py)
 
 
