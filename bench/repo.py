@@ -20,7 +20,6 @@ import hashlib
 import importlib.metadata
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -70,15 +69,7 @@ def identifier_recall(names: tuple[str, ...] | list[str], line: str) -> float:
     after ``m.``."""
     if not names:
         return 0.0
-    return sum(_contains_name(name, line) for name in names) / len(names)
-
-
-def _contains_name(name: str, line: str) -> bool:
-    head, _, attr = name.partition(".")
-    pattern = rf"(?<![\w.]){re.escape(head)}"
-    if attr:
-        pattern += rf"\s*\.\s*{re.escape(attr)}"
-    return re.search(pattern + r"(?!\w)", line) is not None
+    return sum(repotasks.name_pattern(name).search(line) is not None for name in names) / len(names)
 
 
 def suggestion_first_line(view_text: str, offset: int, reply: Reply) -> str:

@@ -74,7 +74,7 @@ class RepoTask:
 
     def name_column(self) -> int:
         """Where the line's first cross-file name starts (0 when it cannot be found)."""
-        found = [m.start() for n in self.names if (m := re.search(rf"(?<![\w.]){re.escape(n)}(?!\w)", self.hidden))]
+        found = [m.start() for n in self.names if (m := name_pattern(n).search(self.hidden))]
         return min(found, default=0)
 
     def as_dict(self) -> dict:
@@ -85,6 +85,16 @@ class RepoTask:
 class Selection:
     tasks: list[RepoTask]
     notes: list[str]  # packages skipped, and why
+
+
+def name_pattern(name: str) -> re.Pattern[str]:
+    """``name`` as a whole identifier: ``Frame`` in ``Frame(x)``, not in ``Framework`` nor
+    ``self.Frame``; ``m.attr`` as ``attr`` right after ``m.``."""
+    head, _, attr = name.partition(".")
+    pattern = rf"(?<![\w.]){re.escape(head)}"
+    if attr:
+        pattern += rf"\s*\.\s*{re.escape(attr)}"
+    return re.compile(pattern + r"(?!\w)")
 
 
 def line_span(source: str, line: int) -> tuple[int, int]:
