@@ -8,6 +8,7 @@ import time
 from concurrent.futures import Future
 from typing import Any
 
+from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 
@@ -53,3 +54,13 @@ async def wait_state(client: LanguageClient, timeout: float = 120) -> dict[str, 
                 return status
         await asyncio.sleep(0.05)
     raise TimeoutError("the server never reported ready or error")
+
+
+async def invoked_run(client: LanguageClient, uri: str, position: types.Position) -> dict[str, Any]:
+    """Ask an Invoked inline completion at ``position``; the server's counts of its last model
+    run (``fimLsp/stats`` ``last``: nPrompt, nReused, ...)."""
+    await client.text_document_inline_completion_async(types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri), position=position,
+        context=types.InlineCompletionContext(types.InlineCompletionTriggerKind.Invoked)))  # fmt: skip
+    stats = plain(await client.protocol.send_request_async("fimLsp/stats", None))
+    return dict(stats["last"])

@@ -4,7 +4,7 @@ lines reach a prompt whose window starts far below them, and typing below keeps 
 from __future__ import annotations
 
 import pytest
-from lsp_helpers import plain
+from lsp_helpers import invoked_run
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -26,11 +26,8 @@ async def _ask(client: LanguageClient, uri: str, text: str, version: int = 1) ->
             types.VersionedTextDocumentIdentifier(version=version, uri=uri),
             [types.TextDocumentContentChangeWholeDocument(text)]))  # fmt: skip
     lines = text.split("\n")
-    await client.text_document_inline_completion_async(types.InlineCompletionParams(
-        text_document=types.TextDocumentIdentifier(uri), position=types.Position(len(lines) - 1, len(lines[-1])),
-        context=types.InlineCompletionContext(types.InlineCompletionTriggerKind.Invoked)))  # fmt: skip
-    stats = plain(await client.protocol.send_request_async("fimLsp/stats", None))
-    return {"prompt": int(stats["last"]["nPrompt"]), "reused": int(stats["last"]["nReused"])}
+    last = await invoked_run(client, uri, types.Position(len(lines) - 1, len(lines[-1])))
+    return {"prompt": int(last["nPrompt"]), "reused": int(last["nReused"])}
 
 
 async def test_import_lines_reach_the_prompt_and_stay_cached_while_typing(quiet_client: LanguageClient) -> None:

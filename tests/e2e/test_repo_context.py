@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lsp_helpers import plain
+from lsp_helpers import invoked_run
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -29,11 +29,7 @@ async def _prompt_tokens(client: LanguageClient, workspace: Path, module: str) -
     client.text_document_did_open(types.DidOpenTextDocumentParams(
         types.TextDocumentItem(path.as_uri(), "python", 1, text)))  # fmt: skip
     line = text.splitlines().index("    ")
-    await client.text_document_inline_completion_async(types.InlineCompletionParams(
-        text_document=types.TextDocumentIdentifier(path.as_uri()), position=types.Position(line, 4),
-        context=types.InlineCompletionContext(types.InlineCompletionTriggerKind.Invoked)))  # fmt: skip
-    stats = plain(await client.protocol.send_request_async("fimLsp/stats", None))
-    return int(stats["last"]["nPrompt"])
+    return int((await invoked_run(client, path.as_uri(), types.Position(line, 4)))["nPrompt"])
 
 
 async def test_the_imported_definition_reaches_the_prompt(repo_client: LanguageClient, repo_workspace: Path) -> None:
