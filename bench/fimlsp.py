@@ -30,6 +30,14 @@ class Suggestion:
         return apply_edit(doc, self.start, self.end, self.text)
 
 
+def run_between(before: dict | None, after: dict | None) -> dict[str, Any]:
+    """The server's ``last`` model run when exactly one finished between two `FimLspServer.stats`
+    reads (none: the answer came from memory), else {}."""
+    if not before or not after or not isinstance(after.get("last"), dict):
+        return {}
+    return after["last"] if after.get("completed", 0) - before.get("completed", 0) == 1 else {}
+
+
 def _plain(obj: Any) -> Any:
     """Responses to custom methods arrive as attribute objects; turn them back into JSON data."""
     if obj is None or isinstance(obj, str | int | float | bool):

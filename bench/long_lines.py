@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.editor import Position, offset_to_position, position_to_offset
-from bench.fimlsp import FimLspServer
+from bench.fimlsp import FimLspServer, run_between
 from bench.repo import git_commit
 from bench.scoring import percentile
 
@@ -100,13 +100,6 @@ def big_file_case() -> Case:
                 f"{len(text):,} characters, {lines:,} lines, the cursor before line {lines // 2 + 2}'s `return`")  # fmt: skip
 
 
-def _ran_one(before: dict | None, after: dict | None) -> dict[str, Any]:
-    """``after['last']`` when exactly one model run finished between the two reads."""
-    if not before or not after or not isinstance(after.get("last"), dict):
-        return {}
-    return after["last"] if after.get("completed", 0) - before.get("completed", 0) == 1 else {}
-
-
 async def first_answer(server: FimLspServer, case: Case, uri: str) -> dict[str, Any]:
     """Open ``case`` at ``uri``, ask once (Invoked), close; the timing and the server's figures."""
     t_open = time.monotonic()
@@ -120,7 +113,7 @@ async def first_answer(server: FimLspServer, case: Case, uri: str) -> dict[str, 
     except Exception as exc:  # noqa: BLE001 - reported, not raised: the other cases still run
         items, error = [], repr(exc)[:300]
     seconds = time.monotonic() - t0
-    last = _ran_one(before, await server.stats())
+    last = run_between(before, await server.stats())
     server.close(uri)
     return {"case": case.name, "uri": uri, "seconds": seconds, "open_s": open_s, "error": error,
             "suggestion": items[0].text if items else None,

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import repotasks
-from bench.fimlsp import FimLspServer
+from bench.fimlsp import FimLspServer, run_between
 from bench.replay import Reply
 from bench.repotasks import RepoTask
 from bench.scoring import edit_similarity, exact_match, percentile
@@ -182,15 +182,8 @@ async def ask(
     except Exception as exc:  # noqa: BLE001 - counted as no suggestion
         reply = Reply(None, {"error": repr(exc)[:300]})
     latency = time.monotonic() - t0
-    after = await server.stats()
     info = dict(reply.info)
-    if (
-        before
-        and after
-        and after.get("completed", 0) - before.get("completed", 0) == 1
-        and isinstance(after.get("last"), dict)
-    ):
-        last = after["last"]
+    if last := run_between(before, await server.stats()):
         info.update({k: last.get(k) for k in ("nPrompt", "nReused", "nGenerated", "stopReason")})
     return reply, latency, info
 

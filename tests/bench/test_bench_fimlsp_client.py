@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.editor import Position
-from bench.fimlsp import FimLspServer
+from bench.fimlsp import FimLspServer, run_between
 from bench.systems import OursCompleter
 
 FAKE = Path(__file__).with_name("fake_lsp_server.py")
@@ -47,3 +47,12 @@ def test_complete_cancel_stats_and_stop(tmp_path):
             os.kill(pid, 0)
 
     asyncio.run(go())
+
+
+def test_a_run_belongs_to_an_answer_only_when_exactly_one_finished_between_the_reads() -> None:
+    last = {"nPrompt": 12, "nReused": 3}
+    assert run_between({"completed": 4}, {"completed": 5, "last": last}) == last
+    assert run_between({"completed": 5}, {"completed": 5, "last": last}) == {}  # from memory
+    assert run_between({"completed": 3}, {"completed": 5, "last": last}) == {}  # another run too
+    assert run_between(None, {"completed": 5, "last": last}) == {}  # no stats
+    assert run_between({"completed": 4}, {"completed": 5, "last": None}) == {}
