@@ -120,10 +120,19 @@ class ModelError(Exception):
         self.hint = hint
 
 
-def models_dir() -> Path:
+def cache_root() -> Path:
+    """fim-lsp's cache directory: ``FIM_LSP_CACHE``, else platformdirs' user cache dir."""
     override = os.environ.get("FIM_LSP_CACHE")
-    root = Path(override) if override else Path(platformdirs.user_cache_dir("fim-lsp"))
-    return root / "models"
+    return Path(override) if override else Path(platformdirs.user_cache_dir("fim-lsp"))
+
+
+def models_dir() -> Path:
+    return cache_root() / "models"
+
+
+def kv_dir() -> Path:
+    """Where the KV state of recently used documents is kept (engine/kv_store.py)."""
+    return cache_root() / "kv"
 
 
 def preset_path(preset: Preset) -> Path:
