@@ -75,11 +75,12 @@ def test_a_restarted_engine_answers_from_the_state_on_disk(kv_dir: Path, engines
 def test_other_engine_settings_or_a_damaged_file_start_cold(kv_dir: Path, engines: list[LlamaCppEngine]) -> None:
     first = _open(engines)
     _ask(first, "file:///a.py")
+    assert first.states is not None
+    state = first.states.store.path_for("file:///a.py")
     first.close()
     other = _open(engines, EngineSettings(n_threads=2, n_ctx=1024, n_batch=64))
     assert _ask(other, "file:///a.py")[2] == 0  # n_ctx differs: not this state
     other.close()
-    (state,) = kv_dir.glob("*.kv")
     state.write_bytes(state.read_bytes()[:-100])
     damaged = _open(engines)
     assert _ask(damaged, "file:///a.py")[2] == 0
