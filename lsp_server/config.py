@@ -30,7 +30,7 @@ import platformdirs
 from lsp_server.backends import BACKENDS
 
 SECTION = "fimLsp"
-DEFAULT_MODEL = "qwen2.5-coder-0.5b-offline"
+DEFAULT_MODEL = "auto"  # a preset chosen for the machine (models.choose)
 
 
 @dataclass(frozen=True)

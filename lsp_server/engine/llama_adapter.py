@@ -48,6 +48,7 @@ LIBRARY_NAMES = (
     "llama_log_set",
     "llama_memory_seq_pos_max",
     "llama_print_system_info",
+    "llama_supports_gpu_offload",
     "llama_state_seq_get_data",
     "llama_state_seq_get_size",
     "llama_state_seq_set_data",
@@ -125,6 +126,13 @@ def load_library() -> None:
         ) from err
     _require(lib, LIBRARY_NAMES, "llama_cpp", _version(lib))
     _route_native_logs(lib)
+
+
+def gpu_offload() -> bool:
+    """Whether this llama.cpp build can offload layers to a GPU."""
+    load_library()
+    lib = _library()
+    return bool(lib.llama_supports_gpu_offload())
 
 
 _log_callback: Any = None

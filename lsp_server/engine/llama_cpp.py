@@ -40,7 +40,7 @@ from lsp_server.engine.base import (
     first_line_fits,
 )
 from lsp_server.engine.kv_store import DocumentStates, KvStore, common_prefix
-from lsp_server.engine.llama_adapter import LlamaAdapter, load_library
+from lsp_server.engine.llama_adapter import LlamaAdapter, gpu_offload, load_library
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,8 @@ class LlamaCppEngine:
 
     def load(self, progress: ProgressCallback) -> EngineInfo:
         try:
-            path = models.resolve(self.settings.model, progress)
+            gpu = self.settings.model == models.AUTO and self.settings.n_gpu_layers != 0 and gpu_offload()
+            path = models.resolve(self.settings.model, progress, gpu=gpu)
         except models.ModelError as err:
             raise EngineError(str(err), err.hint) from err
         load_library()
