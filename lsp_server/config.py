@@ -30,7 +30,7 @@ import platformdirs
 from lsp_server.backends import BACKENDS
 
 SECTION = "fimLsp"
-DEFAULT_MODEL = "qwen2.5-coder-0.5b-offline"
+DEFAULT_MODEL = "auto"  # a preset chosen for the machine (models.choose)
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,10 @@ class EngineSettings:
     # Check a continuation drafted from earlier text in one batch (same output as plain greedy).
     lookup_decoding: bool = True
     kv_reuse: bool = True  # keep the KV cache's common prefix between requests (off: benchmarks)
+    # The KV state of this many recently used documents, at most this many MiB, kept on disk
+    # (engine/kv_store.py) so a restarted server answers at once in a file it had open; 0: off.
+    kv_store_files: int = 8
+    kv_store_mb: int = 256
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,8 @@ class ServingSettings:
     # about to send (after its debounce). In-process engine only.
     speculate: bool = True
     suggestion_cache: bool = True  # answer typed-through and repeated positions from memory
+    # Evaluate a document's prompt head in the background when it is opened or first changed.
+    prewarm: bool = True
 
 
 @dataclass(frozen=True)
@@ -160,6 +166,8 @@ _MINIMUM: dict[str, int] = {
     "extra_context_tokens": 0,
     "repo_context_tokens": 0,
     "import_context_tokens": 0,
+    "kv_store_files": 0,
+    "kv_store_mb": 0,
 }
 
 

@@ -34,10 +34,15 @@ def _model_rows(result: SettingsResult) -> bool:
     from lsp_server.engine.llama_cpp import LlamaCppEngine
 
     settings = result.settings.engine
-    path = models.local_path(settings.model)
+    gpu = _gpu_offload(settings.n_gpu_layers)
+    path = models.local_path(settings.model, gpu)
     _row("model", settings.model)
+    if settings.model == models.AUTO:
+        choice = models.choose(models.this_machine(gpu))
+        _row("model choice", f"{choice.preset}: {choice.reason} (set fimLsp.model to choose another)")
     if path is None:
-        _row("model file", f"not downloaded (run: fim-lsp model pull {settings.model})")
+        name = models.preset_for(settings.model, gpu)
+        _row("model file", f"not downloaded (run: fim-lsp model pull {name})")
         return False
     _row("model file", f"{path} ({path.stat().st_size / 2**20:.0f} MiB)")
     engine = LlamaCppEngine(settings)
@@ -53,6 +58,17 @@ def _model_rows(result: SettingsResult) -> bool:
                               f"{info.details['n_gpu_layers']} GPU layers")
     engine.close()
     return True
+
+
+def _gpu_offload(n_gpu_layers: int) -> bool:
+    """Whether the model's layers go to a GPU: a GPU build, and nGpuLayers not 0."""
+    if n_gpu_layers == 0:
+        return False
+    try:
+        import llama_cpp
+    except Exception:
+        return False
+    return bool(llama_cpp.llama_supports_gpu_offload())
 
 
 def _remote_rows(result: SettingsResult) -> bool:

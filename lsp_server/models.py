@@ -114,16 +114,91 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+AUTO = "auto"  # the model setting that lets `choose` pick a preset for this machine
+# The 1.5B fills typing pauses as the 0.5B does on 2 cores only with more compute: on 2 cores it
+# filled 27-28 of 31 against 31 (bench/README.md) at about 1.6x the time per cold request, so
+# it needs about twice the 2-core throughput. Generation on a CPU is memory-bound and scales
+# less than linearly with cores: 8 is an estimate, not a measurement (only 2 cores were measured).
+BIG_MODEL_CORES = 8
+BIG_MODEL_MEMORY_GIB = 8.0  # the 1.5B takes 1.9 GB beside the editor and everything else
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What the default model depends on."""
+
+    cores: int
+    memory_gib: float
+    gpu: bool  # a GPU build of llama.cpp, and layers offloaded to it (nGpuLayers != 0)
+    downloaded: frozenset[str] = frozenset()  # presets already in the cache
+
+
+@dataclass(frozen=True)
+class Choice:
+    preset: str
+    reason: str
+
+
+# By size: the offline preset, and the hub's base model of that size, used instead where the
+# user has pulled it (scripts/install.sh --hub, then fim-lsp model pull).
+SIZES = {"0.5B": ("qwen2.5-coder-0.5b-offline", "qwen2.5-coder-0.5b"),
+         "1.5B": ("qwen2.5-coder-1.5b-offline", "qwen2.5-coder-1.5b")}
+
+
+def choose(machine: Machine) -> Choice:
+    """The preset ``auto`` stands for on ``machine``, and why."""
+    facts = f"{machine.cores} cores, {machine.memory_gib:.0f} GiB RAM, {'a GPU' if machine.gpu else 'no GPU offload'}"
+    if machine.memory_gib < BIG_MODEL_MEMORY_GIB:
+        size, why = "0.5B", f"under {BIG_MODEL_MEMORY_GIB:.0f} GiB RAM the 0.5B model"
+    elif machine.gpu:
+        size, why = "1.5B", "on a GPU the 1.5B model answers as fast as the 0.5B on a CPU, and better"
+    elif machine.cores >= BIG_MODEL_CORES:
+        size, why = "1.5B", f"with {BIG_MODEL_CORES}+ cores the 1.5B model keeps up with typing"
+    else:
+        size, why = "0.5B", (f"below {BIG_MODEL_CORES} cores without a GPU the 1.5B model misses typing pauses "
+                             "the 0.5B fills (27-28 of 31 against 31 on 2 cores), so the 0.5B")
+    offline, hub = SIZES[size]
+    return Choice(hub if hub in machine.downloaded else offline, f"{facts}: {why}")
+
+
+def this_machine(gpu: bool = False) -> Machine:
+    """The facts of this machine; ``gpu`` comes from the engine (only it knows its build)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - non-Linux
+        cores = os.cpu_count() or 1
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        memory = 0.0
+    downloaded = frozenset(name for name, preset in PRESETS.items() if preset_path(preset).is_file())
+    return Machine(max(1, cores), memory, gpu, downloaded)
+
+
+def preset_for(name: str, gpu: bool = False) -> str:
+    """The preset or path a model setting names, ``auto`` chosen for this machine."""
+    return choose(this_machine(gpu)).preset if name == AUTO else name
+
+
 class ModelError(Exception):
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
         self.hint = hint
 
 
-def models_dir() -> Path:
+def cache_root() -> Path:
+    """fim-lsp's cache directory: ``FIM_LSP_CACHE``, else platformdirs' user cache dir."""
     override = os.environ.get("FIM_LSP_CACHE")
-    root = Path(override) if override else Path(platformdirs.user_cache_dir("fim-lsp"))
-    return root / "models"
+    return Path(override) if override else Path(platformdirs.user_cache_dir("fim-lsp"))
+
+
+def models_dir() -> Path:
+    return cache_root() / "models"
+
+
+def kv_dir() -> Path:
+    """Where the KV state of recently used documents is kept (engine/kv_store.py)."""
+    return cache_root() / "kv"
 
 
 def preset_path(preset: Preset) -> Path:
@@ -134,8 +209,9 @@ def is_path_like(name: str) -> bool:
     return name.endswith(".gguf") or os.sep in name or name.startswith((".", "~"))
 
 
-def local_path(name: str) -> Path | None:
+def local_path(name: str, gpu: bool = False) -> Path | None:
     """The file a model setting names, if it is already on disk; no download."""
+    name = preset_for(name, gpu)
     if is_path_like(name):
         path = Path(name).expanduser()
         return path if path.is_file() else None
@@ -146,8 +222,12 @@ def local_path(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def resolve(name: str, progress: Progress | None = None, download: bool = True) -> Path:
+def resolve(name: str, progress: Progress | None = None, download: bool = True, gpu: bool = False) -> Path:
     """Path of the GGUF a model setting names, downloading a preset on first use."""
+    if name == AUTO:
+        choice = choose(this_machine(gpu))
+        log.info("model auto: %s (%s)", choice.preset, choice.reason)
+        name = choice.preset
     if is_path_like(name):
         path = Path(name).expanduser()
         if not path.is_file():

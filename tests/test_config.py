@@ -21,12 +21,13 @@ FLAT_KEYS = {
     "model": "engine", "backend": "engine", "url": "engine", "remoteModel": "engine",
     "apiKeyEnv": "engine", "nThreads": "engine", "nCtx": "engine", "nGpuLayers": "engine",
     "nBatch": "engine", "fimTemplate": "engine", "lookupDecoding": "engine", "kvReuse": "engine",
+    "kvStoreFiles": "engine", "kvStoreMb": "engine",
     "maxTokens": "prompt", "timeBudgetMs": "prompt", "typingBudgetMs": "prompt",
     "prefixTokens": "prompt", "suffixTokens": "prompt", "multiline": "prompt",
     "extraContext": "prompt", "extraContextTokens": "prompt", "promptLayout": "prompt",
     "repoContext": "prompt", "repoContextTokens": "prompt", "importContextTokens": "prompt",
     "enabled": "serving", "disabledLanguages": "serving", "prefetch": "serving",
-    "speculate": "serving", "suggestionCache": "serving",
+    "speculate": "serving", "suggestionCache": "serving", "prewarm": "serving",
 }  # fmt: skip
 # A valid value unlike the default, per field type.
 SAMPLE = {bool: False, int: 1024, str: "x", tuple: ["rust"]}

@@ -24,6 +24,7 @@ from lsp_server.engine.llama_adapter import (
     LLAMA_NAMES,
     PINNED_VERSION,
     LlamaAdapter,
+    gpu_offload,
     load_library,
     missing_internals,
 )
@@ -198,6 +199,27 @@ def test_eval_truncate_and_reuse(model: LlamaAdapter) -> None:
     assert model.cached_tokens().tolist() == tokens[:3]
     model.eval(tokens[3:])
     assert _greedy(model) == after_all
+
+
+def test_a_state_put_back_continues_as_the_evaluated_cache_does(model: LlamaAdapter) -> None:
+    tokens = model.tokenize("def add(a, b):\n    return a +")
+    model.clear()
+    model.eval(tokens)
+    after_all = _greedy(model)
+    blob = model.state_bytes()
+    model.clear()
+    assert model.restore(blob, tokens)
+    assert model.cached_tokens().tolist() == tokens
+    model.truncate(len(tokens) - 1)  # the engine evaluates the last token again for its logits
+    model.eval(tokens[-1:])
+    assert _greedy(model) == after_all
+    assert not model.restore(blob, tokens[:-2]) and model.n_cached == 0  # not the state of these tokens
+    assert not model.restore(b"not a state", tokens) and model.n_cached == 0
+    assert model.restore(blob, tokens)  # a refused state left the context usable
+
+
+def test_gpu_offload_is_a_yes_or_no() -> None:
+    assert isinstance(gpu_offload(), bool)
 
 
 def test_eval_each_keeps_the_logits_of_every_position(model: LlamaAdapter) -> None:

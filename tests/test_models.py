@@ -63,3 +63,38 @@ def test_resolve_local_paths_and_unknown_names(tmp_path: Path) -> None:
 def test_offline_default_preset_is_pinned() -> None:
     preset = models.PRESETS["qwen2.5-coder-0.5b-offline"]
     assert preset.size == 491_400_064 and preset.sha256 and len(preset.sha256) == 64
+
+
+# -- the default model chosen for the machine (models.choose), on made-up machine facts --------
+
+
+def test_auto_picks_the_0_5b_on_two_cores_without_a_gpu() -> None:
+    choice = models.choose(models.Machine(cores=2, memory_gib=24, gpu=False))
+    assert choice.preset == "qwen2.5-coder-0.5b-offline"
+    assert "2 cores" in choice.reason and "typing pauses" in choice.reason
+
+
+@pytest.mark.parametrize(("machine", "preset"), [
+    (models.Machine(cores=16, memory_gib=32, gpu=False), "qwen2.5-coder-1.5b-offline"),
+    (models.Machine(cores=4, memory_gib=16, gpu=True), "qwen2.5-coder-1.5b-offline"),
+    (models.Machine(cores=7, memory_gib=64, gpu=False), "qwen2.5-coder-0.5b-offline"),
+    (models.Machine(cores=16, memory_gib=4, gpu=True), "qwen2.5-coder-0.5b-offline"),  # too little memory
+    # the hub's base model of the chosen size, where the user pulled it
+    (models.Machine(16, 32, False, frozenset({"qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"})), "qwen2.5-coder-1.5b"),
+    (models.Machine(2, 8, False, frozenset({"qwen2.5-coder-1.5b"})), "qwen2.5-coder-0.5b-offline"),
+])  # fmt: skip
+def test_auto_follows_cores_memory_and_gpu(machine: models.Machine, preset: str) -> None:
+    choice = models.choose(machine)
+    assert choice.preset == preset and choice.preset in models.PRESETS and choice.reason
+
+
+def test_an_explicit_model_wins_over_auto() -> None:
+    assert models.preset_for("qwen2.5-coder-1.5b-offline") == "qwen2.5-coder-1.5b-offline"
+    assert models.preset_for("/models/x.gguf") == "/models/x.gguf"
+    assert models.preset_for(models.AUTO) in models.PRESETS
+    assert models.choose(models.this_machine()).preset == "qwen2.5-coder-0.5b-offline"  # here: 2 cores, no GPU
+
+
+def test_this_machine_reads_real_facts() -> None:
+    machine = models.this_machine()
+    assert machine.cores >= 1 and machine.memory_gib > 0 and not machine.gpu

@@ -3,7 +3,9 @@
 - *prefetch*: the state after accepting the suggestion on screen, computed while the user
   reads it;
 - *speculation*: the request the editor is about to send after its debounce, started by the
-  keystroke itself.
+  keystroke itself;
+- *prewarm*: no run at all, only the head of the prompt the first request in a document will
+  have, evaluated into the KV cache when the document is opened or first changed.
 
 At most one job per document. A request adopts the job that serves its state (its own, or one
 typed through while the job runs); a request for any other state cancels them all, so it never
@@ -13,6 +15,7 @@ waits behind a guess. Event loop only, except `Partial.text` (see run.py).
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 
 from lsp_server.completion.cache import SuggestionCache
@@ -24,6 +27,8 @@ from lsp_server.engine.host import EngineHost
 from lsp_server.engine.worker import EngineWorker, StaleJob
 from lsp_server.postprocess import Suggestion
 
+log = logging.getLogger(__name__)
+
 PREFETCH = "#prefetch"  # worker key suffix of background jobs: a didChange does not cancel them
 
 
@@ -33,11 +38,13 @@ class Background:
 
     target: CursorState
     task: asyncio.Future[GenerationResult | None]
-    kind: str  # "prefetch" (the accepted suggestion) or "speculate" (what the user just typed)
+    kind: str  # "prefetch" (the accepted suggestion), "speculate" (what the user just typed), "prewarm"
     partial: Partial = field(default_factory=Partial)
 
     def serves(self, before: str, after: str) -> bool:
         """True for its own state, and while running, for states typed through what it writes."""
+        if self.kind == "prewarm":  # it writes nothing: a request goes on from what it evaluated
+            return False
         if self.target == CursorState.of(before, after):
             return True
         # Something must be left to show: the job will write the rest.
@@ -115,6 +122,39 @@ class BackgroundWork:
     def prefetch(self, query: CompletionQuery, accepted: Suggestion) -> None:
         """Compute the next suggestion as if ``accepted`` were, while the user reads it."""
         self._start(query.accepting(accepted), "prefetch")
+
+    def prewarm(self, query: CompletionQuery, at_cursor: bool) -> None:
+        """Evaluate the head of the document's next prompt while the user reads or types (see
+        `Runner.warm`). One document at a time: the KV cache holds one prompt, so the latest
+        document wins; a document's own prefetch or speculation warms it anyway."""
+        if not self._host.settings.serving.prewarm:
+            return
+        running = self._jobs.get(query.uri)
+        if running is not None and running.kind != "prewarm" and not running.task.done():
+            return
+        for uri in [u for u, job in self._jobs.items() if job.kind == "prewarm"]:
+            self.cancel(uri)
+        task = asyncio.ensure_future(self._warm(query, at_cursor))
+        self._jobs[query.uri] = Background(CursorState.of(*query.around()), task, "prewarm")
+
+    async def _warm(self, query: CompletionQuery, at_cursor: bool) -> GenerationResult | None:
+        engine, settings = self._host.engine, self._host.settings
+        if engine is None:
+            return None
+
+        def record(result: GenerationResult, _seconds: float) -> None:
+            self._stats.record_background(result)
+
+        try:
+            result = await self._runner.warm(engine, settings, query, query.uri + PREFETCH, record, at_cursor)
+        except (StaleJob, asyncio.CancelledError):
+            return None
+        except EngineError as err:  # the request that follows meets it again and tells the user
+            log.debug("prewarm of %s failed: %s", query.uri, err)
+            return None
+        if result is not None and result.stop_reason == "warm":
+            self._stats.record_finished("prewarm")
+        return result
 
     def cancel(self, uri: str) -> None:
         """Stop the document's job, whether it is still queued or already running."""

@@ -24,9 +24,9 @@ from lsp_server.completion.query import CompletionQuery
 from lsp_server.config import PromptSettings, Settings
 from lsp_server.context.definitions import pack
 from lsp_server.context.types import ExtraChunk
-from lsp_server.context.window import Anchor, extra_chunks
+from lsp_server.context.window import MAX_TOKEN_CHARS, Anchor, extra_chunks
 from lsp_server.engine import Engine, GenerationResult
-from lsp_server.engine.base import CancelToken
+from lsp_server.engine.base import CancelToken, WarmEngine
 from lsp_server.engine.worker import EngineWorker
 from lsp_server.pipeline import job_for, prepare
 from lsp_server.postprocess import Suggestion
@@ -79,6 +79,35 @@ class Runner:
         self._cache.remember(query.uri, *query.around(), suggestions)
         return result, suggestions
 
+    async def warm(self, engine: Engine, settings: Settings, query: CompletionQuery, key: str, record: Record,
+                   at_cursor: bool) -> GenerationResult | None:
+        """Evaluate the head of the prompt a request at the cursor will have, as the worker's job
+        ``key``; None when the engine cannot. Without ``at_cursor`` (a file just opened: the
+        cursor is not known yet) the head is the file's start, as far as a prefix window that
+        starts at line 0 reaches: it serves a first request anywhere in those lines.
+
+        Raises StaleJob when a newer job for ``key`` came before this one ran.
+        """
+        if not isinstance(engine, WarmEngine):
+            return None
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+
+        def job(token: CancelToken) -> GenerationResult:
+            shape = settings.prompt
+            offset = query.offset if at_cursor else head_offset(query.snapshot.text, shape.prefix_tokens,
+                                                                 engine.count_tokens)
+            extra = self._context(shape, query, engine.count_tokens)
+            uri = query.uri
+            prepared, anchor = prepare(query.snapshot.text, offset, shape, engine.count_tokens, self._anchors.get(uri),
+                                       query.path, query.repo, query.snapshot.language_id, extra)  # fmt: skip
+            self._anchors[uri] = anchor  # the request's prompt then splits the text where this one did
+            result = engine.warm(prepared.prompt, uri, token, at_cursor)
+            _on_loop(loop, record, result, time.monotonic() - started)
+            return result
+
+        return await self._worker.submit(key, job)
+
     def forget(self, uri: str) -> None:
         """Drop a closed document's anchor (on the worker, after its queued jobs)."""
         self._worker.post(functools.partial(self._anchors.pop, uri, None))
@@ -122,6 +151,22 @@ class Runner:
         if shape.extra_context and query.others and shape.extra_context_tokens:
             chunks += extra_chunks(list(query.others), shape.extra_context_tokens, count)
         return chunks
+
+
+def head_offset(text: str, budget: int, count: Callable[[str], int]) -> int:
+    """The start of the first line past the file's head that a prefix window of ``budget``
+    tokens starting at line 0 holds (bounded in characters, like the windows)."""
+    end = used = 0
+    limit = min(len(text), budget * MAX_TOKEN_CHARS)
+    while end < limit:
+        nl = text.find("\n", end, limit)
+        if nl < 0:
+            break
+        used += count(text[end : nl + 1])
+        if used > budget:
+            break
+        end = nl + 1
+    return end
 
 
 def alternatives(found: Suggestion | None, several: bool) -> list[Suggestion]:

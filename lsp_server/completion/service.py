@@ -104,6 +104,13 @@ class CompletionService:
         if self._host.ready and not self._host.remote:
             self._background.speculate(query)
 
+    def prewarm(self, query: CompletionQuery, at_cursor: bool) -> None:
+        """A document was opened (``at_cursor`` False: the cursor is not known) or first changed
+        at ``query``'s cursor: evaluate its next prompt's head in the background, so the first
+        request finds it in the KV cache. In-process engine only; a request cancels it."""
+        if self._host.ready and not self._host.remote:
+            self._background.prewarm(query, at_cursor)
+
     async def _remembered(self, query: CompletionQuery, request: int) -> list[Suggestion] | None:
         """The answer from memory, or from the background job that serves this state."""
         found = self._cache.lookup(query.uri, *query.around())

@@ -32,6 +32,7 @@ class Stats:
     cacheHits: int = 0
     prefetched: int = 0  # background runs finished: the accepted state
     speculated: int = 0  # ... and the state the user just typed
+    prewarmed: int = 0  # prompt heads evaluated in advance (a document opened or first changed)
     nPrompt: int = 0
     nReused: int = 0
     nGenerated: int = 0
@@ -63,9 +64,11 @@ class Stats:
         self.tGenS += result.t_gen_s
 
     def record_finished(self, kind: str) -> None:
-        """A background run of ``kind`` ("prefetch" or "speculate") that ran to its end."""
+        """A background run of ``kind`` ("prefetch", "speculate", "prewarm") that ran to its end."""
         if kind == "prefetch":
             self.prefetched += 1
+        elif kind == "prewarm":
+            self.prewarmed += 1
         else:
             self.speculated += 1
 

@@ -11,7 +11,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from lsp_server.context.types import Prompt
 
@@ -156,3 +156,10 @@ class Engine(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class WarmEngine(Protocol):
+    """An engine that evaluates a prompt's head before the request comes (the in-process one)."""
+
+    def warm(self, prompt: Prompt, session: str, cancel: CancelToken, through_suffix: bool) -> GenerationResult: ...

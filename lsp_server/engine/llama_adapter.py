@@ -46,7 +46,12 @@ LIBRARY_NAMES = (
     "llama_get_logits_ith",
     "llama_log_callback",
     "llama_log_set",
+    "llama_memory_seq_pos_max",
     "llama_print_system_info",
+    "llama_supports_gpu_offload",
+    "llama_state_seq_get_data",
+    "llama_state_seq_get_size",
+    "llama_state_seq_set_data",
     "llama_vocab_bos",
     "llama_vocab_fim_mid",
     "llama_vocab_fim_pre",
@@ -62,6 +67,7 @@ LLAMA_NAMES = (
     "_ctx.decode",
     "_ctx.kv_cache_clear",
     "_ctx.kv_cache_seq_rm",
+    "_ctx.memory",
     "_model.vocab",
     "close",
     "detokenize",
@@ -120,6 +126,13 @@ def load_library() -> None:
         ) from err
     _require(lib, LIBRARY_NAMES, "llama_cpp", _version(lib))
     _route_native_logs(lib)
+
+
+def gpu_offload() -> bool:
+    """Whether this llama.cpp build can offload layers to a GPU."""
+    load_library()
+    lib = _library()
+    return bool(lib.llama_supports_gpu_offload())
 
 
 _log_callback: Any = None
@@ -263,6 +276,31 @@ class LlamaAdapter:
         """Empty the KV cache (after a failed decode its state is unknown)."""
         self._llm.n_tokens = 0
         self._llm._ctx.kv_cache_clear()
+
+    def state_bytes(self) -> bytes:
+        """The KV cache's contents (its one sequence) as bytes, for `restore` in another process."""
+        lib, ctx = self._lib, self._llm._ctx.ctx
+        size = int(lib.llama_state_seq_get_size(ctx, 0))
+        buf = (ctypes.c_uint8 * size)()
+        n = int(lib.llama_state_seq_get_data(ctx, buf, size, 0))
+        return ctypes.string_at(buf, min(n, size))
+
+    def restore(self, blob: bytes, tokens: list[int]) -> bool:
+        """Put a `state_bytes` result back as the cache of ``tokens``; False (and an empty cache)
+        when llama.cpp refuses it or it does not hold exactly that many positions."""
+        lib, llm = self._lib, self._llm
+        self.clear()
+        if not blob or not tokens or len(tokens) > llm.n_ctx():
+            return False
+        buf = (ctypes.c_uint8 * len(blob)).from_buffer_copy(blob)
+        if not lib.llama_state_seq_set_data(llm._ctx.ctx, buf, len(blob), 0) or (
+            lib.llama_memory_seq_pos_max(llm._ctx.memory, 0) != len(tokens) - 1
+        ):
+            self.clear()
+            return False
+        llm.input_ids[: len(tokens)] = tokens
+        llm.n_tokens = len(tokens)
+        return True
 
     def eval(self, tokens: list[int]) -> None:
         """Append ``tokens`` to the cache; `logits` then holds the last one's. RuntimeError on failure."""

@@ -9,6 +9,8 @@ changed tokens at the end of the prompt are evaluated. It sees llama-cpp-python 
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.metadata
 import logging
 import os
 import time
@@ -37,7 +39,8 @@ from lsp_server.engine.base import (
     ProgressCallback,
     first_line_fits,
 )
-from lsp_server.engine.llama_adapter import LlamaAdapter, load_library
+from lsp_server.engine.kv_store import DocumentStates, KvStore, common_prefix
+from lsp_server.engine.llama_adapter import LlamaAdapter, gpu_offload, load_library
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +96,14 @@ class LlamaCppEngine:
         self._stop_ids: set[int] = set()
         self.drafted = 0  # lookup decoding: tokens drafted, and of those, kept
         self.accepted = 0
+        self.states: DocumentStates | None = None  # documents' KV states on disk (kv_store.py)
 
     # -- loading ---------------------------------------------------------------------------
 
     def load(self, progress: ProgressCallback) -> EngineInfo:
         try:
-            path = models.resolve(self.settings.model, progress)
+            gpu = self.settings.model == models.AUTO and self.settings.n_gpu_layers != 0 and gpu_offload()
+            path = models.resolve(self.settings.model, progress, gpu=gpu)
         except models.ModelError as err:
             raise EngineError(str(err), err.hint) from err
         load_library()
@@ -109,6 +114,7 @@ class LlamaCppEngine:
         self._loaded = LoadedModel(path, template, special)
         self._stop_ids = {special[t] for t in template.stop_toks if t in special}
         self._warn_if_chat_model()
+        self.states = self._document_states(path)
         log.info("model %s loaded; FIM format %s", path.name, template.name)
         return self.info()
 
@@ -219,6 +225,7 @@ class LlamaCppEngine:
         tokens, heal = self._healed(job)
         tokens = self._fit(tokens, job.max_tokens)
         t0 = time.monotonic()
+        self._enter(job.session, tokens)
         reused = self._reuse_prefix(tokens)
         if not self._eval_prompt(tokens[reused:], cancel):
             return GenerationResult("", "cancelled", len(tokens), reused, 0, time.monotonic() - t0)
@@ -405,8 +412,53 @@ class LlamaCppEngine:
                     return tok
         return int(np.argmax(logits))
 
+    # -- prompt heads in advance, and documents' KV states on disk ---------------------------
+
+    def warm(self, prompt: Prompt, session: str, cancel: CancelToken, through_suffix: bool) -> GenerationResult:
+        """Evaluate the head of ``prompt`` into the KV cache, so that the request that follows
+        evaluates only the rest: the text before the cursor window (the prefix), or with
+        ``through_suffix``, everything but the text typed after the anchor (the middle)."""
+        assert self._loaded is not None
+        head = replace(prompt, middle="") if through_suffix else replace(prompt, suffix="", middle="")
+        segments = self._loaded.template.render(head)
+        if not through_suffix:  # the markers after the prefix stand where the suffix will be
+            while segments and segments[-1].special:
+                segments.pop()
+        tokens = self._tokens(segments)
+        if not self.settings.kv_reuse or len(tokens) >= self._llm.n_ctx() // 2:
+            return GenerationResult("", "skipped", len(tokens))
+        t0 = time.monotonic()
+        self._enter(session, tokens)
+        reused = common_prefix(self._llm.cached_tokens(), tokens)
+        if reused < len(tokens):  # else the cache holds the head already, and maybe more: keep it
+            self._llm.truncate(reused)
+        done = self._eval_prompt(tokens[reused:], cancel)
+        return GenerationResult("", "warm" if done else "cancelled", len(tokens), reused, 0, time.monotonic() - t0)
+
+    def _document_states(self, path: Path) -> DocumentStates | None:
+        s = self.settings
+        if not (s.kv_reuse and s.kv_store_files and s.kv_store_mb):
+            return None
+        st = path.stat()
+        # Everything a KV state depends on besides its tokens; store settings and the model's
+        # name (the file stands for it) are left out.
+        engine = dataclasses.replace(s, model="", kv_store_files=0, kv_store_mb=0)
+        fingerprint = (f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|"
+                       f"llama-cpp-python {importlib.metadata.version('llama-cpp-python')}|{engine!r}")
+        store = KvStore(models.kv_dir(), fingerprint, s.kv_store_files, s.kv_store_mb << 20)
+        return DocumentStates(store, self._llm)
+
+    def _enter(self, session: str, tokens: list[int]) -> None:
+        """A prompt for ``session`` is next: swap documents' KV states through the disk."""
+        if self.states is not None and session:
+            restored = self.states.enter(session, tokens)
+            if restored:
+                log.info("KV state of %s restored from disk: %d tokens", session, restored)
+
     def close(self) -> None:
         if self._adapter is not None:
+            if self.states is not None:
+                self.states.leave()
             self._adapter.close()
             self._adapter = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -45,20 +46,31 @@ class CompletionFeature:
         self._server = server
         self.service = CompletionService(server.host, index=server.index)
         self._asked_as_you_type: float | None = None  # time of the editor's last automatic request
+        self._unchanged: set[str] = set()  # documents opened and not changed since
 
     # -- documents (server.Feature) ----------------------------------------------------------
 
     def did_open(self, doc: Snapshot) -> None:
         if self._server.settings.prompt.repo_context:
             self._server.index.warm(doc.text, to_fs_path(doc.uri) or "")
+        self._unchanged.add(doc.uri)
+        if self._server.host.ready:
+            self._prewarm(doc.uri, None)
+        else:  # opened with the editor, before the model loaded: warm it once it has
+            asyncio.ensure_future(self._prewarm_once_loaded(doc.uri))
 
     def did_change(self, uri: str, old: Snapshot | None, changes: list[TextChange]) -> None:
         # A newer version makes any running completion for this document stale: stop it now.
         self.service.cancel(uri)
+        first = uri in self._unchanged
+        self._unchanged.discard(uri)
         if old is not None:
-            self._speculate(uri, typed_cursor(old, changes, self._server.encoding))
+            offset = typed_cursor(old, changes, self._server.encoding)
+            if not self._speculate(uri, offset) and first and offset is not None:
+                self._prewarm(uri, offset)
 
     def did_close(self, uri: str) -> None:
+        self._unchanged.discard(uri)
         self.service.forget(uri)
 
     def stats(self) -> dict[str, object]:
@@ -67,18 +79,38 @@ class CompletionFeature:
     def shutdown(self) -> None:
         self.service.shutdown()
 
-    def _speculate(self, uri: str, offset: int | None) -> None:
-        """Start the completion the editor will ask for, if it asks as the user types."""
+    def _speculate(self, uri: str, offset: int | None) -> bool:
+        """Start the completion the editor will ask for, if it asks as the user types; whether
+        it does."""
         seen = self._asked_as_you_type
         if offset is None or seen is None or time.monotonic() - seen > AS_YOU_TYPE_S:
-            return
+            return False
+        doc = self._servable(uri)
+        if doc is None:
+            return False
+        self.service.speculate(self._query_at(doc, offset, several=False))
+        return True
+
+    def _prewarm(self, uri: str, offset: int | None) -> None:
+        """Evaluate the head of the document's first prompt: the file's start when ``offset``
+        (the cursor) is not known yet, else the prompt at the cursor but the text typed there."""
+        doc = self._servable(uri)
+        if doc is not None:
+            self.service.prewarm(self._query_at(doc, offset or 0, several=False), at_cursor=offset is not None)
+
+    async def _prewarm_once_loaded(self, uri: str) -> None:
+        if await self._server.lifecycle.ready(wait=True) and uri in self._unchanged:
+            self._prewarm(uri, None)
+
+    def _servable(self, uri: str) -> Snapshot | None:
+        """The open document, when completion serves it now (enabled, loaded, its language on)."""
         settings = self._server.settings
         if not (settings.serving.enabled and self._server.host.ready):
-            return
+            return None
         doc = self._server.documents.get(uri)
         if doc is None or doc.language_id in settings.serving.disabled_languages:
-            return
-        self.service.speculate(self._query_at(doc, offset, several=False))
+            return None
+        return doc
 
     # -- queries ---------------------------------------------------------------------------------
 

@@ -1,0 +1,105 @@
+"""No cold wait where it can be avoided, through the real server and model: the head of a newly
+opened document's prompt is evaluated before the first request (prewarm), and the KV state of a
+document survives a restart (engine/kv_store.py). Evidence from the server's own counts
+(``fimLsp/stats``: prompt tokens reused from the KV cache), never from a clock.
+
+Each test starts its servers itself, with ``FIM_LSP_CACHE`` in a temporary directory (the test
+model linked into it), so no state from another run or test is on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import MODEL, server_command, start_as
+from lsp_helpers import invoked_run, plain, wait_state
+from lsprotocol import types
+from pytest_lsp import LanguageClient, client_capabilities, make_test_lsp_client
+
+from lsp_server import models
+
+pytestmark = pytest.mark.model
+
+QUIET = {"prefetch": False, "speculate": False}
+# An ordinary module: about 300 tokens of functions, the cursor in the last one's body.
+TEXT = '"""Shapes and their areas."""\n\nimport math\n\n' + "".join(
+    f"def area_{i}(r):\n    \"\"\"The area of shape {i}.\"\"\"\n    return math.pi * r * {i}\n\n\n" for i in range(10)
+) + "def perimeter(r):\n    \n"
+CURSOR = types.Position(TEXT.count("\n") - 1, 4)
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Path:
+    """A cache directory of the test's own, holding the test model."""
+    model = models.local_path(MODEL)
+    assert model is not None
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / model.name).symlink_to(model)
+    return tmp_path
+
+
+@asynccontextmanager
+async def server(cache: Path, **settings: Any) -> AsyncIterator[LanguageClient]:
+    client = make_test_lsp_client()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "FIM_LSP_CACHE": str(cache)}
+    await client.start_io(*server_command(), env=env)
+    try:
+        await start_as(client, client_capabilities("neovim"), None, **QUIET, **settings)
+        assert (await wait_state(client))["state"] == "ready"
+        yield client
+    finally:
+        await client.shutdown_session()  # the server saves the KV state it holds on exit
+        await client.stop()
+
+
+async def _stats(client: LanguageClient) -> dict[str, Any]:
+    return dict(plain(await client.protocol.send_request_async("fimLsp/stats", None)))
+
+
+async def _wait_prewarmed(client: LanguageClient, count: int, timeout: float = 300) -> dict[str, Any]:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        stats = await _stats(client)
+        if stats["prewarmed"] >= count:
+            return stats
+        await asyncio.sleep(0.2)
+    raise TimeoutError("the prewarm never finished")
+
+
+def _open(client: LanguageClient, uri: str, text: str = TEXT) -> None:
+    client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "python", 1, text)))
+
+
+async def test_the_first_request_after_open_finds_the_file_head_evaluated(cache: Path) -> None:
+    """Without a prewarm the first request reuses nothing (see the restart test's first server)."""
+    async with server(cache, kvStoreFiles=0) as client:
+        start = await _stats(client)
+        _open(client, "file:///work/demo/shapes.py")
+        stats = await _wait_prewarmed(client, 1)
+        warm = await invoked_run(client, "file:///work/demo/shapes.py", CURSOR)
+    head = stats["nPrompt"] - start["nPrompt"]  # the prewarm's tokens (the stats add up every run)
+    assert head > 200 and warm["nReused"] >= head - 4, (head, warm)
+    assert warm["nPrompt"] - warm["nReused"] < warm["nPrompt"] // 3, warm  # the suffix is all that is left
+
+
+async def test_a_restarted_server_answers_from_the_kv_state_it_saved(cache: Path) -> None:
+    uri = "file:///work/demo/shapes.py"
+    async with server(cache, prewarm=False) as client:
+        _open(client, uri)
+        before = await invoked_run(client, uri, CURSOR)
+    assert before["nReused"] <= 2 and len(list((cache / "kv").glob("*.kv"))) == 1
+    async with server(cache, prewarm=False) as client:
+        _open(client, uri)
+        after = await invoked_run(client, uri, CURSOR)
+    assert after["nPrompt"] == before["nPrompt"] and after["nReused"] >= after["nPrompt"] - 2, (before, after)
+    async with server(cache, prewarm=False, nCtx=1024) as client:  # another engine setting: not its state
+        _open(client, uri)
+        other = await invoked_run(client, uri, CURSOR)
+    assert other["nReused"] <= 2, other
