@@ -91,6 +91,9 @@ class ServingSettings:
     # about to send (after its debounce). In-process engine only.
     speculate: bool = True
     suggestion_cache: bool = True  # answer typed-through and repeated positions from memory
+    # Next-edit suggestions (fimLsp/inlineEdit, textDocument/copilotInlineEdit): after an edit,
+    # the edits that follow it near the cursor. In-process engine only.
+    next_edit: bool = True
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,9 @@ LAYER = {
     "lsp_server.completion.cache": "cache",
     "lsp_server.completion.query": "query",
     "lsp_server.completion.worker": "worker",
+    "lsp_server.nextedit": "nextedit",  # pure: history, prompt, rewrite, edits
+    "lsp_server.nextedit.predict": "nextedit-run",
+    "lsp_server.nextedit.service": "nextedit-service",
     "lsp_server.server": "server",
     "lsp_server.handlers": "handlers",
     "lsp_server.transport": "transport",
@@ -67,6 +70,10 @@ MAY_USE: dict[str, set[str]] = {
     "service": {"config", "engine", "postprocess", "query", "cache", "stats", "run", "background", "lifecycle",
                 "worker", "workspace"},
     "completion": {"query", "service"},
+    # The next-edit feature: pure stages, one run on the engine, its entry point.
+    "nextedit": {"documents", "context", "postprocess"},
+    "nextedit-run": {"documents", "engine", "nextedit"},
+    "nextedit-service": {"config", "documents", "engine", "nextedit", "nextedit-run"},
     # The server reaches the completion feature through its entry point only.
     "server": {"root", "config", "documents", "engine", "postprocess", "completion", "items", "transport",
                "workspace"},
