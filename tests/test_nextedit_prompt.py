@@ -78,8 +78,8 @@ def test_chatml_prompt_has_diffs_region_and_an_open_answer_fence() -> None:
     assert [s.text for s in prompt.segments if s.special] == ["<|im_start|>", "<|im_end|>"] * 2 + ["<|im_start|>"]
     user = texts[5]
     assert "```diff\n--- a/pkg/mod.py" in user and "+line_49 = 4900\n" in user
-    assert user.endswith(f"The region:\n```python\n{prompt.region.text}```")
-    assert user.index("Code above") < user.index("Code below") < user.index("```diff")
+    assert f"The region:\n```python\n{prompt.region.text}```" in user
+    assert user.index("Code above") < user.index("The region") < user.index("Code below") < user.index("```diff")
     assert texts[-1] == "assistant\n```python\n"
     assert prompt.end_marker == "```"
     no_history = build_prompt("chatml", DOC, cursor_on(50), [], path, words, RegionBudget(region_tokens=40))

@@ -35,9 +35,9 @@ CHARS_PER_TOKEN = 16  # text this many characters per token of budget is over it
 
 @dataclass(frozen=True)
 class RegionBudget:
-    region_tokens: int = 320  # the editable region: what the model rewrites
-    above_tokens: int = 160  # surroundings shown but not rewritten
-    below_tokens: int = 96
+    region_tokens: int = 256  # the editable region: what the model rewrites
+    above_tokens: int = 64  # surroundings shown but not rewritten
+    below_tokens: int = 32
     below_share: int = 2  # lines taken below the cursor per line above: follow-ups sit mostly below
 
 
@@ -135,7 +135,7 @@ def unified_diff(hunk: Hunk, path: str) -> str:
 FORMATS = ("chatml", "zeta", "sweep")
 SYSTEM = "You are an expert programmer who predicts the next edit of a user who is changing code."
 INSTRUCTION = (
-    "Rewrite the region below. Make exactly the edits that my recent edits make necessary in it: "
+    "Rewrite the region. Make exactly the edits that my recent edits make necessary in it: "
     "the other uses of a renamed name, the call sites of a changed signature, the same change in "
     "a twin branch. Keep every other line exactly as it is. If my edits need nothing more, repeat "
     "the region unchanged."
@@ -196,14 +196,16 @@ def _fence(language_id: str) -> str:
 def _chatml(path: str, language_id: str, above: str, region: Region, below: str,
             diffs: list[tuple[str, str]]) -> tuple[list[Segment], str]:
     fence = _fence(language_id)
+    # What a keystroke changes comes late: the region (at the cursor), then the latest diff.
     user = f"I am editing {path}.\n\n"
     if above:
         user += f"Code above the region:\n{fence}{above}```\n\n"
+    user += f"The region:\n{fence}{region.text}```\n\n"
     if below:
         user += f"Code below the region:\n{fence}{below}```\n\n"
     if diffs:
         user += "My recent edits, oldest first:\n```diff\n" + "".join(d for _, d in diffs) + "```\n\n"
-    user += f"{INSTRUCTION}\n\nThe region:\n{fence}{region.text}```"
+    user += INSTRUCTION
     segments = [
         Segment("<|im_start|>", True), Segment(f"system\n{SYSTEM}"), Segment("<|im_end|>", True), Segment("\n"),
         Segment("<|im_start|>", True), Segment(f"user\n{user}"), Segment("<|im_end|>", True), Segment("\n"),
