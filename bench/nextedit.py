@@ -20,7 +20,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bench.nextedit_set import CATEGORIES, Case, build
 from bench.scoring import percentile
@@ -151,14 +151,14 @@ def main(argv: list[str] | None = None) -> int:
                  and kept[c.category] <= args.limit_per_category]
     engine = LlamaCppEngine(EngineSettings(model=args.model, n_threads=args.threads))
     engine.load(lambda msg, _pct: log.info("%s", msg))
-    options = Options(min_confidence=args.min_confidence)
+    # No time limit: quality figures must not depend on the load of a shared machine.
+    options = Options(min_confidence=args.min_confidence, budget_s=None)
     scores: list[Score] = []
     t0 = time.monotonic()
     for i, case in enumerate(cases):
         scores.append(run_model(engine, case, "model", options, args.warm))
         if not args.no_baseline:
-            scores.append(run_model(engine, case, "no-history", Options(history=False,
-                                                                         min_confidence=args.min_confidence)))
+            scores.append(run_model(engine, case, "no-history", replace(options, history=False)))
         if case.category in RENAMES:
             scores.append(search_replace(engine, case, options.budget))
         s = scores[-1 - (not args.no_baseline) - (case.category in RENAMES)]

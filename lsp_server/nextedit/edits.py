@@ -60,6 +60,15 @@ def apply(text: str, edits: Sequence[TextEdit]) -> str:
     return text
 
 
+MIN_SIMILARITY = 0.8  # a new region less like the old is a rewrite (or prose), not follow-up edits
+
+
+def similar(old: str, new: str, floor: float = MIN_SIMILARITY) -> bool:
+    """Whether ``new`` is the old region with edits, rather than something else."""
+    matcher = difflib.SequenceMatcher(None, old.splitlines(), new.splitlines(), autojunk=False)
+    return matcher.ratio() >= floor or (not old.strip() and not new.strip())
+
+
 def only_spaces(edit: TextEdit) -> bool:
     return not edit.old.strip() and not edit.text.strip()
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from lsp_server.documents import Snapshot
 from lsp_server.engine.base import CancelToken, Engine, EngineInfo, GenerationResult, RewriteJob
-from lsp_server.nextedit.edits import MIN_CONFIDENCE, TextEdit, judge, region_edits
+from lsp_server.nextedit.edits import MIN_CONFIDENCE, TextEdit, judge, region_edits, similar
 from lsp_server.nextedit.history import Hunk
 from lsp_server.nextedit.prompt import EditPrompt, RegionBudget, build_prompt, choose_format
 from lsp_server.nextedit.rewrite import RejoinStop, complete, watch_words
@@ -28,6 +28,7 @@ class Options:
     early_stop: bool = True  # stop once the rewrite rejoined the original for good (`RejoinStop`)
     min_confidence: float = MIN_CONFIDENCE
     format: str = "auto"
+    budget_s: float | None = REWRITE_BUDGET_S  # None: no time limit (quality benchmarks)
 
 
 @dataclass
@@ -57,14 +58,16 @@ def predict(engine: Engine, info: EngineInfo, doc: Snapshot, cursor: int, hunks:
     rejoin = RejoinStop(region.text, watch_words(latest.before, latest.after), cursor_line)
     job = RewriteJob(
         prompt.segments,
-        region.text,
+        region.text[len(prompt.prefill) :],
         max_tokens=engine.count_tokens(region.text) + EXTRA_TOKENS,
-        deadline=t0 + REWRITE_BUDGET_S,
+        deadline=None if options.budget_s is None else t0 + options.budget_s,
         should_stop=_stop_rule(prompt, rejoin if options.early_stop else None),
         session=doc.uri,
     )
     result = engine.rewrite(job, cancel)
     new = _new_region(prompt, result)
+    if not similar(region.text, new):
+        return Prediction([], region.start, region.end, new, {"rewrite": 1}, result, time.monotonic() - t0)
     edits = region_edits(region, new)
     lines = {e.start: doc.position_at(e.start, "utf-32")[0] for e in edits}
     judged = judge(doc.text, doc.language_id, edits, latest, result.departures, lines, options.min_confidence)
@@ -83,6 +86,7 @@ def _marker_at(text: str, marker: str) -> int:
 
 def _stop_rule(prompt: EditPrompt, rejoin: RejoinStop | None) -> Callable[[str], bool]:
     def stop(text: str) -> bool:
+        text = prompt.prefill + text
         return _marker_at(text, prompt.end_marker) >= 0 or (rejoin is not None and rejoin(text))
 
     return stop
@@ -92,7 +96,7 @@ def _new_region(prompt: EditPrompt, result: GenerationResult) -> str:
     """The model's region: cut at its end marker, or completed from the original where it
     stopped early (`rewrite.complete`); the original itself when it has nothing usable."""
     original = prompt.region.text
-    text = result.text
+    text = prompt.prefill + result.text
     at = _marker_at(text, prompt.end_marker)
     if at >= 0:
         text, finished = text[:at], True

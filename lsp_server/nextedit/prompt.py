@@ -19,6 +19,8 @@ keystrokes: the instruction, the text above the region, then what typing changes
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -27,6 +29,7 @@ from lsp_server.documents import Snapshot
 from lsp_server.nextedit.history import Hunk
 
 TokenCounter = Callable[[str], int]
+_PIECE = re.compile(r"\w+|\s+|[^\w\s]")
 
 MAX_LINE_CHARS = 400  # a longer line is not part of a region (minified code, data)
 MAX_REGION_LINES = 60
@@ -59,6 +62,10 @@ class EditPrompt:
     region: Region
     end_marker: str  # text that closes the region in the model's answer ("" : an end token does)
     format: str
+    # The region up to the cursor line's end, already written as the answer's start: it puts a
+    # small model in copying mode (asked to write the whole region, the 0.5B answered with a
+    # diff), and follow-ups sit mostly below the edit. Lines above the cursor are context only.
+    prefill: str = ""
 
 
 def choose_region(doc: Snapshot, cursor: int, budget: RegionBudget, count: TokenCounter) -> Region:
@@ -185,16 +192,40 @@ def build_prompt(
     elif fmt == "sweep":
         segments, end = _sweep(path, doc.uri, above, region, below, diffs, hunks)
     else:
-        segments, end = _chatml(path, doc.language_id, above, region, below, diffs)
-    return EditPrompt(tuple(s for s in segments if s.text), region, end, fmt)
+        own = [h for h in hunks if h.uri == doc.uri]
+        segments, end = _chatml(path, doc.language_id, above, region, below, diffs, own[-1] if own else None)
+    prefill = _through_line(region.text, region.cursor) if fmt == "chatml" else ""
+    segments.append(Segment(prefill))
+    return EditPrompt(tuple(s for s in segments if s.text), region, end, fmt, prefill)
+
+
+def _through_line(text: str, at: int) -> str:
+    """``text`` up to the end of the line holding offset ``at``, its line break included."""
+    end = text.find("\n", at)
+    return text if end < 0 else text[: end + 1]
 
 
 def _fence(language_id: str) -> str:
     return f"```{language_id}\n"
 
 
+def describe(hunk: Hunk) -> str:
+    """The latest edit in words (small instruct models follow a sentence better than a diff)."""
+    before, after = "\n".join(hunk.before), "\n".join(hunk.after)
+    pieces = [f"replaced `{old.strip()}` with `{new.strip()}`" if old.strip() and new.strip()
+              else f"added `{new.strip()}`" if new.strip() else f"removed `{old.strip()}`"
+              for old, new in _word_changes(before, after)[:3]]
+    return f"My last edit {', '.join(pieces)} on line {hunk.start + 1}." if pieces else ""
+
+
+def _word_changes(before: str, after: str) -> list[tuple[str, str]]:
+    a, b = _PIECE.findall(before), _PIECE.findall(after)
+    ops = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    return [("".join(a[i1:i2]), "".join(b[j1:j2])) for tag, i1, i2, j1, j2 in ops if tag != "equal"]
+
+
 def _chatml(path: str, language_id: str, above: str, region: Region, below: str,
-            diffs: list[tuple[str, str]]) -> tuple[list[Segment], str]:
+            diffs: list[tuple[str, str]], latest: Hunk | None) -> tuple[list[Segment], str]:
     fence = _fence(language_id)
     # What a keystroke changes comes late: the region (at the cursor), then the latest diff.
     user = f"I am editing {path}.\n\n"
@@ -205,6 +236,8 @@ def _chatml(path: str, language_id: str, above: str, region: Region, below: str,
         user += f"Code below the region:\n{fence}{below}```\n\n"
     if diffs:
         user += "My recent edits, oldest first:\n```diff\n" + "".join(d for _, d in diffs) + "```\n\n"
+    if latest is not None:
+        user += f"{describe(latest)}\n"
     user += INSTRUCTION
     segments = [
         Segment("<|im_start|>", True), Segment(f"system\n{SYSTEM}"), Segment("<|im_end|>", True), Segment("\n"),
