@@ -80,7 +80,11 @@ def test_chatml_prompt_has_diffs_region_and_an_open_answer_fence() -> None:
     assert "```diff\n--- a/pkg/mod.py" in user and "+line_49 = 4900\n" in user
     assert f"The region:\n```python\n{prompt.region.text}```" in user
     assert user.index("Code above") < user.index("The region") < user.index("Code below") < user.index("```diff")
-    assert texts[-1] == "assistant\n```python\n"
+    assert texts[-2] == "assistant\n```python\n"
+    assert "My last edit replaced `49` with `4900` on line 50." in user
+    # The answer starts as a copy of the region through the cursor line.
+    assert texts[-1] == prompt.prefill and prompt.region.text.startswith(prompt.prefill)
+    assert prompt.prefill.endswith("line_50 = 50\n")
     assert prompt.end_marker == "```"
     no_history = build_prompt("chatml", DOC, cursor_on(50), [], path, words, RegionBudget(region_tokens=40))
     assert "```diff" not in "".join(s.text for s in no_history.segments)
