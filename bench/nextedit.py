@@ -131,6 +131,17 @@ def summary(scores: list[Score]) -> dict[str, dict[str, object]]:
     return out
 
 
+def first_of_each(cases: list[Case], n: int) -> list[Case]:
+    """The first ``n`` cases of each category, in the set's order."""
+    seen: dict[str, int] = defaultdict(int)
+    kept = []
+    for case in cases:
+        seen[case.category] += 1
+        if seen[case.category] <= n:
+            kept.append(case)
+    return kept
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="qwen2.5-coder-0.5b-offline")
@@ -146,9 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     wanted = args.categories.split(",")
     cases = [c for c in build() if c.category in wanted]
     if args.limit_per_category:
-        kept: dict[str, int] = defaultdict(int)
-        cases = [c for c in cases if (kept.__setitem__(c.category, kept[c.category] + 1) or True)
-                 and kept[c.category] <= args.limit_per_category]
+        cases = first_of_each(cases, args.limit_per_category)
     engine = LlamaCppEngine(EngineSettings(model=args.model, n_threads=args.threads))
     engine.load(lambda msg, _pct: log.info("%s", msg))
     # No time limit: quality figures must not depend on the load of a shared machine.

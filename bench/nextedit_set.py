@@ -187,9 +187,11 @@ def _literal_key(node: ast.Constant) -> str | None:
 
 
 def _changed_literal(node: ast.Constant) -> str:
-    if isinstance(node.value, int):
-        return str(node.value + 1 if node.value != 0 else 1)
-    return repr(f"{node.value}_new")
+    value = node.value
+    if isinstance(value, int):
+        return str(value + 1 if value != 0 else 1)
+    assert isinstance(value, str)  # `_literal_key` lets only ints and short names through
+    return repr(value + "_new")
 
 
 class _Shape(ast.NodeTransformer):
@@ -249,7 +251,7 @@ def _no_edit_cases(src: str, tree: ast.Module, module: str, sha: str) -> Iterato
             if text.count(repr(c.value)) == 1 and c.value not in (0, 1):
                 s = _offset(starts, c.lineno, c.col_offset)
                 e = _offset(starts, c.lineno, c.end_col_offset or 0)
-                new = str(c.value * 2)
+                new = str(int(c.value or 0) * 2)  # type: ignore[arg-type]
                 buffer = _replace_at(src, [(s, e, new)])
                 yield Case(f"{module}:{c.lineno}:no_edit:literal", "no_edit", module, sha, buffer, s + len(new),
                            buffer, s, s + len(new), src[s:e])

@@ -6,6 +6,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from lsp_server.features.nextedit import COPILOT_INLINE_EDIT, INLINE_EDIT
 from lsp_server.items import TRIGGER_CHARACTERS
 from lsp_server.server import STATS_REQUEST, FimServer
 
@@ -45,6 +46,14 @@ def register(server: FimServer) -> FimServer:
                     types.CompletionOptions(trigger_characters=list(TRIGGER_CHARACTERS)))
     async def completion(ls: FimServer, params: types.CompletionParams) -> types.CompletionList:
         return await ls.completion(params)
+
+    @server.feature(INLINE_EDIT)
+    async def inline_edit(ls: FimServer, params: Any) -> dict[str, object]:
+        return await ls.nextedit.inline_edit(params)
+
+    @server.feature(COPILOT_INLINE_EDIT)
+    async def copilot_inline_edit(ls: FimServer, params: Any) -> dict[str, object]:
+        return await ls.nextedit.inline_edit(params)
 
     @server.feature(STATS_REQUEST)
     def stats(ls: FimServer, _params: Any = None) -> dict[str, object]:

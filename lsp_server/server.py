@@ -42,6 +42,7 @@ from lsp_server.documents import (
     typed_cursor,
 )
 from lsp_server.engine import EngineError
+from lsp_server.features.nextedit import NextEditFeature
 from lsp_server.items import (
     MenuCaps,
     MenuItem,
@@ -51,6 +52,7 @@ from lsp_server.items import (
     menu_caps,
     menu_item,
 )
+from lsp_server.nextedit.service import NextEditService
 from lsp_server.postprocess import Suggestion
 from lsp_server.transport import FrameError, FrameParser, pid_alive
 from lsp_server.workspace import WorkspaceIndex
@@ -230,6 +232,10 @@ class FimServer(LanguageServer):
         self.documents = DocumentStore()
         self.index = WorkspaceIndex()
         self.service = CompletionService(Settings(), index=self.index)
+        # Next-edit shares the completion feature's engine host and worker thread (until issue
+        # 25 moves them to the engine layer, reached through its private fields).
+        self.nextedit = NextEditFeature(NextEditService(self.service._host, self.service._worker), self.documents,
+                                        lambda: self.encoding, self._relative)
         self._shown: set[str] = set()
         self._load_task: asyncio.Task[None] | None = None
         self._root: Path | None = None
@@ -469,6 +475,9 @@ class FimServer(LanguageServer):
             old = None
         # A newer version makes any running completion for this document stale: stop it now.
         self.service.cancel(uri)
+        new = self.documents.get(uri)
+        if old is not None and new is not None:
+            self.nextedit.changed(old, new, any(c.range is None for c in changes))
         if old is not None:
             self._speculate(uri, typed_cursor(old, changes, self.encoding))
 
@@ -488,6 +497,7 @@ class FimServer(LanguageServer):
     def did_close(self, uri: str) -> None:
         self.documents.close(uri)
         self.service.forget(uri)
+        self.nextedit.forget(uri)
 
     # -- completion ------------------------------------------------------------------------------
 
@@ -576,6 +586,7 @@ class FimServer(LanguageServer):
             self.start_loading()
 
     async def inline_completion(self, params: types.InlineCompletionParams) -> types.InlineCompletionList:
+        self.nextedit.yield_to_completion()
         invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
         if not invoked:
             self._asked_as_you_type = time.monotonic()
@@ -619,6 +630,7 @@ class FimServer(LanguageServer):
         return rng, extend_selected(texts, item)
 
     async def completion(self, params: types.CompletionParams) -> types.CompletionList:
+        self.nextedit.yield_to_completion()
         # Completion sources (nvim-cmp, blink) ask as the user types, whatever trigger they report.
         self._asked_as_you_type = time.monotonic()
         uri, position = params.text_document.uri, params.position

@@ -39,6 +39,7 @@ LAYER = {
     "lsp_server.nextedit": "nextedit",  # pure: history, prompt, rewrite, edits
     "lsp_server.nextedit.predict": "nextedit-run",
     "lsp_server.nextedit.service": "nextedit-service",
+    "lsp_server.features": "features",  # LSP glue of the features beside completion
     "lsp_server.server": "server",
     "lsp_server.handlers": "handlers",
     "lsp_server.transport": "transport",
@@ -74,10 +75,11 @@ MAY_USE: dict[str, set[str]] = {
     "nextedit": {"documents", "context", "postprocess"},
     "nextedit-run": {"documents", "engine", "nextedit"},
     "nextedit-service": {"config", "documents", "engine", "nextedit", "nextedit-run"},
+    "features": {"documents", "nextedit", "nextedit-service"},
     # The server reaches the completion feature through its entry point only.
     "server": {"root", "config", "documents", "engine", "postprocess", "completion", "items", "transport",
-               "workspace"},
-    "handlers": {"server", "items"},
+               "workspace", "features", "nextedit-service"},
+    "handlers": {"server", "items", "features"},
     "cli": set(LAYER.values()),
 }
 # Only the protocol layers speak LSP; everything under them is plain data in, plain data out.

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from lsp_server.documents import Snapshot
-from lsp_server.nextedit.edits import TextEdit, apply, breaks_parse, confident, judge, region_edits, undoes
+from lsp_server.nextedit.edits import (
+    TextEdit,
+    apply,
+    breaks_parse,
+    confident,
+    judge,
+    region_edits,
+    undoes,
+)
 from lsp_server.nextedit.history import Hunk
 from lsp_server.nextedit.prompt import RegionBudget, choose_region
 from lsp_server.nextedit.rewrite import RejoinStop, align, complete, watch_words

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from lsp_server.nextedit.history import Hunk
 from lsp_server.nextedit.prompt import Region
 from lsp_server.nextedit.rewrite import words
-from lsp_server.postprocess.gate import CannotJudge, parser_for, region as top_level
+from lsp_server.postprocess.gate import CannotJudge, parser_for
+from lsp_server.postprocess.gate import region as top_level
 
 _PIECE = re.compile(r"\w+|\s+|[^\w\s]")
 MIN_CONFIDENCE = 0.3  # probability of the first token that left the original

@@ -55,10 +55,10 @@ class NextEditQuery:
 
 
 class NextEditService:
-    def __init__(self, host: Host, worker: Worker, options: Options = Options()) -> None:
+    def __init__(self, host: Host, worker: Worker, options: Options | None = None) -> None:
         self._host = host
         self._worker = worker
-        self._options = options
+        self._options = options or Options()
         self.history = EditHistory()
         self._running: set[str] = set()
         self._unsupported = ""  # why the engine cannot rewrite, once known
@@ -92,8 +92,8 @@ class NextEditService:
         """The edits that follow the user's recent ones near the cursor; none when there is
         nothing to follow, the feature is off, or the engine cannot rewrite."""
         engine, info = self._host.engine, self._host.info
-        if not self.enabled or engine is None or info is None or self._unsupported:
-            return Prediction([])
+        if not self.enabled or engine is None or info is None or self._unsupported or not info.capabilities.local:
+            return Prediction([])  # remote engines cannot rewrite yet (RemoteEngine.rewrite)
         hunks = self.history.recent(query.doc.uri)
         if not any(h.uri == query.doc.uri for h in hunks):
             return Prediction([])
@@ -105,9 +105,17 @@ class NextEditService:
         self._running.add(key)
         try:
             return await self._worker.submit(key, run)
-        except (EngineError, NoEditFormat) as err:
+        except NoEditFormat as err:
             self._unsupported = str(err)
-            log.warning("next-edit suggestions are off for this engine: %s", err)
-            return Prediction([])
+            log.warning("next-edit suggestions are off for this model: %s", err)
+        except EngineError as err:
+            log.warning("next-edit prediction failed: %s", err)
+        except Exception as err:
+            # A newer request or a completion made the job stale before it ran. The worker's
+            # StaleJob lives in the completion package until the worker moves to the engine
+            # layer (issue 25); this package may not import it from there.
+            if type(err).__name__ != "StaleJob":
+                raise
         finally:
             self._running.discard(key)
+        return Prediction([])
