@@ -94,6 +94,7 @@ class ServingSettings:
     # Next-edit suggestions (fimLsp/inlineEdit, textDocument/copilotInlineEdit): after an edit,
     # the edits that follow it near the cursor. In-process engine only.
     next_edit: bool = True
+    next_edit_budget_ms: int = 6000  # a prediction still running after this shows no edits
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ _MINIMUM: dict[str, int] = {
     "extra_context_tokens": 0,
     "repo_context_tokens": 0,
     "import_context_tokens": 0,
+    "next_edit_budget_ms": 100,
 }
 
 

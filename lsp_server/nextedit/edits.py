@@ -61,12 +61,12 @@ def apply(text: str, edits: Sequence[TextEdit]) -> str:
     return text
 
 
-MIN_SIMILARITY = 0.8  # a new region less like the old is a rewrite (or prose), not follow-up edits
+MIN_SIMILARITY = 0.7  # a new region less like the old (in words) is a rewrite or prose, not edits
 
 
 def similar(old: str, new: str, floor: float = MIN_SIMILARITY) -> bool:
     """Whether ``new`` is the old region with edits, rather than something else."""
-    matcher = difflib.SequenceMatcher(None, old.splitlines(), new.splitlines(), autojunk=False)
+    matcher = difflib.SequenceMatcher(None, _PIECE.findall(old), _PIECE.findall(new), autojunk=False)
     return matcher.ratio() >= floor or (not old.strip() and not new.strip())
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
 from lsp_server.config import Settings
@@ -99,8 +99,10 @@ class NextEditService:
             return Prediction([])
         key = KEY + query.doc.uri
 
+        options = replace(self._options, budget_s=self._host.settings.serving.next_edit_budget_ms / 1000)
+
         def run(cancel: CancelToken) -> Prediction:
-            return predict(engine, info, query.doc, query.cursor, hunks, query.paths, cancel, self._options)
+            return predict(engine, info, query.doc, query.cursor, hunks, query.paths, cancel, options)
 
         self._running.add(key)
         try:

@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import pytest_lsp
+from lsp_helpers import record_statuses, wait_state
 from lsprotocol import types
-from pytest_lsp import LanguageClient
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 pytestmark = pytest.mark.model
+# The shared test machine is slow and noisy: behaviour, not speed, is checked here.
+SETTINGS = {"model": "qwen2.5-coder-0.5b-offline", "nThreads": 2, "nCtx": 2048, "timeBudgetMs": 60000,
+            "nextEditBudgetMs": 300000}
+SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "lsp_server", "--stdio"],
+                            server_env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+@pytest_lsp.fixture(config=SERVER, params=["neovim", "visual_studio_code"])
+async def client(request: pytest.FixtureRequest, lsp_client: LanguageClient) -> AsyncIterator[LanguageClient]:
+    record_statuses(lsp_client)
+    await lsp_client.initialize_session(types.InitializeParams(
+        capabilities=client_capabilities(request.param), root_uri="file:///work/demo",
+        initialization_options=SETTINGS))
+    assert (await wait_state(lsp_client))["state"] == "ready"
+    yield lsp_client
+    await lsp_client.shutdown_session()
 
 URI = "file:///work/demo/shapes.py"
 SOURCE = '''def area(w, h):
