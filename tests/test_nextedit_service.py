@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 from lsp_server.completion.worker import EngineWorker
 from lsp_server.config import Settings
 from lsp_server.documents import Snapshot
-from lsp_server.engine.base import CancelToken, Capabilities, EngineInfo, GenerationResult, RewriteJob
+from lsp_server.engine.base import (
+    CancelToken,
+    Capabilities,
+    EngineInfo,
+    GenerationResult,
+    RewriteJob,
+)
 from lsp_server.nextedit.service import NextEditQuery, NextEditService
 
 URI = "file:///a.py"
