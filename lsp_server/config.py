@@ -92,8 +92,9 @@ class ServingSettings:
     speculate: bool = True
     suggestion_cache: bool = True  # answer typed-through and repeated positions from memory
     # Next-edit suggestions (fimLsp/inlineEdit, textDocument/copilotInlineEdit): after an edit,
-    # the edits that follow it near the cursor. In-process engine only.
-    next_edit: bool = True
+    # the edits that follow it near the cursor. In-process engine only. Off: on the next-edit
+    # set the offline 0.5B found few follow-ups (bench/nextedit.md).
+    next_edit: bool = False
     next_edit_budget_ms: int = 6000  # a prediction still running after this shows no edits
 
 

@@ -46,7 +46,7 @@ class ScriptedEngine:
 @dataclass
 class Host:
     engine: ScriptedEngine
-    settings: Settings = field(default_factory=Settings)
+    settings: Settings = field(default_factory=lambda: Settings.of(next_edit=True))
     info: EngineInfo = field(default_factory=lambda: EngineInfo(
         "llama_cpp", "m", "qwen", Capabilities(), {"name": "Qwen2.5 Coder Instruct"},
         markers=frozenset({"<|im_start|>", "<|im_end|>"})))

@@ -17,7 +17,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 pytestmark = pytest.mark.model
 # The shared test machine is slow and noisy: behaviour, not speed, is checked here.
 SETTINGS = {"model": "qwen2.5-coder-0.5b-offline", "nThreads": 2, "nCtx": 2048, "timeBudgetMs": 60000,
-            "nextEditBudgetMs": 300000}
+            "nextEdit": True, "nextEditBudgetMs": 300000}
 SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "lsp_server", "--stdio"],
                             server_env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
