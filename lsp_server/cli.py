@@ -64,6 +64,7 @@ def _complete(args: argparse.Namespace) -> int:
     from lsp_server.completion import CompletionQuery, CompletionService
     from lsp_server.documents import UTF32, PositionError, Snapshot
     from lsp_server.engine import EngineError
+    from lsp_server.engine.host import EngineHost
     from lsp_server.postprocess import Suggestion
 
     path = Path(args.file)
@@ -81,17 +82,19 @@ def _complete(args: argparse.Namespace) -> int:
     result = SettingsSources(cli_model=args.model).resolve()
     for problem in result.problems:
         print(f"fim-lsp: {problem}", file=sys.stderr)
-    service = CompletionService(result.settings)
+    host = EngineHost(result.settings)
+    service = CompletionService(host)
 
     async def run() -> list[Suggestion]:
         try:
             return await complete_once()
         finally:
-            await service.shutdown()
+            service.shutdown()
+            await host.shutdown()
 
     async def complete_once() -> list[Suggestion]:
         t0 = time.monotonic()
-        info = await service.load(_progress_printer("model"))
+        info = await host.load(_progress_printer("model"))
         print(f"model: {Path(info.model).name} ({info.backend}, FIM format {info.fim_format}), "
               f"loaded in {time.monotonic() - t0:.1f}s", file=sys.stderr)
         t1 = time.monotonic()

@@ -1,4 +1,5 @@
-"""The only @server.feature sites. Each handler is a few lines that forward to FimServer."""
+"""The only @server.feature sites. Each handler is a few lines that forward to the server's
+lifecycle or to a feature (lsp_server/features/)."""
 
 from __future__ import annotations
 
@@ -6,23 +7,29 @@ from typing import Any
 
 from lsprotocol import types
 
-from lsp_server.features.nextedit import COPILOT_INLINE_EDIT, INLINE_EDIT
+from lsp_server.features.completion import CompletionFeature
+from lsp_server.features.nextedit import COPILOT_INLINE_EDIT, INLINE_EDIT, NextEditFeature
 from lsp_server.items import TRIGGER_CHARACTERS
 from lsp_server.server import STATS_REQUEST, FimServer
 
 
 def register(server: FimServer) -> FimServer:
+    completion = CompletionFeature(server)
+    server.add_feature(completion)
+    nextedit = NextEditFeature(server)
+    server.add_feature(nextedit)
+
     @server.feature(types.INITIALIZE)
     def initialize(ls: FimServer, params: types.InitializeParams) -> None:
         ls.on_initialize(params)
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: FimServer, _params: types.InitializedParams) -> None:
-        await ls.on_initialized()
+        await ls.lifecycle.initialized()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: FimServer, params: types.DidChangeConfigurationParams) -> None:
-        await ls.on_configuration_changed(params.settings)
+        await ls.lifecycle.configuration_changed(params.settings)
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: FimServer, params: types.DidOpenTextDocumentParams) -> None:
@@ -40,20 +47,20 @@ def register(server: FimServer) -> FimServer:
     async def inline_completion(
         ls: FimServer, params: types.InlineCompletionParams
     ) -> types.InlineCompletionList:
-        return await ls.inline_completion(params)
+        return await completion.inline_completion(params)
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION,
                     types.CompletionOptions(trigger_characters=list(TRIGGER_CHARACTERS)))
-    async def completion(ls: FimServer, params: types.CompletionParams) -> types.CompletionList:
-        return await ls.completion(params)
+    async def completion_menu(ls: FimServer, params: types.CompletionParams) -> types.CompletionList:
+        return await completion.completion(params)
 
     @server.feature(INLINE_EDIT)
     async def inline_edit(ls: FimServer, params: Any) -> dict[str, object]:
-        return await ls.nextedit.inline_edit(params)
+        return await nextedit.inline_edit(params)
 
     @server.feature(COPILOT_INLINE_EDIT)
     async def copilot_inline_edit(ls: FimServer, params: Any) -> dict[str, object]:
-        return await ls.nextedit.inline_edit(params)
+        return await nextedit.inline_edit(params)
 
     @server.feature(STATS_REQUEST)
     def stats(ls: FimServer, _params: Any = None) -> dict[str, object]:

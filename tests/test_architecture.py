@@ -31,16 +31,16 @@ LAYER = {
     "lsp_server.completion.service": "service",
     "lsp_server.completion.background": "background",
     "lsp_server.completion.run": "run",
-    "lsp_server.completion.engine_host": "lifecycle",
     "lsp_server.completion.stats": "stats",
     "lsp_server.completion.cache": "cache",
     "lsp_server.completion.query": "query",
-    "lsp_server.completion.worker": "worker",
+    "lsp_server.engine.worker": "worker",  # the one thread that runs the engine
+    "lsp_server.engine.host": "host",  # the engine's lifecycle, shared by the features
     "lsp_server.nextedit": "nextedit",  # pure: history, prompt, rewrite, edits
     "lsp_server.nextedit.predict": "nextedit-run",
     "lsp_server.nextedit.service": "nextedit-service",
-    "lsp_server.features": "features",  # LSP glue of the features beside completion
     "lsp_server.server": "server",
+    "lsp_server.features": "features",
     "lsp_server.handlers": "handlers",
     "lsp_server.transport": "transport",
     "lsp_server.doctor": "cli",
@@ -65,26 +65,26 @@ MAY_USE: dict[str, set[str]] = {
     # The completion package: its entry point (the package itself) re-exports the service, which
     # joins the stages; each stage imports only the ones below it.
     "stats": {"engine"},
-    "lifecycle": {"config", "engine", "worker"},
+    "host": {"config", "engine", "worker"},
     "run": {"config", "context", "engine", "pipeline", "postprocess", "query", "cache", "worker", "workspace"},
-    "background": {"engine", "postprocess", "query", "cache", "stats", "run", "lifecycle", "worker"},
-    "service": {"config", "engine", "postprocess", "query", "cache", "stats", "run", "background", "lifecycle",
+    "background": {"engine", "postprocess", "query", "cache", "stats", "run", "host", "worker"},
+    "service": {"config", "engine", "postprocess", "query", "cache", "stats", "run", "background", "host",
                 "worker", "workspace"},
     "completion": {"query", "service"},
+    # The server holds documents, settings and the shared engine host; it knows no feature.
+    "server": {"root", "config", "documents", "engine", "host", "transport", "workspace"},
+    # A feature is the LSP side of one domain package, reached through its entry point only.
+    "features": {"server", "config", "documents", "engine", "postprocess", "completion", "items", "nextedit", "nextedit-service"},
+    "handlers": {"server", "features", "items"},
     # The next-edit feature: pure stages, one run on the engine, its entry point.
     "nextedit": {"documents", "context", "postprocess"},
     "nextedit-run": {"documents", "engine", "nextedit"},
-    "nextedit-service": {"config", "documents", "engine", "nextedit", "nextedit-run"},
-    "features": {"documents", "nextedit", "nextedit-service"},
-    # The server reaches the completion feature through its entry point only.
-    "server": {"root", "config", "documents", "engine", "postprocess", "completion", "items", "transport",
-               "workspace", "features", "nextedit-service"},
-    "handlers": {"server", "items", "features"},
+    "nextedit-service": {"config", "documents", "engine", "worker", "nextedit", "nextedit-run"},
     "cli": set(LAYER.values()),
 }
 # Only the protocol layers speak LSP; everything under them is plain data in, plain data out.
 PROTOCOL = ("pygls", "lsprotocol")
-PROTOCOL_LAYERS = {"server", "handlers", "cli"}
+PROTOCOL_LAYERS = {"server", "features", "handlers", "cli"}
 # llama-cpp-python's private parts (its objects' private attributes, the KV cache's token
 # sequence, the raw llama_* bindings) are the adapter's alone. doctor.py reports the installed
 # package and its build, through the public names listed for it.
@@ -135,6 +135,40 @@ def test_imports_follow_the_layers(module: str, path: Path) -> None:
         elif top == "lsp_server" and imported != "lsp_server":
             used = _layer(imported)
             assert used == layer or used in MAY_USE[layer], f"{module} ({layer}) may not import {imported} ({used})"
+
+
+def _feature_of(module: str) -> str | None:
+    """``lsp_server.features.completion`` -> ``completion``; None outside lsp_server.features."""
+    parts = module.split(".")
+    return parts[2] if parts[:2] == ["lsp_server", "features"] and len(parts) > 2 else None
+
+
+def _foreign_features(module: str, imported: list[str]) -> list[str]:
+    own = _feature_of(module)
+    return [name for name in imported if (other := _feature_of(name)) is not None and other != own]
+
+
+@pytest.mark.parametrize(("module", "path"), _modules(), ids=[m for m, _ in _modules()])
+def test_features_do_not_import_each_other(module: str, path: Path) -> None:
+    if _feature_of(module) is not None:
+        assert not _foreign_features(module, _imports(path, module)), f"{module} imports another feature"
+
+
+def test_the_feature_rule_catches_a_feature_importing_another() -> None:
+    assert _foreign_features("lsp_server.features.nextedit", ["lsp_server.features.completion"]) == [
+        "lsp_server.features.completion"]
+    assert _foreign_features("lsp_server.features.completion", ["lsp_server.features.completion", "lsp_server.server"]) == []
+
+
+SERVER_MODULE_LINES = 350
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "server").glob("*.py")) + sorted((PACKAGE / "features").glob("*.py")),
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_server_and_feature_modules_are_small_and_say_their_job(path: Path) -> None:
+    """The server was one 780-line class; each part now has a module a newcomer can read."""
+    assert len(path.read_text().splitlines()) <= SERVER_MODULE_LINES
+    assert ast.get_docstring(ast.parse(path.read_text())), f"{path.name} has no docstring saying its job"
 
 
 def test_handlers_are_the_only_feature_sites() -> None:

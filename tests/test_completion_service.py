@@ -19,6 +19,7 @@ from lsp_server.engine.base import (
     GenerationJob,
     GenerationResult,
 )
+from lsp_server.engine.host import EngineHost
 from lsp_server.postprocess import Suggestion
 
 
@@ -46,9 +47,15 @@ class ScriptedEngine:
 
 async def _service(engine: ScriptedEngine, **settings: object) -> CompletionService:
     """A loaded service around ``engine``."""
-    service = CompletionService(Settings.of(**settings), engine_factory=lambda _s: engine)
-    await service.load(lambda _m, _p: None)
+    service = CompletionService(EngineHost(Settings.of(**settings), lambda _s: engine))
+    await service.host.load(lambda _m, _p: None)
     return service
+
+
+async def _stop(service: CompletionService) -> None:
+    """What the server does at shutdown: the feature's work, then the shared engine."""
+    service.shutdown()
+    await service.host.shutdown()
 
 
 def _query(text: str, offset: int) -> CompletionQuery:
@@ -75,7 +82,7 @@ async def test_prefetch_answers_the_accepted_state_without_a_new_generation() ->
     calls = len(engine.calls)
     assert await _texts(service, _query(accepted, 23)) == ["\n    return y"]
     assert len(engine.calls) == calls and service.stats.cacheHits == 1
-    await service.shutdown()
+    await _stop(service)
 
 
 async def test_a_prefetched_suggestion_gets_its_own_successor_prefetched() -> None:
@@ -95,7 +102,7 @@ async def test_a_prefetched_suggestion_gets_its_own_successor_prefetched() -> No
     await settled(2)
     assert await _texts(service, _query(c + "\n", len(c))) == ["\n    return z"]  # and its successor
     assert engine.calls == [a, b, c] and service.stats.cacheHits == 2
-    await service.shutdown()
+    await _stop(service)
 
 
 async def test_typed_through_needs_no_generation() -> None:
@@ -106,7 +113,7 @@ async def test_typed_through_needs_no_generation() -> None:
     typed = "def f(x):\n    ret\n"
     assert await _texts(service, _query(typed, 17)) == ["urn x * 2"]
     assert len(engine.calls) == 1
-    await service.shutdown()
+    await _stop(service)
 
 
 async def test_a_request_adopts_the_speculation_started_by_the_keystroke() -> None:
@@ -119,7 +126,7 @@ async def test_a_request_adopts_the_speculation_started_by_the_keystroke() -> No
     assert engine.calls == ["def f(x):\n", "def f(x):\n    z"]  # one run for the typed state
     assert service.stats.speculated == 1 and service.stats.completed == 2
     assert service.stats.last.source == "speculate" and service.stats.last.nPrompt == 10
-    await service.shutdown()
+    await _stop(service)
 
 
 async def test_speculation_skips_typed_through_states_remote_engines_and_the_off_switch() -> None:
@@ -128,7 +135,7 @@ async def test_speculation_skips_typed_through_states_remote_engines_and_the_off
     service = await _service(engine, prefetch=False)
     assert await _texts(service, _query(doc, 14)) == ["return x * 2"]
     service.speculate(_query("def f(x):\n    ret\n", 17))  # typed through: the cache answers
-    assert not service.reconfigure(Settings.of(speculate=False))
+    assert not service.host.reconfigure(Settings.of(speculate=False))
     service.speculate(_query("def f(x):\n    z\n", 15))
     await asyncio.sleep(0.05)
     assert len(engine.calls) == 1 and service.stats.speculated == 0
@@ -143,8 +150,8 @@ async def test_speculation_skips_typed_through_states_remote_engines_and_the_off
     service_remote.speculate(_query("def f(x):\n    z\n", 15))
     await asyncio.sleep(0.05)
     assert remote.calls == [] and service_remote.stats.speculated == 0
-    await service.shutdown()
-    await service_remote.shutdown()
+    await _stop(service)
+    await _stop(service_remote)
 
 
 async def test_a_request_elsewhere_cancels_the_speculation() -> None:
@@ -159,7 +166,7 @@ async def test_a_request_elsewhere_cancels_the_speculation() -> None:
     other = CompletionQuery(Snapshot("file:///b.py", "def f(x):\n    ab\n", 1, "python"), 16)
     assert await _texts(service, other) == ["c"]
     assert engine.calls == ["def f(x):\n    ab"] * 2
-    await service.shutdown()
+    await _stop(service)
 
 
 async def test_a_running_job_serves_states_typed_through_its_output() -> None:
@@ -179,9 +186,9 @@ async def test_a_running_job_serves_states_typed_through_its_output() -> None:
 
 
 async def test_not_loaded_means_no_suggestions() -> None:
-    service = CompletionService(Settings())
+    service = CompletionService(EngineHost(Settings()))
     assert await service.complete(_query("x", 1)) == []
-    await service.shutdown()
+    await _stop(service)
 
 
 def test_alternatives_offer_the_first_line() -> None:
@@ -224,7 +231,7 @@ async def test_cancel_stops_the_documents_running_request() -> None:
     service.cancel("file:///a.py")  # what a didChange does
     assert await running == []
     assert service.stats.cancelled == 1 and service.stats.completed == 0
-    await service.shutdown()
+    await _stop(service)
 
 
 async def test_a_request_the_editor_cancelled_is_still_counted() -> None:
@@ -238,7 +245,7 @@ async def test_a_request_the_editor_cancelled_is_still_counted() -> None:
             break
         await asyncio.sleep(0.01)
     assert service.stats.cancelled == 1 and service.stats.last.stopReason == "cancelled"
-    await service.shutdown()
+    await _stop(service)
 
 
 async def test_a_request_superseded_before_it_ran_answers_nothing() -> None:
@@ -255,24 +262,24 @@ async def test_a_request_superseded_before_it_ran_answers_nothing() -> None:
     assert await stale == []
     assert [s.text for s in await newer] == ["c"] and await busy == []
     assert service.stats_json()["dropped"] == 1
-    await service.shutdown()
+    await _stop(service)
 
 
 async def test_reconfigure_says_when_the_engine_must_be_reloaded() -> None:
-    service = CompletionService(Settings())
-    assert not service.reconfigure(Settings.of(speculate=False)) and not service.settings.serving.speculate
-    assert service.reconfigure(Settings.of(speculate=False, n_ctx=1024))
-    assert service.reconfigure(Settings.of(backend="ollama", n_ctx=1024))
-    await service.shutdown()
+    service = CompletionService(EngineHost(Settings()))
+    assert not service.host.reconfigure(Settings.of(speculate=False)) and not service.host.settings.serving.speculate
+    assert service.host.reconfigure(Settings.of(speculate=False, n_ctx=1024))
+    assert service.host.reconfigure(Settings.of(backend="ollama", n_ctx=1024))
+    await _stop(service)
 
 
 @pytest.mark.parametrize("name", sorted(KEYS))
 async def test_the_engine_reloads_exactly_when_its_section_changes(name: str) -> None:
-    service = CompletionService(Settings())
-    value = getattr(getattr(service.settings, KEYS[name]), name)
+    service = CompletionService(EngineHost(Settings()))
+    value = getattr(getattr(service.host.settings, KEYS[name]), name)
     changed = {bool: lambda v: not v, int: lambda v: v + 1, str: lambda v: v + "x", tuple: lambda v: (*v, "x")}
-    assert service.reconfigure(service.settings.replace(**{name: changed[type(value)](value)})) == (KEYS[name] == "engine")
-    await service.shutdown()
+    assert service.host.reconfigure(service.host.settings.replace(**{name: changed[type(value)](value)})) == (KEYS[name] == "engine")
+    await _stop(service)
 
 
 async def test_engines_receive_only_their_section() -> None:
@@ -283,10 +290,10 @@ async def test_engines_receive_only_their_section() -> None:
         return ScriptedEngine({})
 
     settings = Settings.of(model="m", max_tokens=5)
-    service = CompletionService(settings, engine_factory=factory)
-    await service.load(lambda _m, _p: None)
+    service = CompletionService(EngineHost(settings, factory))
+    await service.host.load(lambda _m, _p: None)
     assert seen == [settings.engine]
-    await service.shutdown()
+    await _stop(service)
 
 
 async def test_a_prompt_over_the_servers_request_share_is_warned_at_load(caplog: pytest.LogCaptureFixture) -> None:
@@ -299,15 +306,15 @@ async def test_a_prompt_over_the_servers_request_share_is_warned_at_load(caplog:
         caplog.clear()
         service = await _service(SlotEngine({}), prefix_tokens=prefix)
         assert ("a request may need" in caplog.text) == warned
-        await service.shutdown()
+        await _stop(service)
 
 
 async def test_remote_is_the_loaded_engines_word_before_that_the_backends() -> None:
-    service = CompletionService(Settings.of(backend="ollama"), engine_factory=lambda _s: ScriptedEngine({}))
-    assert service.remote  # nothing loaded (or the load failed): the setting decides
-    await service.load(lambda _m, _p: None)
-    assert not service.remote  # this engine says it runs in this process
-    await service.shutdown()
+    service = CompletionService(EngineHost(Settings.of(backend="ollama"), lambda _s: ScriptedEngine({})))
+    assert service.host.remote  # nothing loaded (or the load failed): the setting decides
+    await service.host.load(lambda _m, _p: None)
+    assert not service.host.remote  # this engine says it runs in this process
+    await _stop(service)
 
 
 class _ThreadLog(dict):  # type: ignore[type-arg]
@@ -340,7 +347,7 @@ class _ThreadLog(dict):  # type: ignore[type-arg]
 async def test_prompt_anchors_are_the_worker_threads_alone() -> None:
     from lsp_server.completion.cache import SuggestionCache
     from lsp_server.completion.run import Runner
-    from lsp_server.completion.worker import EngineWorker
+    from lsp_server.engine.worker import EngineWorker
 
     worker = EngineWorker()
     runner = Runner(worker, SuggestionCache())
@@ -371,7 +378,7 @@ async def test_counts_are_written_on_the_event_loop() -> None:
     service.stats.record = spy  # type: ignore[method-assign]
     assert await _texts(service, _query("def f(x):\n    \n", 14)) == ["return x"]
     assert seen == [loop_thread] and service.stats.completed == 1  # counted before the answer
-    await service.shutdown()
+    await _stop(service)
 
 
 async def test_repo_context_puts_the_imported_definitions_before_the_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -391,11 +398,11 @@ async def test_repo_context_puts_the_imported_definitions_before_the_file(tmp_pa
 
     for on in (True, False):
         index = WorkspaceIndex([tmp_path])
-        service = CompletionService(Settings.of(repo_context=on, prefetch=False), lambda _s: Seeing({}), index)
-        await service.load(lambda _m, _p: None)
+        service = CompletionService(EngineHost(Settings.of(repo_context=on, prefetch=False), lambda _s: Seeing({})), index)
+        await service.host.load(lambda _m, _p: None)
         query = CompletionQuery(Snapshot(app.as_uri(), text, 1, "python"), len(text) - 1, file=str(app))
         await service.complete(query)
-        await service.shutdown()
+        await _stop(service)
         index.close()
     with_context, without = seen
     assert [(c.path, c.text) for c in with_context] == [("pkg/util.py", "def helper(x: int) -> str:\n    ...")]

@@ -7,7 +7,6 @@ import asyncio
 import threading
 from dataclasses import dataclass, field
 
-from lsp_server.completion.worker import EngineWorker
 from lsp_server.config import Settings
 from lsp_server.documents import Snapshot
 from lsp_server.engine.base import (
@@ -17,6 +16,7 @@ from lsp_server.engine.base import (
     GenerationResult,
     RewriteJob,
 )
+from lsp_server.engine.worker import EngineWorker
 from lsp_server.nextedit.service import NextEditQuery, NextEditService
 
 URI = "file:///a.py"

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from lsp_server.completion.worker import EngineWorker, StaleJob
 from lsp_server.engine.base import CancelToken
+from lsp_server.engine.worker import EngineWorker, StaleJob
 
 
 def _spin(started: threading.Event, seen: list[str], name: str):  # type: ignore[no-untyped-def]

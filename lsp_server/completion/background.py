@@ -16,12 +16,12 @@ import asyncio
 from dataclasses import dataclass, field
 
 from lsp_server.completion.cache import SuggestionCache
-from lsp_server.completion.engine_host import EngineHost
 from lsp_server.completion.query import CompletionQuery, CursorState
 from lsp_server.completion.run import Partial, Runner
 from lsp_server.completion.stats import Stats
-from lsp_server.completion.worker import EngineWorker, StaleJob
 from lsp_server.engine import EngineError, GenerationResult
+from lsp_server.engine.host import EngineHost
+from lsp_server.engine.worker import EngineWorker, StaleJob
 from lsp_server.postprocess import Suggestion
 
 PREFETCH = "#prefetch"  # worker key suffix of background jobs: a didChange does not cancel them

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 
 from lsp_server.completion.cache import SuggestionCache
 from lsp_server.completion.query import CompletionQuery
-from lsp_server.completion.worker import EngineWorker
 from lsp_server.config import PromptSettings, Settings
 from lsp_server.context.definitions import pack
 from lsp_server.context.types import ExtraChunk
 from lsp_server.context.window import Anchor, extra_chunks
 from lsp_server.engine import Engine, GenerationResult
 from lsp_server.engine.base import CancelToken
+from lsp_server.engine.worker import EngineWorker
 from lsp_server.pipeline import job_for, prepare
 from lsp_server.postprocess import Suggestion
 from lsp_server.workspace import WorkspaceIndex

@@ -8,60 +8,49 @@ A request walks the stages once, in order (`complete`):
    worker thread; its suggestions are remembered and the next one is prefetched.
 
 Thread ownership: every method here runs on the event loop, and only the event loop changes the
-cache, the background jobs, the stats and the engine's fields. The worker thread runs the engine
-and owns the prompt anchors (run.py); it hands back results through futures.
+cache, the background jobs, the stats and the engine's fields. The worker thread (the engine
+host's, shared with other features) runs the engine and owns the prompt anchors (run.py); it
+hands back results through futures.
 """
 
 from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
 
 from lsp_server.completion.background import BackgroundWork
 from lsp_server.completion.cache import SuggestionCache
-from lsp_server.completion.engine_host import EngineHost
 from lsp_server.completion.query import CompletionQuery
 from lsp_server.completion.run import Runner
 from lsp_server.completion.stats import Stats
-from lsp_server.completion.worker import EngineWorker, StaleJob
-from lsp_server.config import EngineSettings, Settings
-from lsp_server.engine import Engine, EngineError, EngineInfo, create_engine
-from lsp_server.engine.base import ProgressCallback
+from lsp_server.config import Settings
+from lsp_server.engine import Engine
+from lsp_server.engine.host import EngineHost
+from lsp_server.engine.worker import StaleJob
 from lsp_server.postprocess import Suggestion
 from lsp_server.workspace import WorkspaceIndex
 
 
 class CompletionService:
-    def __init__(self, settings: Settings, engine_factory: Callable[[EngineSettings], Engine] = create_engine,
-                 index: WorkspaceIndex | None = None) -> None:
-        self._worker = EngineWorker(threads=1)  # one thread: a llama.cpp context is not thread-safe
-        self._host = EngineHost(settings, engine_factory, self._worker)
+    """Completion on ``host``'s engine, which it shares with other features (it loads and closes
+    it for none of them)."""
+
+    def __init__(self, host: EngineHost, index: WorkspaceIndex | None = None) -> None:
+        self._host = host
+        self._worker = host.worker
         self._cache = SuggestionCache()
         self._stats = Stats()
         self._runner = Runner(self._worker, self._cache, index)
         self._background = BackgroundWork(self._host, self._runner, self._worker, self._cache, self._stats)
         self._started = time.monotonic()
+        host.on_load(self._runner.reset)  # a new engine starts cold
 
     # -- state -----------------------------------------------------------------------------------
 
     @property
-    def settings(self) -> Settings:
-        return self._host.settings
-
-    @property
-    def ready(self) -> bool:
-        return self._host.ready
-
-    @property
-    def error(self) -> EngineError | None:
-        """Why the last load failed; None while loading or loaded."""
-        return self._host.error
-
-    @property
-    def remote(self) -> bool:
-        """A shared server completes, not this process (see `EngineHost.remote`)."""
-        return self._host.remote
+    def host(self) -> EngineHost:
+        """The shared engine host this service completes on."""
+        return self._host
 
     @property
     def stats(self) -> Stats:
@@ -74,22 +63,9 @@ class CompletionService:
         data["dropped"] = self._worker.dropped
         return data
 
-    # -- the engine's lifecycle ------------------------------------------------------------------
-
-    def reconfigure(self, settings: Settings) -> bool:
-        """Put new settings in force; True when the engine must be reloaded (`load`) for them."""
-        return self._host.reconfigure(settings)
-
-    async def load(self, progress: ProgressCallback) -> EngineInfo:
-        """(Re)create and load the engine; raises EngineError with a hint."""
-        self._runner.reset()
-        return await self._host.load(progress)
-
-    async def shutdown(self) -> None:
-        """Stop running jobs, then close the engine on its own thread (never under a decode)."""
-        self._worker.cancel_all()
-        await self._host.close()
-        self._worker.shutdown()
+    def shutdown(self) -> None:
+        """Stop the background work; the host stops the jobs on its thread and the engine."""
+        self._background.cancel_all()
 
     # -- documents -------------------------------------------------------------------------------
 
@@ -125,7 +101,7 @@ class CompletionService:
     def speculate(self, query: CompletionQuery) -> None:
         """The user just typed: start the request the editor is about to send after its debounce.
         Only for the in-process engine: a shared server gets only what editors ask for."""
-        if self.ready and not self.remote:
+        if self._host.ready and not self._host.remote:
             self._background.speculate(query)
 
     async def _remembered(self, query: CompletionQuery, request: int) -> list[Suggestion] | None:

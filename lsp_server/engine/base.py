@@ -76,10 +76,8 @@ class EngineInfo:
 class GenerationJob:
     prompt: Prompt
     max_tokens: int = 128
-    # time.monotonic() value after which generation stops (at the next token).
-    deadline: float | None = None
-    # Seconds of generation allowed once the prompt is evaluated (stop_reason "deadline").
-    # Separate from `deadline` so a cold prompt still gets a useful first line.
+    # Seconds of generation allowed once the prompt is evaluated (stop_reason "deadline"),
+    # counted from there so that a cold prompt still gets a useful first line.
     time_budget_s: float | None = None
     # Past the time budget the suggestion ends at a line end where this says it may (not right
     # after a line that opens a block: a block without its body is no suggestion), or anyway

@@ -396,12 +396,10 @@ class LlamaCppEngine:
         it again, and what is returned, judged and stopped on is the text after it."""
         pending = b""
         text = ""  # everything generated, the healed text included
-        deadline = job.deadline
-        grace_end = deadline
-        if job.time_budget_s is not None:
-            budget_end = time.monotonic() + job.time_budget_s
-            deadline = budget_end if deadline is None else min(deadline, budget_end)
-            grace_end = budget_end + job.grace_s if job.deadline is None else min(job.deadline, budget_end + job.grace_s)
+        deadline = grace_end = None
+        if job.time_budget_s is not None:  # counted from here: the prompt is evaluated
+            deadline = time.monotonic() + job.time_budget_s
+            grace_end = deadline + job.grace_s
         history = self._llm.cached_tokens().tolist()
         constrained = job.indents is not None or job.needs_text or job.avoid is not None or bool(heal)
         # Chosen tokens, each with whether it is already in the cache.

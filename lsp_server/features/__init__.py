@@ -1,2 +1,2 @@
-"""LSP glue of the features beside completion: LSP params in, plain data to the feature's
-service, LSP-shaped results out. A feature does not import another."""
+"""The server's features, each the LSP side of one domain package: LSP types in, plain data to
+the domain, LSP types out. Features never import each other (tests/test_architecture.py)."""

@@ -10,12 +10,12 @@ changed while the model ran, gets no edits, as a stale completion does.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
-from lsp_server.documents import DocumentStore, PositionError, Snapshot
+from lsp_server.documents import PositionError, Snapshot, TextChange
 from lsp_server.nextedit.edits import TextEdit
 from lsp_server.nextedit.service import NextEditQuery, NextEditService
+from lsp_server.server import FimServer
 
 log = logging.getLogger(__name__)
 
@@ -30,36 +30,49 @@ def _field(obj: Any, name: str) -> Any:
 
 
 class NextEditFeature:
-    def __init__(self, service: NextEditService, documents: DocumentStore, encoding: Callable[[], str],
-                 relative: Callable[[str], str]) -> None:
-        self.service = service
-        self._documents = documents
-        self._encoding = encoding
-        self._relative = relative
+    """`fimLsp/inlineEdit` and `textDocument/copilotInlineEdit` over `NextEditService`."""
 
-    def changed(self, old: Snapshot, new: Snapshot, whole: bool) -> None:
-        self.service.changed(old, new, whole)
+    def __init__(self, server: FimServer) -> None:
+        self._server = server
+        self.service = NextEditService(server.host, server.host.worker)
 
-    def forget(self, uri: str) -> None:
+    # -- documents (server.Feature) ----------------------------------------------------------
+
+    def did_open(self, doc: Snapshot) -> None:
+        pass
+
+    def did_change(self, uri: str, old: Snapshot | None, changes: list[TextChange]) -> None:
+        new = self._server.documents.get(uri)
+        if old is not None and new is not None:
+            self.service.changed(old, new, whole=any(c.range is None for c in changes))
+        else:
+            self.service.forget(uri)  # a change that could not be applied: positions are unknown
+
+    def did_close(self, uri: str) -> None:
         self.service.forget(uri)
 
-    def yield_to_completion(self) -> None:
+    def stats(self) -> dict[str, object]:
+        return {}
+
+    def shutdown(self) -> None:
         self.service.yield_to_completion()
+
+    # -- requests ----------------------------------------------------------------------------
 
     async def inline_edit(self, params: Any) -> dict[str, object]:
         document, position = _field(params, "textDocument"), _field(params, "position")
         uri, version = _field(document, "uri"), _field(document, "version")
-        doc = self._documents.get(uri) if isinstance(uri, str) else None
+        doc = self._server.documents.get(uri) if isinstance(uri, str) else None
         if doc is None or position is None or (version is not None and version != doc.version):
             return NO_EDITS
-        encoding = self._encoding()
+        encoding = self._server.encoding
         try:
             cursor = doc.offset_at(int(_field(position, "line")), int(_field(position, "character")), encoding)
         except (PositionError, TypeError, ValueError) as err:
             log.warning("next edit at a bad position in %s: %s", uri, err)
             return NO_EDITS
-        found = await self.service.suggest(NextEditQuery(doc, cursor, self._relative))
-        current = self._documents.get(uri)
+        found = await self.service.suggest(NextEditQuery(doc, cursor, self._server.relative))
+        current = self._server.documents.get(uri)
         if current is None or current.version != doc.version:
             return NO_EDITS
         return {"edits": [_edit_json(doc, e, encoding) for e in found.edits]}

@@ -2,9 +2,8 @@
 
 It keeps the edit history (fed from every ``didChange`` on the event loop) and runs one
 prediction at a time on the engine's worker thread (`predict.py`), under a key of its own
-(``nextedit:<uri>``) so a newer request or a completion cancels it. It plays for next-edit the
-part `CompletionService` plays for completion, and shares that feature's engine host and worker
-without importing it: it sees them through the two small protocols below.
+(``nextedit:<uri>``), submitted as yielding so any completion job cancels it. It plays for
+next-edit the part `CompletionService` plays for completion, on the shared engine host and worker.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from typing import Protocol, TypeVar
 from lsp_server.config import Settings
 from lsp_server.documents import Snapshot
 from lsp_server.engine.base import CancelToken, Engine, EngineError, EngineInfo
+from lsp_server.engine.worker import StaleJob
 from lsp_server.nextedit.history import EditHistory
 from lsp_server.nextedit.predict import Options, Prediction, predict
 from lsp_server.nextedit.prompt import NoEditFormat
@@ -42,7 +42,7 @@ class Host(Protocol):
 class Worker(Protocol):
     """The engine's one worker thread, with stale-job dropping by key."""
 
-    async def submit(self, key: str, fn: Callable[[CancelToken], T]) -> T: ...
+    async def submit(self, key: str, fn: Callable[[CancelToken], T], yields: bool = False) -> T: ...
 
     def cancel(self, key: str) -> None: ...
 
@@ -82,7 +82,8 @@ class NextEditService:
         self._worker.cancel(KEY + uri)
 
     def yield_to_completion(self) -> None:
-        """A completion is asked for: it must not wait behind a prediction."""
+        """Stop running predictions (any other engine job also does: they are submitted as
+        yielding, `EngineWorker.submit`)."""
         for key in list(self._running):
             self._worker.cancel(key)
 
@@ -106,18 +107,14 @@ class NextEditService:
 
         self._running.add(key)
         try:
-            return await self._worker.submit(key, run)
+            return await self._worker.submit(key, run, yields=True)
         except NoEditFormat as err:
             self._unsupported = str(err)
             log.warning("next-edit suggestions are off for this model: %s", err)
         except EngineError as err:
             log.warning("next-edit prediction failed: %s", err)
-        except Exception as err:
-            # A newer request or a completion made the job stale before it ran. The worker's
-            # StaleJob lives in the completion package until the worker moves to the engine
-            # layer (issue 25); this package may not import it from there.
-            if type(err).__name__ != "StaleJob":
-                raise
+        except StaleJob:
+            pass  # a newer request or a completion made it stale before it ran
         finally:
             self._running.discard(key)
         return Prediction([])

@@ -60,4 +60,4 @@ def test_stderr_gets_no_info_lines_by_default() -> None:
 def test_a_log_file_gets_info_lines(tmp_path: Path) -> None:
     log = tmp_path / "fim-lsp.log"
     serve_until_ready("--log-file", str(log))
-    assert "INFO lsp_server.server: engine ready" in log.read_text()
+    assert "INFO lsp_server.server.lifecycle: engine ready" in log.read_text()

@@ -19,7 +19,7 @@ the cursor. `items` answer inlineCompletion: each replaces `replace` characters 
 cursor and `end` after it. `menu` answers textDocument/completion (offered only when a rule has
 one): each suggestion, inserted at the cursor after replacing `replace` characters before it,
 is shaped by lsp_server/items.py (itself standard library only) for the connected client, as
-fim-lsp shapes its own; completion_item mirrors FimServer._completion_item, and
+fim-lsp shapes its own; completion_item mirrors features.completion.completion_item, and
 tests/editors/test_menu_plugins.py checks that they agree.
 
 Other arguments (-v, --log-file PATH) are accepted and ignored, as fim-lsp's are.
@@ -100,7 +100,7 @@ def client_traits(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def completion_item(item: Any, line: int, character: int, text: str, markdown: bool) -> dict[str, Any]:
-    """FimServer._completion_item as JSON, for an items.MenuItem (ASCII: index == column)."""
+    """features.completion.completion_item as JSON, for an items.MenuItem (ASCII: index == column)."""
     out: dict[str, Any] = {
         "label": item.label,
         "kind": 15,  # Snippet

@@ -16,7 +16,6 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -26,8 +25,8 @@ from lsprotocol import types
 from lsprotocol.converters import get_converter
 from test_neovim import find_nvim
 
+from lsp_server.features.completion import completion_item
 from lsp_server.items import menu_caps, menu_item
-from lsp_server.server import FimServer
 
 HERE = Path(__file__).parent
 DRIVER = HERE / "clients/nvim_menus.lua"
@@ -186,11 +185,10 @@ def test_the_scripted_server_shapes_items_as_fim_lsp_does(
     client: str, snippets: bool, markdown: bool, line: str, text: str
 ) -> None:
     """The editor tests above stand for fim-lsp only while scripted_server.completion_item
-    builds what FimServer._completion_item does."""
+    builds what features.completion.completion_item does."""
     item = menu_item(text, line, menu_caps(client, snippets))
     assert item is not None
     position = types.Position(line=3, character=len(line))
-    server = SimpleNamespace(encoding="utf-16")  # all the method reads of its server
-    real = FimServer._completion_item(server, item, line, position, text, markdown)  # type: ignore[arg-type]
+    real = completion_item(item, line, position, text, markdown, "utf-16")
     scripted = scripted_server.completion_item(item, 3, len(line), text, markdown)
     assert scripted == get_converter().unstructure(real)

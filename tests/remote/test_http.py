@@ -214,7 +214,7 @@ def _cancel_once_streaming(server: ReplayServer, cancel: CancelToken) -> None:
 
 
 def test_cancel_while_waiting_for_the_first_token() -> None:
-    """A read blocked on a slow server (long prompt processing) ends on cancel or deadline.
+    """A read blocked on a slow server (long prompt processing) ends on cancel.
 
     The server's first line would come 20 s after the request (within the 30 s read timeout):
     the client must hang up while the server has sent nothing, not read the first line and then
@@ -231,13 +231,6 @@ def test_cancel_while_waiting_for_the_first_token() -> None:
         _cancel_once_streaming(server, cancel)
         result = engine.generate(GenerationJob(prompt=PROMPT, max_tokens=4), cancel)
         assert (result.text, result.stop_reason) == ("", "cancelled")
-        waiting = server.last_stream(completions).wait_ended()
-        assert waiting.hung_up and waiting.sent == 0, waiting
-
-        deadline_job = GenerationJob(prompt=PROMPT, max_tokens=4, deadline=time.monotonic() + 1.0)
-        timed = engine.generate(deadline_job, CancelToken())
-        assert (timed.text, timed.stop_reason) == ("", "deadline")
-        assert len(server.streams) == 2, "the deadline request never reached the server"
         waiting = server.last_stream(completions).wait_ended()
         assert waiting.hung_up and waiting.sent == 0, waiting
     finally:

@@ -199,26 +199,15 @@ def test_cancel_during_prompt_processing(llama_server: LlamaServer) -> None:
     engine.close()
 
 
-def test_deadline_time_budget_and_should_stop(llama_server: LlamaServer) -> None:
-    """A deadline, a time budget and a should_stop each end a request the model would carry on
-    for 600 tokens (this prompt goes on for hundreds).
+def test_time_budget_and_should_stop(llama_server: LlamaServer) -> None:
+    """A time budget and a should_stop each end a request the model would carry on for 600
+    tokens (this prompt goes on for hundreds).
 
     Evidence without a clock bound: the stop reason, and the server's own count of generated
     tokens, short of the 600 asked for. A busy CPU only makes that count smaller.
     """
     engine = LlamaServerEngine(_server_settings(llama_server))
     engine.load(lambda *_: None)
-    # On a busy machine even the first token may come after 2 s: then the deadline ends the
-    # request in prompt processing, still with stop reason "deadline".
-    timed, generated = _generated_by(
-        llama_server,
-        lambda: engine.generate(
-            GenerationJob(prompt=LONG, max_tokens=600, deadline=time.monotonic() + 2.0),
-            CancelToken(),
-        ),
-    )
-    assert timed.stop_reason == "deadline"
-    assert timed.n_generated <= generated < 600, (timed.n_generated, generated)
     # The time budget starts with the first text: there is text, however slow the prompt was.
     budget, generated = _generated_by(
         llama_server,

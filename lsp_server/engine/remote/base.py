@@ -139,7 +139,7 @@ class RemoteEngine:
         to_chunk: Callable[[dict[str, Any]], Chunk],
     ) -> GenerationResult:
         """POST a streaming request and collect it, mapping each event with ``to_chunk``."""
-        with self.http.stream(path, body, cancel, job.deadline, job.time_budget_s) as (
+        with self.http.stream(path, body, cancel, job.time_budget_s) as (
             lines,
             watch,
         ):

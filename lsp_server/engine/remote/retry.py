@@ -1,8 +1,8 @@
 """Retrying a request that never reached the engine.
 
 Only connect errors are retried: the server has seen nothing, so sending again cannot run a
-generation twice. A short backoff covers an engine that is restarting; a job's cancel or
-deadline ends the wait early.
+generation twice. A short backoff covers an engine that is restarting; a job's cancel ends
+the wait early.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ def send_with_retry(
     send: Callable[[], httpx.Response],
     retries: int,
     cancel: CancelToken | None,
-    deadline: float | None,
     label: str,
 ) -> httpx.Response:
     """``send()``, tried again up to ``retries`` times after a connect error, with backoff.
@@ -37,9 +36,8 @@ def send_with_retry(
             return send()
         except (httpx.ConnectError, httpx.ConnectTimeout) as err:
             delay = RETRY_BACKOFF_S * (3**attempt)
-            out_of_time = deadline is not None and time.monotonic() + delay >= deadline
             cancelled = cancel is not None and cancel.cancelled
-            if attempt == retries or out_of_time or cancelled:
+            if attempt == retries or cancelled:
                 raise
             log.debug("%s: connect failed (%s); retrying in %.2fs", label, err, delay)
             time.sleep(delay)

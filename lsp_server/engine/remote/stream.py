@@ -143,13 +143,8 @@ def _merge_stats(result: GenerationResult, chunk: Chunk) -> None:
 
 
 def generation_limit_ms(job: GenerationJob) -> int | None:
-    """The job's time limit in milliseconds (at least 1), for a server-side backstop."""
-    limits = []
-    if job.deadline is not None:
-        limits.append(job.deadline - time.monotonic())
-    if job.time_budget_s is not None:
-        limits.append(job.time_budget_s)
-    return max(1, int(min(limits) * 1000)) if limits else None
+    """The job's time budget in milliseconds (at least 1), for a server-side backstop."""
+    return max(1, int(job.time_budget_s * 1000)) if job.time_budget_s is not None else None
 
 
 def int_or_none(value: Any) -> int | None:

@@ -18,7 +18,7 @@ from lsp_server.engine.remote.watch import StreamWatch
 
 CONNECT_TIMEOUT_S = 3.0
 # Between two streamed chunks; prompt processing of a long prompt on a busy shared server can take
-# a while, and the job deadline (enforced by StreamWatch) is the real limit.
+# a while; a cancel or the job's time budget (enforced by StreamWatch) is the real limit.
 READ_TIMEOUT_S = 30.0
 
 
@@ -100,7 +100,7 @@ class HttpTransport:
         if timeout is not None:
             kwargs["timeout"] = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_S))
         response = self._with_retry(
-            lambda: self._client.request(method, path, **kwargs), None, None
+            lambda: self._client.request(method, path, **kwargs), None
         )
         self.raise_for_status(response)
         return response
@@ -111,7 +111,6 @@ class HttpTransport:
         path: str,
         body: dict[str, Any],
         cancel: CancelToken,
-        deadline: float | None,
         budget_s: float | None = None,
     ) -> Iterator[tuple[Iterator[str], StreamWatch]]:
         """POST ``body`` and yield the response lines and the watch that may abort them.
@@ -119,7 +118,7 @@ class HttpTransport:
         Leaving the block closes the response (and with it the connection when unread), which is
         how an early stop reaches the server.
         """
-        watch = StreamWatch(cancel, deadline, budget_s)
+        watch = StreamWatch(cancel, budget_s)
         request = self._stream_client.build_request(
             "POST", path, json=body, extensions={"trace": watch.trace}
         )
@@ -127,7 +126,7 @@ class HttpTransport:
         try:
             try:
                 response = self._with_retry(
-                    lambda: self._stream_client.send(request, stream=True), cancel, deadline
+                    lambda: self._stream_client.send(request, stream=True), cancel
                 )
             except EngineDown:
                 if watch.reason is None:
@@ -154,11 +153,11 @@ class HttpTransport:
             raise self._down(err) from err
 
     def _with_retry(
-        self, send: Callable[[], httpx.Response], cancel: CancelToken | None, deadline: float | None
+        self, send: Callable[[], httpx.Response], cancel: CancelToken | None
     ) -> httpx.Response:
         retries = CONNECT_RETRIES if self._retry else 0
         try:
-            return send_with_retry(send, retries, cancel, deadline, self.label)
+            return send_with_retry(send, retries, cancel, self.label)
         except httpx.TransportError as err:
             raise self._down(err) from err
 

@@ -25,15 +25,13 @@ class StreamWatch:
     processing on a busy engine); shutting the socket down wakes that read at once, and the server
     sees the client gone and frees its slot.
 
-    Time runs out at ``deadline``, or ``budget_s`` after the first generated text (the job's
-    ``time_budget_s``: a cold prompt still gets its first line).
+    Time runs out ``budget_s`` after the first generated text (the job's ``time_budget_s``: a
+    cold prompt still gets its first line).
     """
 
-    def __init__(
-        self, cancel: CancelToken, deadline: float | None, budget_s: float | None = None
-    ) -> None:
+    def __init__(self, cancel: CancelToken, budget_s: float | None = None) -> None:
         self._cancel = cancel
-        self._deadline = deadline
+        self._deadline: float | None = None  # set when the first text arrives
         self._budget_s = budget_s
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
@@ -44,8 +42,7 @@ class StreamWatch:
     def generating(self) -> None:
         """The first text arrived: the generation time budget starts now."""
         if self._budget_s is not None:
-            end = time.monotonic() + self._budget_s
-            self._deadline = end if self._deadline is None else min(self._deadline, end)
+            self._deadline = time.monotonic() + self._budget_s
             self._budget_s = None
 
     def due(self) -> str | None:

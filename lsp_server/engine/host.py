@@ -1,7 +1,9 @@
-"""The engine's lifecycle: the settings in force, load and reload, close.
+"""The engine's lifecycle, shared by every feature: the settings in force, load and reload, close.
 
-The engine is created, loaded and closed on the worker thread (`worker.py`), never under a
-running decode. The fields here are set on the event loop only.
+The host owns the one worker thread (`worker.py`) that runs the engine: a llama.cpp context is
+not thread-safe, so every feature submits its jobs there. The engine is created, loaded and
+closed on that thread, never under a running decode. The fields here are set on the event loop
+only.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from lsp_server.completion.worker import EngineWorker
 from lsp_server.config import EngineSettings, PromptSettings, Settings
-from lsp_server.engine import Engine, EngineError, EngineInfo
+from lsp_server.engine import Engine, EngineError, EngineInfo, create_engine
 from lsp_server.engine.base import ProgressCallback
+from lsp_server.engine.worker import EngineWorker
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +23,13 @@ CLOSE_TIMEOUT_S = 30
 
 
 class EngineHost:
-    """The settings in force and the engine made from them, run on ``worker``."""
+    """The settings in force, the engine made from them, and the thread it runs on (``worker``)."""
 
-    def __init__(self, settings: Settings, factory: Callable[[EngineSettings], Engine], worker: EngineWorker) -> None:
+    def __init__(self, settings: Settings, factory: Callable[[EngineSettings], Engine] = create_engine) -> None:
         self.settings = settings
         self._factory = factory
-        self._worker = worker
+        self.worker = EngineWorker(threads=1)  # one thread: a llama.cpp context is not thread-safe
+        self._on_load: list[Callable[[], None]] = []
         self.engine: Engine | None = None
         self.info: EngineInfo | None = None
         self.error: EngineError | None = None  # why the last load failed
@@ -50,8 +53,15 @@ class EngineHost:
         self.settings = new
         return reload
 
+    def on_load(self, forget: Callable[[], None]) -> None:
+        """Call ``forget`` (on the event loop) before each load: state kept for the old engine,
+        such as a feature's prompt anchors, is worthless to the new one."""
+        self._on_load.append(forget)
+
     async def load(self, progress: ProgressCallback) -> EngineInfo:
         """(Re)create and load the engine on the worker; raises EngineError with a hint."""
+        for forget in self._on_load:
+            forget()
         old, self.engine, self.info, self.error = self.engine, None, None, None
         engine = self._factory(self.settings.engine)
 
@@ -61,7 +71,7 @@ class EngineHost:
             return engine.load(progress)
 
         try:
-            info = await self._worker.call(run)
+            info = await self.worker.call(run)
         except EngineError as err:
             self.error = err
             raise
@@ -78,9 +88,15 @@ class EngineHost:
         if engine is None:
             return
         try:
-            await asyncio.wait_for(self._worker.call(engine.close), timeout=CLOSE_TIMEOUT_S)
+            await asyncio.wait_for(self.worker.call(engine.close), timeout=CLOSE_TIMEOUT_S)
         except Exception:
             log.debug("engine close failed", exc_info=True)
+
+    async def shutdown(self) -> None:
+        """Stop every running job, close the engine on its own thread, end the thread."""
+        self.worker.cancel_all()
+        await self.close()
+        self.worker.shutdown()
 
 
 def _warn_if_window_too_big(info: EngineInfo, prompt: PromptSettings) -> None:
