@@ -97,6 +97,11 @@ class ServingSettings:
     suggestion_cache: bool = True  # answer typed-through and repeated positions from memory
     # Evaluate a document's prompt head in the background when it is opened or first changed.
     prewarm: bool = True
+    # Next-edit suggestions (fimLsp/inlineEdit, textDocument/copilotInlineEdit): after an edit,
+    # the edits that follow it near the cursor. In-process engine only. Off: on the next-edit
+    # set the offline 0.5B found few follow-ups (bench/nextedit.md).
+    next_edit: bool = False
+    next_edit_budget_ms: int = 6000  # a prediction still running after this shows no edits
 
 
 @dataclass(frozen=True)
@@ -168,6 +173,7 @@ _MINIMUM: dict[str, int] = {
     "import_context_tokens": 0,
     "kv_store_files": 0,
     "kv_store_mb": 0,
+    "next_edit_budget_ms": 100,
 }
 
 

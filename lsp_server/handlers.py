@@ -8,6 +8,7 @@ from typing import Any
 from lsprotocol import types
 
 from lsp_server.features.completion import CompletionFeature
+from lsp_server.features.nextedit import COPILOT_INLINE_EDIT, INLINE_EDIT, NextEditFeature
 from lsp_server.items import TRIGGER_CHARACTERS
 from lsp_server.server import STATS_REQUEST, FimServer
 
@@ -15,6 +16,8 @@ from lsp_server.server import STATS_REQUEST, FimServer
 def register(server: FimServer) -> FimServer:
     completion = CompletionFeature(server)
     server.add_feature(completion)
+    nextedit = NextEditFeature(server)
+    server.add_feature(nextedit)
 
     @server.feature(types.INITIALIZE)
     def initialize(ls: FimServer, params: types.InitializeParams) -> None:
@@ -50,6 +53,14 @@ def register(server: FimServer) -> FimServer:
                     types.CompletionOptions(trigger_characters=list(TRIGGER_CHARACTERS)))
     async def completion_menu(ls: FimServer, params: types.CompletionParams) -> types.CompletionList:
         return await completion.completion(params)
+
+    @server.feature(INLINE_EDIT)
+    async def inline_edit(ls: FimServer, params: Any) -> dict[str, object]:
+        return await nextedit.inline_edit(params)
+
+    @server.feature(COPILOT_INLINE_EDIT)
+    async def copilot_inline_edit(ls: FimServer, params: Any) -> dict[str, object]:
+        return await nextedit.inline_edit(params)
 
     @server.feature(STATS_REQUEST)
     def stats(ls: FimServer, _params: Any = None) -> dict[str, object]:

@@ -36,6 +36,9 @@ LAYER = {
     "lsp_server.completion.query": "query",
     "lsp_server.engine.worker": "worker",  # the one thread that runs the engine
     "lsp_server.engine.host": "host",  # the engine's lifecycle, shared by the features
+    "lsp_server.nextedit": "nextedit",  # pure: history, prompt, rewrite, edits
+    "lsp_server.nextedit.predict": "nextedit-run",
+    "lsp_server.nextedit.service": "nextedit-service",
     "lsp_server.server": "server",
     "lsp_server.features": "features",
     "lsp_server.handlers": "handlers",
@@ -71,8 +74,12 @@ MAY_USE: dict[str, set[str]] = {
     # The server holds documents, settings and the shared engine host; it knows no feature.
     "server": {"root", "config", "documents", "engine", "host", "transport", "workspace"},
     # A feature is the LSP side of one domain package, reached through its entry point only.
-    "features": {"server", "config", "documents", "engine", "postprocess", "completion", "items"},
+    "features": {"server", "config", "documents", "engine", "postprocess", "completion", "items", "nextedit", "nextedit-service"},
     "handlers": {"server", "features", "items"},
+    # The next-edit feature: pure stages, one run on the engine, its entry point.
+    "nextedit": {"documents", "context", "postprocess"},
+    "nextedit-run": {"documents", "engine", "nextedit"},
+    "nextedit-service": {"config", "documents", "engine", "worker", "nextedit", "nextedit-run"},
     "cli": set(LAYER.values()),
 }
 # Only the protocol layers speak LSP; everything under them is plain data in, plain data out.

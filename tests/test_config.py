@@ -27,7 +27,8 @@ FLAT_KEYS = {
     "extraContext": "prompt", "extraContextTokens": "prompt", "promptLayout": "prompt",
     "repoContext": "prompt", "repoContextTokens": "prompt", "importContextTokens": "prompt",
     "enabled": "serving", "disabledLanguages": "serving", "prefetch": "serving",
-    "speculate": "serving", "suggestionCache": "serving", "prewarm": "serving",
+    "speculate": "serving", "suggestionCache": "serving", "prewarm": "serving", "nextEdit": "serving",
+    "nextEditBudgetMs": "serving",
 }  # fmt: skip
 # A valid value unlike the default, per field type.
 SAMPLE = {bool: False, int: 1024, str: "x", tuple: ["rust"]}

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from lsp_server.context.templates import Segment
 from lsp_server.context.types import Prompt
 
 
@@ -66,6 +67,9 @@ class EngineInfo:
     # The most tokens one request may use, where a shared server caps it (llama-server splits -c
     # across --parallel slots); 0: no such cap known. The host checks it against the prompt settings.
     request_tokens: int = 0
+    # The vocabulary's control-token texts, where the engine knows them (in process): features
+    # choose a prompt layout from them (next-edit's chat or edit format).
+    markers: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,24 @@ class GenerationJob:
     # Back up the prompt's last token and have the generation spell it again (token healing:
     # a cursor inside a word). Engines that cannot constrain their tokens ignore it.
     heal: bool = False
+
+
+@dataclass(frozen=True)
+class RewriteJob:
+    """Write a region of code anew (next-edit): the prompt as segments in the model's own layout
+    (control tokens by text), and ``draft``, the original region, which the answer mostly copies.
+
+    An engine that can verify a draft checks the original's tokens in batches while the answer
+    copies it, and reports where the answer left it (`GenerationResult.departures`).
+    """
+
+    segments: tuple[Segment, ...]
+    draft: str
+    max_tokens: int = 512
+    deadline: float | None = None  # time.monotonic() value after which generation stops
+    # Called with the text so far; True stops generation (the rewrite rejoined the original).
+    should_stop: Callable[[str], bool] | None = None
+    session: str = ""
 
 
 def first_line_fits(text: str, indents: tuple[int, ...] | None, avoid: FirstWords | None = None) -> bool | None:
@@ -140,6 +162,11 @@ class GenerationResult:
     n_generated: int = 0
     t_prompt_s: float = 0.0
     t_gen_s: float = 0.0
+    # Rewrites: (offset in ``text``, probability) of each token chosen where the draft had another,
+    # the model's confidence in leaving the original there.
+    departures: tuple[tuple[int, float], ...] = ()
+    drafted: int = 0  # draft tokens checked, and of those, kept (rewrites)
+    accepted: int = 0
 
 
 class Engine(Protocol):
@@ -153,6 +180,10 @@ class Engine(Protocol):
 
     def generate(self, job: GenerationJob, cancel: CancelToken) -> GenerationResult:
         """Run one completion; returns early with stop_reason "cancelled" when cancelled."""
+        ...
+
+    def rewrite(self, job: RewriteJob, cancel: CancelToken) -> GenerationResult:
+        """Write a region anew (`RewriteJob`); raises EngineError where the engine cannot."""
         ...
 
     def close(self) -> None: ...

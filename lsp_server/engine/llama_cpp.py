@@ -9,11 +9,13 @@ changed tokens at the end of the prompt are evaluated. It sees llama-cpp-python 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.metadata
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -37,6 +39,7 @@ from lsp_server.engine.base import (
     GenerationJob,
     GenerationResult,
     ProgressCallback,
+    RewriteJob,
     first_line_fits,
 )
 from lsp_server.engine.kv_store import DocumentStates, KvStore, common_prefix
@@ -52,6 +55,10 @@ DRAFT_NGRAM = (4, 3)
 # Candidates looked at, best first, when the first line's indentation is constrained.
 CONSTRAINED_TOP_K = 64
 MAX_HEAL_CHARS = 24  # a longer last token is a whole word or string: nothing to heal
+# Rewrites (next-edit): original-region tokens checked per batch while the answer copies them,
+# and the match lengths tried to find where the answer rejoined the original after a change.
+REWRITE_DRAFT = 12
+REWRITE_NGRAM = (3, 2, 1)
 
 
 def physical_cores() -> int:
@@ -84,6 +91,44 @@ def lookup_draft(history: list[int], limit: int) -> list[int]:
     return []
 
 
+class RegionDraft:
+    """The original region's tokens as a rewrite's draft, and where the rewrite stands in them.
+
+    While the rewrite copies the original, the next draft tokens are simply the following ones;
+    after it left the original, the draft resumes after the latest match of its last few tokens
+    nearest to where it left (a renamed word is followed by the original's text again).
+    """
+
+    def __init__(self, tokens: list[int]) -> None:
+        self.tokens = tokens
+        self.pos = 0  # index of the token the rewrite is expected to write next
+
+    def follow(self, generated: list[int]) -> None:
+        """The rewrite just wrote ``generated[-1]``."""
+        draft, pos = self.tokens, self.pos
+        if pos < len(draft) and draft[pos] == generated[-1]:
+            self.pos += 1
+            return
+        for n in REWRITE_NGRAM:
+            if len(generated) < n:
+                continue
+            tail = generated[-n:]
+            ends = [i for i in range(n, len(draft) + 1) if draft[i - n : i] == tail]
+            if ends:
+                self.pos = min(ends, key=lambda i: (abs(i - pos), i))
+                return
+        self.pos = len(draft) + 1  # lost: no draft until it matches again
+
+    def next(self, limit: int) -> list[int]:
+        return self.tokens[self.pos : self.pos + limit] if self.pos <= len(self.tokens) else []
+
+
+def _probability(logits: np.ndarray, token: int) -> float:
+    top = float(np.max(logits))
+    weights = np.exp(logits.astype(np.float64) - top)
+    return float(weights[token] / weights.sum())
+
+
 class LlamaCppEngine:
     """The default backend: a GGUF model in this process, on CPU or offloaded to a GPU."""
 
@@ -92,6 +137,10 @@ class LlamaCppEngine:
     def __init__(self, settings: EngineSettings) -> None:
         self.settings = settings
         self._adapter: LlamaAdapter | None = None
+        # Rewrites run in a second context on the same (memory-mapped) weights, so their prompt
+        # prefix and the completions' each keep their own KV cache.
+        self._edit_adapter: LlamaAdapter | None = None
+        self._active: LlamaAdapter | None = None  # the context a rewrite is using, while it runs
         self._loaded: LoadedModel | None = None
         self._stop_ids: set[int] = set()
         self.drafted = 0  # lookup decoding: tokens drafted, and of those, kept
@@ -138,6 +187,8 @@ class LlamaCppEngine:
     @property
     def _llm(self) -> LlamaAdapter:
         """The loaded model: every method but `load` runs after a load succeeded."""
+        if self._active is not None:
+            return self._active
         assert self._adapter is not None, "the engine is not loaded"
         return self._adapter
 
@@ -193,6 +244,7 @@ class LlamaCppEngine:
                 "n_gpu_layers": str(self.settings.n_gpu_layers),
                 "system_info": self._llm.system_info(),
             },
+            markers=frozenset(self._loaded.special),
         )
 
     # -- tokens ----------------------------------------------------------------------------
@@ -454,8 +506,94 @@ class LlamaCppEngine:
             restored = self.states.enter(session, tokens)
             if restored:
                 log.info("KV state of %s restored from disk: %d tokens", session, restored)
+    # -- rewrites (next-edit) --------------------------------------------------------------
+
+    def rewrite(self, job: RewriteJob, cancel: CancelToken) -> GenerationResult:
+        """Greedy rewrite of a region, the original as the draft (`RegionDraft`), in the edit
+        context: its KV cache keeps the edit prompt's prefix across keystrokes, and the
+        completions' cache is left as it was."""
+        assert self._loaded is not None
+        missing = [s.text for s in job.segments if s.special and s.text not in self._loaded.special]
+        if missing:
+            raise EngineError(f"the model has no {', '.join(missing)} token(s) the next-edit prompt needs")
+        with self._edit_context():
+            tokens = self._fit(self._tokens(list(job.segments)), job.max_tokens + REWRITE_DRAFT)
+            t0 = time.monotonic()
+            reused = self._reuse_prefix(tokens)
+            if not self._eval_prompt(tokens[reused:], cancel):
+                return GenerationResult("", "cancelled", len(tokens), reused, 0, time.monotonic() - t0)
+            t1 = time.monotonic()
+            draft = RegionDraft(self._llm.tokenize(job.draft)) if job.draft else RegionDraft([])
+            text, reason, n_gen, departures, drafted, accepted = self._decode_rewrite(job, cancel, draft)
+        return GenerationResult(text, reason, len(tokens), reused, n_gen, t1 - t0, time.monotonic() - t1,
+                                tuple(departures), drafted, accepted)
+
+    @contextlib.contextmanager
+    def _edit_context(self) -> Iterator[None]:
+        if self._edit_adapter is None:
+            assert self._loaded is not None
+            self._edit_adapter = self._open(self._loaded.path)
+        self._active = self._edit_adapter
+        try:
+            yield
+        finally:
+            self._active = None
+
+    def _decode_rewrite(self, job: RewriteJob, cancel: CancelToken,
+                        draft: RegionDraft) -> tuple[str, str, int, list[tuple[int, float]], int, int]:
+        pending = b""
+        text = ""
+        generated: list[int] = []
+        departures: list[tuple[int, float]] = []
+        drafted = accepted = 0
+        first = self._next_token()
+        expected = draft.next(1)
+        doubt = _probability(self._llm.logits(), first) if expected and expected[0] != first else None
+        # Chosen tokens: (token, in the cache already, probability where it left the draft).
+        known: list[tuple[int, bool, float | None]] = [(first, False, doubt)]
+        for n in range(job.max_tokens):
+            token, cached, doubt = known.pop(0)
+            if self._is_end(token):
+                return text, "eos", n, departures, drafted, accepted
+            if doubt is not None:
+                departures.append((len(text), doubt))
+            pending += self._llm.token_bytes(token)
+            try:
+                text += pending.decode("utf-8")
+                pending = b""
+            except UnicodeDecodeError:
+                pass
+            if cancel.cancelled:
+                return text, "cancelled", n + 1, departures, drafted, accepted
+            if job.should_stop is not None and job.should_stop(text):
+                return text, "stop", n + 1, departures, drafted, accepted
+            if job.deadline is not None and time.monotonic() >= job.deadline:
+                return text, "deadline", n + 1, departures, drafted, accepted
+            generated.append(token)
+            draft.follow(generated)
+            if cached:
+                continue
+            guess = draft.next(REWRITE_DRAFT)
+            if not guess:
+                self._eval([token])
+                known = [(self._next_token(), False, None)]
+                continue
+            predicted = self._verify([token, *guess])
+            kept = 0
+            while kept < len(guess) and guess[kept] == predicted[kept]:
+                kept += 1
+            doubt = _probability(self._llm.logits(kept), predicted[kept]) if kept < len(guess) else None
+            if kept < len(guess):
+                self._llm.truncate(self._llm.n_cached - (len(guess) - kept))
+            drafted += len(guess)
+            accepted += kept
+            known = [(t, True, None) for t in guess[:kept]] + [(predicted[kept], False, doubt)]
+        return text, "max_tokens", job.max_tokens, departures, drafted, accepted
 
     def close(self) -> None:
+        if self._edit_adapter is not None:
+            self._edit_adapter.close()
+            self._edit_adapter = None
         if self._adapter is not None:
             if self.states is not None:
                 self.states.leave()

@@ -29,6 +29,7 @@ class EngineWorker:
     def __init__(self, threads: int = 1) -> None:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fim-engine")
         self._latest: dict[str, CancelToken] = {}
+        self._yielding: set[str] = set()  # keys of jobs that give way to any other (next-edit)
         self.dropped = 0
 
     async def call(self, fn: Callable[[], T]) -> T:
@@ -43,15 +44,24 @@ class EngineWorker:
             self._pool.submit(fn)
 
     def cancel(self, key: str) -> None:
+        self._yielding.discard(key)
         token = self._latest.pop(key, None)
         if token is not None:
             token.cancel()
 
-    async def submit(self, key: str, fn: Callable[[CancelToken], T]) -> T:
-        """Run ``fn`` on the worker; cancelling the awaiting task cancels the job too."""
+    async def submit(self, key: str, fn: Callable[[CancelToken], T], yields: bool = False) -> T:
+        """Run ``fn`` on the worker; cancelling the awaiting task cancels the job too. A job that
+        ``yields`` (a next-edit prediction) is cancelled by any later job that does not: a
+        completion never waits behind it."""
         self.cancel(key)
+        if not yields:
+            for other in list(self._yielding):
+                self.cancel(other)
         token = CancelToken()
         self._latest[key] = token
+        self._yielding.discard(key)
+        if yields:
+            self._yielding.add(key)
 
         def run() -> T:
             if token.cancelled:
@@ -68,6 +78,7 @@ class EngineWorker:
         finally:
             if self._latest.get(key) is token:
                 del self._latest[key]
+                self._yielding.discard(key)
 
     def cancel_all(self) -> None:
         for token in self._latest.values():

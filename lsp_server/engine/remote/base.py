@@ -24,6 +24,7 @@ from lsp_server.engine.base import (
     GenerationJob,
     GenerationResult,
     ProgressCallback,
+    RewriteJob,
 )
 from lsp_server.engine.remote.gate import ProblemGate
 from lsp_server.engine.remote.stream import Chunk, collect, stream_error
@@ -72,6 +73,11 @@ class RemoteEngine:
         Over-estimating is the safe side: prompt windows come out a little short, never too long.
         """
         return math.ceil(len(text) / 3)
+
+    def rewrite(self, job: RewriteJob, cancel: CancelToken) -> GenerationResult:
+        """Not supported yet: the rewrite's prompt carries control tokens by id, which the remote
+        APIs used here cannot take, and its speed depends on verifying a draft in process."""
+        raise EngineError(f"next-edit suggestions need the in-process engine, not the {self.label}")
 
     def generate(self, job: GenerationJob, cancel: CancelToken) -> GenerationResult:
         if cancel.cancelled:

@@ -1,0 +1,83 @@
+"""The in-process engine's rewrite on the real test model: the original region as a verified
+draft gives the same text as plain greedy decoding, in fewer model calls, and leaves the
+completions' KV cache alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from lsp_server import models
+from lsp_server.config import EngineSettings
+from lsp_server.context.templates import Segment
+from lsp_server.context.types import Prompt
+from lsp_server.documents import Snapshot
+from lsp_server.engine.base import CancelToken, GenerationJob, RewriteJob
+from lsp_server.engine.llama_cpp import LlamaCppEngine, RegionDraft
+from lsp_server.nextedit.history import EditHistory
+from lsp_server.nextedit.predict import predict
+
+pytestmark = pytest.mark.model
+MODEL = "qwen2.5-coder-0.5b-offline"
+REGION = "def area(w, h):\n    total = w * h\n    return total\n\n\nprint(area(2, 3))\n"
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[LlamaCppEngine]:
+    if models.local_path(MODEL) is None:
+        pytest.fail(f"test model missing: run `fim-lsp model pull {MODEL}`")
+    eng = LlamaCppEngine(EngineSettings(n_threads=2, n_ctx=2048, n_batch=32))
+    eng.load(lambda _m, _p: None)
+    yield eng
+    eng.close()
+
+
+def chat(region: str) -> tuple[Segment, ...]:
+    return (
+        Segment("<|im_start|>", True), Segment("user\nRepeat this code exactly:\n```python\n" + region + "```"),
+        Segment("<|im_end|>", True), Segment("\n"), Segment("<|im_start|>", True), Segment("assistant\n```python\n"),
+    )
+
+
+def test_region_draft_follows_a_copy_and_resyncs_after_a_change() -> None:
+    draft = RegionDraft([1, 2, 3, 4, 5, 6])
+    draft.follow([1])
+    assert draft.next(2) == [2, 3]
+    draft.follow([1, 9])  # left the original
+    assert draft.pos == 7 and draft.next(3) == []
+    draft.follow([1, 9, 4])  # rejoined: 4 is followed by 5 in the original
+    assert draft.next(2) == [5, 6]
+
+
+def test_the_draft_changes_speed_not_text(engine: LlamaCppEngine) -> None:
+    job = RewriteJob(chat(REGION), REGION, max_tokens=60)
+    with_draft = engine.rewrite(job, CancelToken())
+    without = engine.rewrite(RewriteJob(job.segments, "", max_tokens=60), CancelToken())
+    assert with_draft.text == without.text
+    assert with_draft.text.startswith(REGION)
+    assert with_draft.drafted > 0 and with_draft.accepted >= with_draft.drafted // 2
+    assert without.drafted == 0
+
+
+def test_the_rewrite_reuses_its_own_prefix_and_keeps_the_completion_cache(engine: LlamaCppEngine) -> None:
+    prefix = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(10))
+    engine.generate(GenerationJob(Prompt(prefix, "\n", "def g("), max_tokens=2), CancelToken())
+    engine.rewrite(RewriteJob(chat(REGION), REGION, max_tokens=8), CancelToken())
+    again = engine.rewrite(RewriteJob(chat(REGION + "x = 1\n"), REGION, max_tokens=8), CancelToken())
+    assert again.n_reused > again.n_prompt // 2
+    after = engine.generate(GenerationJob(Prompt(prefix, "\n", "def g(a"), max_tokens=2), CancelToken())
+    assert after.n_reused >= after.n_prompt - 3  # the completion's cache survived the rewrites
+
+
+def test_a_rename_prediction_on_the_real_model_returns_word_edits(engine: LlamaCppEngine) -> None:
+    before = Snapshot("file:///a.py", REGION, 1, "python")
+    after = Snapshot("file:///a.py", REGION.replace("(w, h)", "(width, h)"), 2, "python")
+    history = EditHistory()
+    history.record(before, after)
+    cursor = after.text.index("width") + len("width")
+    found = predict(engine, engine.info(), after, cursor, history.recent(after.uri), lambda u: "a.py", CancelToken())
+    assert found.result is not None and found.result.n_prompt > 100
+    for edit in found.edits:  # whatever the small model proposes, it is a word-sized edit of the region
+        assert found.region_start <= edit.start <= edit.end <= found.region_end
+        assert "\n" not in edit.old

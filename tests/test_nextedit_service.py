@@ -1,0 +1,90 @@
+"""NextEditService with the real worker thread and a scripted engine: what reaches the engine,
+what comes back as edits, and that it gives way to completions."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+
+from lsp_server.config import Settings
+from lsp_server.documents import Snapshot
+from lsp_server.engine.base import (
+    CancelToken,
+    Capabilities,
+    EngineInfo,
+    GenerationResult,
+    RewriteJob,
+)
+from lsp_server.engine.worker import EngineWorker
+from lsp_server.nextedit.service import NextEditQuery, NextEditService
+
+URI = "file:///a.py"
+OLD = "def f(n):\n    a = n + 1\n    return a * n\n"
+NEW = OLD.replace("f(n)", "f(count)")
+
+
+@dataclass
+class ScriptedEngine:
+    """Answers every rewrite with the original region, with ``n`` renamed (what a good model does)."""
+
+    jobs: list[RewriteJob] = field(default_factory=list)
+    hold: threading.Event | None = None
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split()) + 1
+
+    def rewrite(self, job: RewriteJob, cancel: CancelToken) -> GenerationResult:
+        self.jobs.append(job)
+        if self.hold is not None:
+            while not cancel.cancelled:
+                self.hold.wait(0.01)
+            return GenerationResult("", "cancelled")
+        return GenerationResult(job.draft.replace(" n ", " count ").replace("* n", "* count") + "```\n", "stop")
+
+
+@dataclass
+class Host:
+    engine: ScriptedEngine
+    settings: Settings = field(default_factory=lambda: Settings.of(next_edit=True))
+    info: EngineInfo = field(default_factory=lambda: EngineInfo(
+        "llama_cpp", "m", "qwen", Capabilities(), {"name": "Qwen2.5 Coder Instruct"},
+        markers=frozenset({"<|im_start|>", "<|im_end|>"})))
+
+
+def query() -> NextEditQuery:
+    return NextEditQuery(Snapshot(URI, NEW, 2, "python"), NEW.index("count") + 5, lambda u: "a.py")
+
+
+def test_an_edit_is_followed_and_nothing_runs_without_one() -> None:
+    engine = ScriptedEngine()
+    service = NextEditService(Host(engine), EngineWorker())  # type: ignore[arg-type]
+
+    async def run() -> None:
+        assert (await service.suggest(query())).edits == []  # no history yet: no model run
+        assert engine.jobs == []
+        service.changed(Snapshot(URI, OLD, 1, "python"), Snapshot(URI, NEW, 2, "python"), whole=False)
+        found = await service.suggest(query())
+        assert [(NEW[e.start : e.end], e.text) for e in found.edits] == [("n", "count"), ("n", "count")]
+        assert "```diff" in "".join(s.text for s in engine.jobs[0].segments)
+
+    asyncio.run(run())
+
+
+def test_a_completion_cancels_a_running_prediction_and_off_means_off() -> None:
+    engine = ScriptedEngine(hold=threading.Event())
+    host = Host(engine)
+    service = NextEditService(host, EngineWorker())  # type: ignore[arg-type]
+    service.changed(Snapshot(URI, OLD, 1, "python"), Snapshot(URI, NEW, 2, "python"), whole=False)
+
+    async def run() -> None:
+        task = asyncio.ensure_future(service.suggest(query()))
+        while not engine.jobs:
+            await asyncio.sleep(0.01)
+        service.yield_to_completion()
+        assert (await asyncio.wait_for(task, 5)).edits == []
+        host.settings = Settings.of(next_edit=False)
+        engine.jobs.clear()
+        assert (await service.suggest(query())).edits == [] and engine.jobs == []
+
+    asyncio.run(run())
