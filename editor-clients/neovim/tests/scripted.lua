@@ -27,6 +27,8 @@ vim.fn.writefile({
     { before = '^ {8}$', after = '^$', items = { { insertText = 'return result', replace = 4 } } },
     -- The start of an existing line: a line opened above it, ending with its indentation.
     { before = '^ {4}$', after = '^return', items = { { insertText = 'result = sum(xs)\n    ' } } },
+    -- Right after a closing bracket, which the matchparen plugin highlights.
+    { before = 'tokenize\\(text\\)$', after = '^$', items = { { insertText = '  # Tokenize the text' } } },
   }),
 }, rules)
 
@@ -242,6 +244,38 @@ test('accept line on a line opened above code takes the line break too', functio
   wait_for('the new line above the code', 2000, function()
     return vim.deep_equal(lines(), WITH_LINE) or nil
   end)
+end)
+
+test('ghost text after a closing bracket keeps its own colours, not MatchParen', function()
+  local code = { 'def run(text):', '    tokens = tokenize(text)' }
+  start(code, 2, #code[2])
+  trigger_and_see({ code[1], code[2] .. '  # Tokenize the text' })
+  eq(2, lua('return vim.fn.exists(":DoMatchParen")'), 'the matchparen plugin is loaded')
+  -- Attribute ids of the drawn cells (screenattr): the ghost text's must be those of text drawn
+  -- with FimLspGhostText alone (a reference mark on line 1), not combined with matchparen's.
+  local got = lua([[
+    local row, col = ...
+    local ns = vim.api.nvim_create_namespace('fim_lsp_test_reference')
+    vim.api.nvim_buf_set_extmark(0, ns, 0, 0, {
+      virt_text = { { 'ref', 'FimLspGhostText' } }, virt_text_pos = 'eol', hl_mode = 'replace' })
+    vim.cmd('redraw')
+    local ref_col = #vim.api.nvim_buf_get_lines(0, 0, 1, false)[1] + 2 -- eol text after one space
+    local out = { ref = vim.fn.screenstring(1, ref_col) .. ':' .. vim.fn.screenattr(1, ref_col),
+                  paren = vim.fn.screenattr(row, col), plain = vim.fn.screenattr(row, col - 1), ghost = {} }
+    for c = col + 1, col + 5 do
+      out.ghost[#out.ghost + 1] = vim.fn.screenstring(row, c) .. ':' .. vim.fn.screenattr(row, c)
+    end
+    vim.api.nvim_buf_clear_namespace(0, ns, 0, -1)
+    return out
+  ]], 2, #code[2])
+  say('screen attributes: %s', vim.inspect(got))
+  if got.paren == got.plain then
+    error('matchparen does not mark the bracket: ' .. vim.inspect(got))
+  end
+  local attr = got.ref:match(':(%d+)$')
+  eq('r', got.ref:sub(1, 1), 'the reference text')
+  eq({ ' :' .. attr, ' :' .. attr, '#:' .. attr, ' :' .. attr, 'T:' .. attr }, got.ghost,
+    'ghost cells drawn with FimLspGhostText alone')
 end)
 
 local failed = 0
