@@ -27,6 +27,8 @@ vim.fn.writefile({
     { before = '^ {8}$', after = '^$', items = { { insertText = 'return result', replace = 4 } } },
     -- The start of an existing line: a line opened above it, ending with its indentation.
     { before = '^ {4}$', after = '^return', items = { { insertText = 'result = sum(xs)\n    ' } } },
+    -- A menu item (textDocument/completion), shaped by lsp_server/items.py as fim-lsp's are.
+    { before = '^    if pre$', menu = { { text = 'processor:\n        pass' } } },
     -- Right after a closing bracket, which the matchparen plugin highlights.
     { before = 'tokenize\\(text\\)$', after = '^$', items = { { insertText = '  # Tokenize the text' } } },
   }),
@@ -276,6 +278,29 @@ test('ghost text after a closing bracket keeps its own colours, not MatchParen',
   eq('r', got.ref:sub(1, 1), 'the reference text')
   eq({ ' :' .. attr, ' :' .. attr, '#:' .. attr, ' :' .. attr, 'T:' .. attr }, got.ghost,
     'ghost cells drawn with FimLspGhostText alone')
+end)
+
+test("default completeopt: <C-x><C-o> shows the lone item in a menu; <C-y> inserts all of it", function()
+  -- Neovim's default 'completeopt' has no "menuone": the lone item went in at once as its first
+  -- line, and <C-y> then added the rest plus the character above the cursor (issue 24).
+  local code = { 'def run(preprocessor):', '    if pre' }
+  local completeopt = lua('local old = vim.go.completeopt; vim.go.completeopt = "menu,popup"; return old')
+  start(code, 2, #code[2])
+  eq('menu,popup,menuone', lua('return vim.bo.completeopt'), "the buffer's completeopt")
+  lua('require("fim_lsp").config.ghost_text.debounce_ms = 600000')
+  input('<C-x><C-o>')
+  local shown = pcall(wait_for, 'the menu', 5000, function()
+    return lua('return vim.fn.pumvisible() == 1') or nil
+  end)
+  input('<C-y>')
+  local whole = { code[1], '    if preprocessor:', '        pass' }
+  pcall(wait_for, 'the whole suggestion', 3000, function()
+    return vim.deep_equal(lines(), whole) or nil
+  end)
+  lua('vim.go.completeopt = ...', completeopt)
+  lua('require("fim_lsp").config.ghost_text.debounce_ms = 100')
+  eq(true, shown, 'the item shown in a menu')
+  eq(whole, lines(), '<C-y> inserts all of its lines, nothing else')
 end)
 
 local failed = 0
