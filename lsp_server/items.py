@@ -14,13 +14,18 @@ an item each their own way, so a menu item is shaped to come out right in all of
   the label of a snippet item as the completion's word, and with the default ``completeopt`` a
   lone item may stay as that word without its edit ever being applied;
 - one line unless the client is known to insert line breaks as they are, or expands snippets:
-  Vim turns a "\\n" in a completion word into a NUL byte.
+  Vim turns a "\\n" in a completion word into a NUL byte;
+- for vim-lsp, ``filterText`` starts with the text its edit replaces before the cursor: vim-lsp
+  starts the completion at the edit's start and drops an item whose filter text does not start
+  with what lies between there and the cursor (a dedent's indentation);
+- a tab-indented line keeps its tabs: a suggestion whose indentation the model wrote in spaces
+  goes after them instead of replacing them.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # Where a completion menu may open by itself (vim.lsp.completion's autotrigger, company, ...):
 # after a member access, an opening bracket or an argument separator, where the code that follows
@@ -38,6 +43,10 @@ MULTILINE_CLIENTS = frozenset({"eglot", "helix", "visual studio code", "code-ser
 # next to another server whose edits start elsewhere does it fall back to its own word (`pre`)
 # and drop this item, a trade for the two plugins most Neovim users complete with.
 DASHED_WORD_CLIENTS = frozenset({"neovim"})
+
+# Clients that match the text from the edit's start to the cursor against filterText (vim-lsp:
+# its startcol is the leftmost textEdit start, and its prefix filter then drops the item).
+FILTER_FROM_EDIT_CLIENTS = frozenset({"vim-lsp"})
 
 # The word typed before the cursor, matched at the start of the reversed line: a search for
 # r"\w+$" restarts at every position, quadratic in a long run of word characters before a
@@ -58,6 +67,7 @@ class MenuCaps:
     snippets: bool = False  # completionItem.snippetSupport
     multiline: bool = False  # inserts a plain-text newText with line breaks as they are
     dashed_words: bool = False  # the typed word runs over dashes (`total-pre`)
+    filter_from_edit: bool = False  # filters with the text from the edit's start to the cursor
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,7 @@ def menu_caps(client_name: str | None, snippet_support: bool | None) -> MenuCaps
         snippets=bool(snippet_support),
         multiline=name in MULTILINE_CLIENTS,
         dashed_words=name in DASHED_WORD_CLIENTS,
+        filter_from_edit=name in FILTER_FROM_EDIT_CLIENTS,
     )
 
 
@@ -89,9 +100,30 @@ def typed_word_start(line_before: str, dashed: bool = False) -> int:
     return len(line_before) - (m.end() if m else 0)
 
 
+def keep_tab_indent(suggestion: str, line_before: str, replace_from: int) -> tuple[str, int]:
+    """The suggestion and how much it replaces, never turning the tabs of a whitespace-only line
+    into spaces: when the model wrote its indentation in spaces there, it goes after the tabs."""
+    replaced = line_before[len(line_before) - replace_from :] if replace_from > 0 else ""
+    own = suggestion[: len(suggestion) - len(suggestion.lstrip(" \t"))]
+    if "\t" in replaced and not line_before.strip() and "\t" not in own:
+        return suggestion[len(own) :], 0
+    return suggestion, replace_from
+
+
 def menu_item(suggestion: str, line_before: str, caps: MenuCaps, replace_from: int = 0) -> MenuItem | None:
     """The completion item for a suggestion at the end of ``line_before``; None when this client
     cannot be given it without a risk of other text than the suggestion's."""
+    suggestion, replace_from = keep_tab_indent(suggestion, line_before, max(0, replace_from))
+    item = _menu_item(suggestion, line_before, caps, replace_from)
+    if item is None or not caps.filter_from_edit:
+        return item
+    lead = line_before[item.start :]  # what the client matches against the filter text
+    if item.filter_text.startswith(lead):
+        return item
+    return replace(item, filter_text=lead + item.filter_text.lstrip(" \t"))
+
+
+def _menu_item(suggestion: str, line_before: str, caps: MenuCaps, replace_from: int) -> MenuItem | None:
     replace_from = max(0, min(replace_from, len(line_before)))
     kept = len(line_before) - replace_from  # the line's characters the suggestion keeps
     start = min(typed_word_start(line_before, caps.dashed_words), kept)

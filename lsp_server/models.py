@@ -263,7 +263,7 @@ def _pull_hub(preset: Preset, source: HubSource, dest: Path, report: Progress) -
         from huggingface_hub import hf_hub_download
     except ImportError as err:
         raise ModelError(
-            "huggingface_hub is not installed",
+            "huggingface_hub is not installed.",
             "Install fim-lsp with scripts/install.sh --hub (or pip install huggingface_hub beside it).",
         ) from err
     report(f"Downloading {preset.name} from Hugging Face", 0)

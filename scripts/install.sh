@@ -62,9 +62,12 @@ pipq() { "$VPY" -m pip --quiet --disable-pip-version-check "$@"; }
 
 if [[ -z "$wheel" ]]; then
   step "building the fim-lsp wheel from $repo"
-  rm -f "$repo"/dist/fim_lsp-*.whl
-  pipq wheel --no-deps -w "$repo/dist" "$repo"
-  wheel=$(ls "$repo"/dist/fim_lsp-*.whl)
+  # In a folder of its own, removed on exit: the checkout's dist/ is the user's (a release
+  # built there stays as it was).
+  wheeldir=$(mktemp -d)
+  trap 'rm -rf "$wheeldir"' EXIT
+  pipq wheel --no-deps -w "$wheeldir" "$repo"
+  wheel=$(ls "$wheeldir"/fim_lsp-*.whl)
 fi
 [[ -f "$wheel" ]] || die "no such wheel: $wheel"
 

@@ -29,3 +29,17 @@ def restore_logging() -> Iterator[None]:
 def test_log_levels(restore_logging: None, tmp_path: Path, verbose: bool, log_file: bool, level: int) -> None:
     _setup_logging(verbose, str(tmp_path / "fim-lsp.log") if log_file else None)
     assert logging.getLogger().level == level
+
+
+def test_model_pull_without_the_hub_says_so_in_sentences(
+    restore_logging: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    from lsp_server.cli import main
+
+    monkeypatch.setenv("FIM_LSP_CACHE", str(tmp_path))  # nothing downloaded there
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # as when it is not installed
+    assert main(["model", "pull", "qwen2.5-coder-0.5b"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("fim-lsp: huggingface_hub is not installed. Install fim-lsp with "), err

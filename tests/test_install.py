@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,9 +42,15 @@ class Install:
         )
 
 
+def _dist_state() -> dict[str, float]:
+    dist = REPO / "dist"
+    return {p.name: p.stat().st_mtime for p in dist.iterdir()} if dist.is_dir() else {}
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Install:
     root = tmp_path_factory.mktemp("install")
+    dist_before = _dist_state()
     env = {
         **os.environ,
         "FIM_LSP_HOME": str(root / "data"),
@@ -57,16 +62,17 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Install:
     )
     print(run.stdout, run.stderr)
     assert run.returncode == 0, run.stderr
+    # The wheel is built in a folder of its own: the checkout's dist/ is left as it was (issue 24).
+    assert _dist_state() == dist_before
     return Install(root, env, run.stderr)
 
 
 def test_the_wheel_holds_the_package_and_its_command(installed: Install) -> None:
-    wheels = sorted((REPO / "dist").glob("fim_lsp-*.whl"))
-    assert len(wheels) == 1, wheels
-    with zipfile.ZipFile(wheels[0]) as z:
-        names = set(z.namelist())
-        entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-        assert "fim-lsp = lsp_server.cli:main" in z.read(entry_points).decode()
+    # What the wheel held, as the install recorded it (RECORD lists every file it unpacked).
+    site = next((installed.venv / "lib").glob("python3*/site-packages"))
+    info = next(site.glob("fim_lsp-*.dist-info"))
+    names = {line.split(",", 1)[0] for line in (info / "RECORD").read_text().splitlines()}
+    assert "fim-lsp = lsp_server.cli:main" in (info / "entry_points.txt").read_text()
     sources = {
         p.relative_to(REPO).as_posix()
         for p in (REPO / "lsp_server").rglob("*")
@@ -109,8 +115,11 @@ def test_the_installed_command_completes_the_demo(installed: Install) -> None:
     assert re.search(r"\b(values|m)\b", body), body
 
 
-def test_a_second_run_updates_in_place(installed: Install) -> None:
-    wheel = next((REPO / "dist").glob("fim_lsp-*.whl"))
+def test_a_second_run_updates_in_place(installed: Install, tmp_path: Path) -> None:
+    built = installed.run(str(installed.venv / "bin/python"), "-m", "pip", "wheel", "--no-deps", "-q",
+                          "-w", str(tmp_path), str(REPO), timeout=300)
+    assert built.returncode == 0, built.stderr
+    wheel = next(tmp_path.glob("fim_lsp-*.whl"))
     run = installed.run(str(SCRIPT), "--wheel", str(wheel), "--no-model", timeout=300)
     print(run.stderr)
     assert run.returncode == 0, run.stderr

@@ -12,6 +12,7 @@ from lsp_server.items import (
     SelectedItem,
     accept_selected,
     extend_selected,
+    keep_tab_indent,
     menu_caps,
     menu_item,
     typed_word_start,
@@ -160,3 +161,31 @@ def test_extend_selected() -> None:
     item = SelectedItem(3, 6, "preprocessor")
     assert extend_selected([" is None:", " "], item) == ["preprocessor is None:"]
     assert extend_selected([], item) == []
+
+
+VIM_LSP = menu_caps("vim-lsp", False)
+
+
+def test_vim_lsp_gets_a_dedent_whose_filter_text_starts_with_the_replaced_indentation() -> None:
+    # vim-lsp starts the completion at the edit (column 4) and drops an item whose filter text
+    # does not start with the line from there to the cursor ("    "): issue 24.
+    item = menu_item("return result", "        ", VIM_LSP, replace_from=4)
+    assert item is not None and item.start == 4
+    assert item.filter_text == "    return result"
+    assert applied("        ", item) == "    return result"
+    # Other clients keep the plain label as filter text; a typed word needs nothing added.
+    assert menu_item("return result", "        ", ONE_LINE, replace_from=4).filter_text == "return result"  # type: ignore[union-attr]
+    typed = menu_item("processor:", "    if pre", VIM_LSP)
+    assert typed is not None and typed.filter_text == "preprocessor:"
+
+
+@pytest.mark.parametrize("caps", [ONE_LINE, SNIPPETS, MULTILINE, VIM_LSP])
+def test_a_tab_indented_line_keeps_its_tabs(caps: MenuCaps) -> None:
+    # The model wrote the indentation in spaces: the item used to start at column 0 and rewrite
+    # the buffer's tabs into spaces (and vim-lsp dropped it).
+    item = menu_item("    total += x;", "\t\t", caps, replace_from=2)
+    assert item is not None and item.start == 2
+    assert applied("\t\t", item).replace("\\", "") == "\t\ttotal += x;"
+    # Spaces replacing spaces (a dedent) and tabs replacing tabs are left as they were.
+    assert keep_tab_indent("    return x", "        ", 8) == ("    return x", 8)
+    assert keep_tab_indent("\treturn x", "\t\t", 2) == ("\treturn x", 2)

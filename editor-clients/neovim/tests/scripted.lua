@@ -27,6 +27,10 @@ vim.fn.writefile({
     { before = '^ {8}$', after = '^$', items = { { insertText = 'return result', replace = 4 } } },
     -- The start of an existing line: a line opened above it, ending with its indentation.
     { before = '^ {4}$', after = '^return', items = { { insertText = 'result = sum(xs)\n    ' } } },
+    -- A menu item (textDocument/completion), shaped by lsp_server/items.py as fim-lsp's are.
+    { before = '^    if pre$', menu = { { text = 'processor:\n        pass' } } },
+    -- Right after a closing bracket, which the matchparen plugin highlights.
+    { before = 'tokenize\\(text\\)$', after = '^$', items = { { insertText = '  # Tokenize the text' } } },
   }),
 }, rules)
 
@@ -242,6 +246,61 @@ test('accept line on a line opened above code takes the line break too', functio
   wait_for('the new line above the code', 2000, function()
     return vim.deep_equal(lines(), WITH_LINE) or nil
   end)
+end)
+
+test('ghost text after a closing bracket keeps its own colours, not MatchParen', function()
+  local code = { 'def run(text):', '    tokens = tokenize(text)' }
+  start(code, 2, #code[2])
+  trigger_and_see({ code[1], code[2] .. '  # Tokenize the text' })
+  eq(2, lua('return vim.fn.exists(":DoMatchParen")'), 'the matchparen plugin is loaded')
+  -- Attribute ids of the drawn cells (screenattr): the ghost text's must be those of text drawn
+  -- with FimLspGhostText alone (a reference mark on line 1), not combined with matchparen's.
+  local got = lua([[
+    local row, col = ...
+    local ns = vim.api.nvim_create_namespace('fim_lsp_test_reference')
+    vim.api.nvim_buf_set_extmark(0, ns, 0, 0, {
+      virt_text = { { 'ref', 'FimLspGhostText' } }, virt_text_pos = 'eol', hl_mode = 'replace' })
+    vim.cmd('redraw')
+    local ref_col = #vim.api.nvim_buf_get_lines(0, 0, 1, false)[1] + 2 -- eol text after one space
+    local out = { ref = vim.fn.screenstring(1, ref_col) .. ':' .. vim.fn.screenattr(1, ref_col),
+                  paren = vim.fn.screenattr(row, col), plain = vim.fn.screenattr(row, col - 1), ghost = {} }
+    for c = col + 1, col + 5 do
+      out.ghost[#out.ghost + 1] = vim.fn.screenstring(row, c) .. ':' .. vim.fn.screenattr(row, c)
+    end
+    vim.api.nvim_buf_clear_namespace(0, ns, 0, -1)
+    return out
+  ]], 2, #code[2])
+  say('screen attributes: %s', vim.inspect(got))
+  if got.paren == got.plain then
+    error('matchparen does not mark the bracket: ' .. vim.inspect(got))
+  end
+  local attr = got.ref:match(':(%d+)$')
+  eq('r', got.ref:sub(1, 1), 'the reference text')
+  eq({ ' :' .. attr, ' :' .. attr, '#:' .. attr, ' :' .. attr, 'T:' .. attr }, got.ghost,
+    'ghost cells drawn with FimLspGhostText alone')
+end)
+
+test("default completeopt: <C-x><C-o> shows the lone item in a menu; <C-y> inserts all of it", function()
+  -- Neovim's default 'completeopt' has no "menuone": the lone item went in at once as its first
+  -- line, and <C-y> then added the rest plus the character above the cursor (issue 24).
+  local code = { 'def run(preprocessor):', '    if pre' }
+  local completeopt = lua('local old = vim.go.completeopt; vim.go.completeopt = "menu,popup"; return old')
+  start(code, 2, #code[2])
+  eq('menu,popup,menuone', lua('return vim.bo.completeopt'), "the buffer's completeopt")
+  lua('require("fim_lsp").config.ghost_text.debounce_ms = 600000')
+  input('<C-x><C-o>')
+  local shown = pcall(wait_for, 'the menu', 5000, function()
+    return lua('return vim.fn.pumvisible() == 1') or nil
+  end)
+  input('<C-y>')
+  local whole = { code[1], '    if preprocessor:', '        pass' }
+  pcall(wait_for, 'the whole suggestion', 3000, function()
+    return vim.deep_equal(lines(), whole) or nil
+  end)
+  lua('vim.go.completeopt = ...', completeopt)
+  lua('require("fim_lsp").config.ghost_text.debounce_ms = 100')
+  eq(true, shown, 'the item shown in a menu')
+  eq(whole, lines(), '<C-y> inserts all of its lines, nothing else')
 end)
 
 local failed = 0

@@ -16,6 +16,7 @@ import {
   WorkDoneProgressReport,
 } from "vscode-languageclient/node";
 import { delay } from "./common/delay";
+import { DedentPreview } from "./dedentPreview";
 import { lspTriggerKind } from "./common/triggerKind";
 import { SECTION, firstWorkspaceFolder, getSettings, updateSetting } from "./common/vscodeapi";
 import {
@@ -37,6 +38,10 @@ import { parseStatusNotification } from "./status";
 import { StatusBar } from "./statusBar";
 
 export const STATUS_NOTIFICATION = "fimLsp/status";
+// How long a stopping server may take to answer shutdown and exit: fim-lsp closes its engine
+// first, which waits for a model load or a run in progress (seconds on a busy CPU).
+// vscode-languageclient's default, 2 s, logs "Stopping server timed out" as an error.
+export const STOP_TIMEOUT_MS = 15_000;
 
 export interface InlineItemsEvent {
   document: vscode.TextDocument;
@@ -77,6 +82,10 @@ export class FimServer implements vscode.Disposable {
   readonly onInlineItems = this.inlineItems.event;
   /** Fires with what the server was told when it pulled workspace/configuration `fimLsp`. */
   readonly onConfigurationAnswered = this.configurationAnswers.event;
+  /** Dedents drawn where they land (VS Code's ghost text would draw them at the cursor). */
+  readonly dedents = new DedentPreview();
+  /** Why stopping a server failed, each time it did (the end-to-end suite reads it). */
+  readonly stopErrors: string[] = [];
 
   constructor(
     private readonly log: vscode.LogOutputChannel,
@@ -134,8 +143,12 @@ export class FimServer implements vscode.Disposable {
           const result = await next(document, position, fixed as vscode.InlineCompletionContext, token);
           const items = Array.isArray(result) ? result : (result?.items ?? []);
           this.inlineItems.fire({ document, version: document.version, position, items });
-          return result;
+          return this.dedents.take(document, position, items);
         },
+        // The ghost text is the product in VS Code (as with Copilot, which adds no menu items):
+        // an item of fim-lsp's in the suggest widget too would show a second suggestion at the
+        // same place, drawn over the ghost text, and Tab would take the menu's.
+        provideCompletionItem: () => undefined,
         handleWorkDoneProgress: (token, params, next) => {
           this.showProgress(params);
           next(token, params);
@@ -178,8 +191,9 @@ export class FimServer implements vscode.Disposable {
     this.client = undefined;
     if (client && client.state !== State.Stopped) {
       try {
-        await client.stop();
+        await client.stop(STOP_TIMEOUT_MS);
       } catch (err) {
+        this.stopErrors.push(String(err));
         this.log.warn(`stopping the server: ${String(err)}`);
       }
     }
@@ -303,6 +317,7 @@ export class FimServer implements vscode.Disposable {
 
   dispose(): void {
     this.inlineItems.dispose();
+    this.dedents.dispose();
     this.configurationAnswers.dispose();
     void this.stop();
   }

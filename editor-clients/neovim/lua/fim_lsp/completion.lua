@@ -62,10 +62,27 @@ local function on_complete_done(bufnr, client_id)
   end)
 end
 
+--- Adds "menuone" to the buffer's 'completeopt' (global-local). Without it (Neovim's default
+--- "menu,popup") a lone item is inserted at once, with no menu, as its first line; the rest
+--- comes only on <C-y>, which nothing on screen suggests, and which with no menu to confirm
+--- also inserts the character above the cursor. In a menu, <C-y> accepts the item whole.
+---@param bufnr integer
+function M.show_lone_items(bufnr)
+  local value = vim.bo[bufnr].completeopt -- '' while the buffer has no value of its own
+  local current = vim.split(value ~= '' and value or vim.go.completeopt, ',', { trimempty = true })
+  if not vim.tbl_contains(current, 'menuone') then
+    table.insert(current, 'menuone')
+    vim.bo[bufnr].completeopt = table.concat(current, ',')
+  end
+end
+
 ---@param bufnr integer
 ---@param client_id integer
----@param opts {autotrigger: boolean}
+---@param opts {autotrigger: boolean, menuone: boolean?}
 function M.attach(bufnr, client_id, opts)
+  if opts.menuone ~= false then
+    M.show_lone_items(bufnr)
+  end
   if not (vim.lsp.completion and vim.lsp.completion.enable) then
     return -- Neovim 0.10: omnifunc (<C-x><C-o>) still works, through vim.lsp.omnifunc
   end

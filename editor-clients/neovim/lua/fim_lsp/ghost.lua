@@ -157,7 +157,9 @@ local function draw(st)
       virt_text = first ~= '' and { { first, hl } } or nil,
       virt_text_pos = 'inline',
       virt_lines = lines,
-      hl_mode = 'combine',
+      -- 'replace': the ghost text's own colours only. 'combine' added those of the text under
+      -- it, e.g. matchparen's bold (and background) right after a `)`: ghost text drawn as code.
+      hl_mode = 'replace',
       priority = 200,
     })
     lines = nil
@@ -175,7 +177,7 @@ local function draw(st)
       virt_text = cover,
       virt_text_pos = 'overlay',
       virt_lines = lines,
-      hl_mode = 'combine',
+      hl_mode = 'replace',
       priority = 201,
     })
   end

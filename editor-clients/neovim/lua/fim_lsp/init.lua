@@ -30,7 +30,9 @@ M.defaults = {
   },
   --- The completion-menu source (built-in vim.lsp.completion, Neovim 0.11+); the server also
   --- answers textDocument/completion for nvim-cmp, blink.cmp and omnifunc (<C-x><C-o>).
-  completion = { enabled = true, autotrigger = false },
+  --- `menuone`: add "menuone" to 'completeopt' in fim-lsp's buffers, so that a lone item (the
+  --- suggestion) shows in a menu where <C-y> accepts it whole (see completion.lua).
+  completion = { enabled = true, autotrigger = false, menuone = true },
   --- Insert-mode keys; false turns one off. Keys fall through when no suggestion is shown.
   keymaps = {
     accept = '<Tab>',

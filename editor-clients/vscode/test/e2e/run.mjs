@@ -125,6 +125,21 @@ async function ghostInPage(page) {
         text: e.textContent,
         column: charWidth ? Math.round((e.getBoundingClientRect().left - left) / charWidth) : undefined,
       })),
+      injected: [...(editor?.querySelectorAll(".view-line span") ?? [])].flatMap((e) => {
+        // `before`/`after` text of a decoration: CSS content on an otherwise empty span.
+        return ["::before", "::after"].flatMap((pseudo) => {
+          const style = getComputedStyle(e, pseudo);
+          const content = style.content;
+          if (!content || content === "none" || content === "normal" || !/^["']/.test(content)) return [];
+          return [{
+            text: JSON.parse(content.replace(/^'|'$/g, '"')),
+            column: charWidth
+              ? Math.round(((pseudo === "::before" ? e.getBoundingClientRect().left : e.getBoundingClientRect().right) - left) / charWidth)
+              : undefined,
+            color: style.color,
+          }];
+        });
+      }),
       cursorColumn: editor && charWidth
         ? Math.round((editor.querySelector(".cursor").getBoundingClientRect().left - left) / charWidth)
         : undefined,

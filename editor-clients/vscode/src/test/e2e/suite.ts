@@ -130,20 +130,27 @@ async function askDriver<T>(request: { action: "ghost" | "press"; key?: string; 
 
 interface OnScreen {
   focused: boolean;
+  /** VS Code's own ghost text. */
   ghost: { text: string; column?: number }[];
+  /** Text decorations put on the cursor line (`before`/`after` content), as the extension's
+   * dedent preview is drawn. */
+  injected: { text: string; column?: number; color: string }[];
   cursorColumn?: number;
 }
 
-/** Restarts the extension's server as tests/editors/scripted_server.py answering with `rules`. */
-async function useScriptedServer(api: FimLspApi, rules: unknown): Promise<void> {
+let scripted = 0;
+
+/** Restarts the extension's server as tests/editors/scripted_server.py answering with `rules`
+ * (a new rules file each time: new arguments, so a restart). */
+async function useScriptedServer(api: FimLspApi, rules: unknown, extraArgs: string[] = []): Promise<void> {
   const script = process.env.FIM_LSP_E2E_SCRIPTED_SERVER;
   assert.ok(script && resultFile, "run.mjs names the scripted server");
-  const rulesFile = `${resultFile}.rules.json`;
+  const rulesFile = `${resultFile}.rules-${scripted++}.json`;
   fs.writeFileSync(rulesFile, JSON.stringify(rules));
   const config = vscode.workspace.getConfiguration("fimLsp");
   const before = api.server.languageClient;
   await config.update("server.path", script, vscode.ConfigurationTarget.Workspace);
-  await config.update("server.args", ["--script", rulesFile], vscode.ConfigurationTarget.Workspace);
+  await config.update("server.args", ["--script", rulesFile, ...extraArgs], vscode.ConfigurationTarget.Workspace);
   await waitFor("the scripted server running", 60_000, () => {
     const client = api.server.languageClient;
     return client && client !== before && client.isRunning() && api.status.current.model === "scripted"
@@ -301,11 +308,9 @@ const tests: Test[] = [
         served.dispose();
       }
       const item = event.items[0];
-      log(`item as handed to VS Code: ${JSON.stringify(item.insertText)} range=${JSON.stringify(item.range)}`);
+      log(`item from the server: ${JSON.stringify(item.insertText)} range=${JSON.stringify(item.range)}`);
       // Look, take a screenshot and press Tab whatever is seen, so that one run tells it all.
-      // The ghost text comes in one span per syntax token ("return", " result"), spaces drawn
-      // as no-break spaces.
-      const shown = (s: OnScreen) => s.ghost.map((g) => g.text).join("").replace(/\u00a0/g, " ") === "return result";
+      const shown = (s: OnScreen) => s.injected.some((g) => g.text === "return result");
       const deadline = Date.now() + 15_000;
       let screen = await askDriver<OnScreen>({ action: "ghost" });
       while (!shown(screen) && Date.now() < deadline) {
@@ -314,21 +319,75 @@ const tests: Test[] = [
       }
       await askDriver({ action: "ghost", shot: "dedent-ghost" });
       log(`on screen: ${JSON.stringify(screen)}`);
+      const preview = api.server.dedents.current;
       await vscode.commands.executeCommand("workbench.action.focusActiveEditorGroup");
       await askDriver({ action: "press", key: "Tab" });
       const want = [...lines.slice(0, 4), "    return result", ""].join("\n");
       await waitFor("the dedented line in the buffer", 10_000, () => (doc.getText() === want ? true : undefined)).catch(
         (err: Error) => log(`after Tab: ${JSON.stringify(doc.getText())} (${err.message})`),
       );
-      await askDriver({ action: "ghost", shot: "dedent-accepted" });
-      assert.ok(shown(screen), `ghost text "return result" on screen: ${JSON.stringify(screen)}`);
-      // VS Code draws ghost text only from the cursor on: a dedent's text shows at the cursor
-      // (column 8) and lands at its own indentation (4) when accepted.
-      assert.strictEqual(screen.ghost[0].column, 8, "the ghost text starts at the cursor");
+      const after = await askDriver<OnScreen>({ action: "ghost", shot: "dedent-accepted" });
+      log(`after Tab on screen: ${JSON.stringify(after)}`);
+      assert.deepStrictEqual(preview && [preview.column, preview.shown], [4, "return result"], "the preview's place");
+      // Drawn where Tab puts it (column 4, outside the loop), in the ghost text colour, and
+      // nothing at the cursor: VS Code's own ghost text would draw it at column 8.
+      const drawn = screen.injected.filter((g) => g.text === "return result");
+      assert.strictEqual(drawn.length, 1, `"return result" drawn once: ${JSON.stringify(screen)}`);
+      assert.strictEqual(drawn[0].column, 4, "the preview starts at column 4, where the line lands");
+      assert.strictEqual(screen.ghost.length, 0, `no ghost text at the cursor: ${JSON.stringify(screen.ghost)}`);
+      assert.strictEqual(screen.cursorColumn, 4 + "return result".length, "the cursor shows after the preview");
       assert.strictEqual(doc.getText(), want, "Tab applies the dedent");
       const end = editor.selection.active;
       assert.deepStrictEqual([end.line, end.character], [4, "    return result".length], "cursor after the line");
+      assert.strictEqual(after.injected.length, 0, "no preview left once accepted");
       await vscode.commands.executeCommand("workbench.action.files.revert");
+    },
+  ],
+  [
+    "the suggest widget gets no fim-lsp item; the ghost text is the one suggestion",
+    async (api) => {
+      // The scripted server offers a menu item and an inline item at `if pre`, as fim-lsp does.
+      await useScriptedServer(api, [
+        { before: "if pre$", menu: [{ text: "processor:\n        pass" }] },
+        { before: "if pre$", items: [{ insertText: "processor:" }] },
+      ]);
+      const caps = api.server.languageClient?.initializeResult?.capabilities;
+      assert.ok(caps?.completionProvider, "the server offers completion items");
+      const folder = vscode.workspace.workspaceFolders?.[0];
+      assert.ok(folder);
+      const uri = vscode.Uri.joinPath(folder.uri, "menu.py");
+      fs.writeFileSync(uri.fsPath, "def run(preprocessor):\n    if pre\n");
+      const doc = await vscode.workspace.openTextDocument(uri);
+      await vscode.window.showTextDocument(doc);
+      const at = new vscode.Position(1, "    if pre".length);
+      const list = await vscode.commands.executeCommand<vscode.CompletionList>(
+        "vscode.executeCompletionItemProvider", doc.uri, at,
+      );
+      const labels = list.items.map((i) => `${typeof i.label === "string" ? i.label : i.label.label} (${i.detail ?? ""})`);
+      log(`suggest widget items: ${JSON.stringify(labels)}`);
+      // The server does answer the menu request; the extension keeps its items out of the widget.
+      const direct = (await api.server.languageClient?.sendRequest("textDocument/completion", {
+        textDocument: { uri: doc.uri.toString() },
+        position: { line: at.line, character: at.character },
+      })) as { items: { label: string }[] };
+      log(`the server's own answer: ${JSON.stringify(direct.items.map((i) => i.label))}`);
+      assert.deepStrictEqual(direct.items.map((i) => i.label), ["preprocessor:"]);
+      assert.deepStrictEqual(list.items.filter((i) => i.detail === "fim-lsp").map((i) => i.label), [],
+        "no fim-lsp item in the suggest widget");
+      await vscode.commands.executeCommand("workbench.action.closeActiveEditor");
+    },
+  ],
+  [
+    "changing fimLsp.server.args restarts a server slow to shut down without a timeout",
+    async (api) => {
+      // fim-lsp answers shutdown once its engine is closed, which waits for a model load or
+      // run in progress: seconds, past vscode-languageclient's default wait of 2 s.
+      await useScriptedServer(api, [], ["--shutdown-delay", "4"]);
+      const failures = api.server.stopErrors.length;
+      const started = Date.now();
+      await useScriptedServer(api, []);
+      log(`restarted in ${Date.now() - started} ms; stop errors: ${JSON.stringify(api.server.stopErrors)}`);
+      assert.deepStrictEqual(api.server.stopErrors.slice(failures), [], "the old server stopped cleanly");
     },
   ],
 ];

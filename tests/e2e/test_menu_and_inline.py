@@ -1,0 +1,63 @@
+"""A completion-menu request and an inline request at the same state (issue 24: Neovim's
+<C-x><C-o> came back empty after 8-12 s while the ghost text's request a second later had the
+suggestion). Both run the model for the same document; the worker keys jobs by document, so the
+later request cancels the earlier one's run and the menu gets nothing. One state should get one
+suggestion, shared by both. Strict xfail: it passes, and so fails the suite, once fixed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import IO, Any
+
+import pytest
+
+pytestmark = pytest.mark.model
+MODEL = "qwen2.5-coder-0.5b-offline"
+TEXT = "def tokenize(text):\n    words = []\n    for w in text.split():\n        words.append(w.lower())\n        \n"
+
+
+def send(stdin: IO[bytes], message: dict[str, Any]) -> None:
+    body = json.dumps({"jsonrpc": "2.0", **message}).encode()
+    stdin.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    stdin.flush()
+
+
+def receive(stdout: IO[bytes]) -> dict[str, Any]:
+    length = 0
+    while (line := stdout.readline().strip()) != b"":
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return json.loads(stdout.read(length))
+
+
+@pytest.mark.xfail(strict=True, reason="a later request for the document cancels the earlier run (completion/worker.py)")
+def test_a_menu_request_followed_by_an_inline_one_at_the_same_state_both_get_the_suggestion() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "lsp_server", "--model", MODEL],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        init = {"capabilities": {}, "clientInfo": {"name": "Neovim"}, "initializationOptions": {"timeBudgetMs": 60000}}
+        send(proc.stdin, {"id": 1, "method": "initialize", "params": init})
+        send(proc.stdin, {"method": "initialized", "params": {}})
+        while not ((m := receive(proc.stdout)).get("method") == "fimLsp/status" and m["params"]["state"] == "ready"):
+            assert m.get("params", {}).get("state") != "error", m
+        uri, pos = "file:///tmp/race.py", {"line": 4, "character": 8}
+        doc = {"uri": uri, "languageId": "python", "version": 1, "text": TEXT}
+        send(proc.stdin, {"method": "textDocument/didOpen", "params": {"textDocument": doc}})
+        send(proc.stdin, {"id": 10, "method": "textDocument/completion",
+                          "params": {"textDocument": {"uri": uri}, "position": pos}})
+        send(proc.stdin, {"id": 11, "method": "textDocument/inlineCompletion",
+                          "params": {"textDocument": {"uri": uri}, "position": pos, "context": {"triggerKind": 2}}})
+        got: dict[int, Any] = {}
+        while len(got) < 2:
+            m = receive(proc.stdout)
+            if m.get("id") in (10, 11):
+                got[m["id"]] = m["result"]
+        print(got)
+        assert got[11]["items"], "the inline request gets the suggestion"
+        assert got[10]["items"], "the menu request at the same state gets it too"
+    finally:
+        proc.kill()
+        proc.wait(30)
