@@ -223,6 +223,47 @@ async def _started(engine: HeldEngine) -> None:
     assert await asyncio.get_running_loop().run_in_executor(None, engine.started.wait, 5)
 
 
+async def test_two_requests_for_one_state_share_one_run() -> None:
+    """A menu and an inline request at one cursor (Neovim's <C-x><C-o> beside its ghost text,
+    issue 24): one run, the same suggestion for both; the later one used to cancel the first."""
+    engine = HeldEngine({"def f(x):\n": "    return x"})
+    service = await _service(engine, prefetch=False)
+    first = asyncio.ensure_future(service.complete(_query("def f(x):\n    \n", 14)))
+    await _started(engine)
+    second = asyncio.ensure_future(service.complete(_query("def f(x):\n    \n", 14)))
+    await asyncio.sleep(0.05)
+    engine.release.set()
+    assert [s.text for s in await first] == [s.text for s in await second] == ["return x"]
+    assert len(engine.calls) == 1
+    await _stop(service)
+
+
+async def test_a_shared_run_goes_on_while_another_request_waits_for_it() -> None:
+    engine = HeldEngine({"def f(x):\n": "    return x"})
+    service = await _service(engine, prefetch=False)
+    first = asyncio.ensure_future(service.complete(_query("def f(x):\n    \n", 14)))
+    await _started(engine)
+    second = asyncio.ensure_future(service.complete(_query("def f(x):\n    \n", 14)))
+    await asyncio.sleep(0.05)
+    first.cancel()  # $/cancelRequest for the first request only
+    await asyncio.sleep(0.05)
+    engine.release.set()
+    assert [s.text for s in await second] == ["return x"]
+    assert first.cancelled()
+    await _stop(service)
+
+
+async def test_a_run_nobody_waits_for_stops() -> None:
+    engine = HeldEngine({"def f(x):\n": "    return x"})
+    service = await _service(engine, prefetch=False)
+    first = asyncio.ensure_future(service.complete(_query("def f(x):\n    \n", 14)))
+    await _started(engine)
+    first.cancel()
+    await asyncio.sleep(0.1)  # the worker sees the cancel at its next token, without the release
+    assert service.stats.cancelled == 1 and service.stats.completed == 0
+    await _stop(service)
+
+
 async def test_cancel_stops_the_documents_running_request() -> None:
     engine = HeldEngine({"def f(x):\n": "    return x"})
     service = await _service(engine)

@@ -15,12 +15,14 @@ hands back results through futures.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
+from dataclasses import dataclass, field
 
 from lsp_server.completion.background import BackgroundWork
 from lsp_server.completion.cache import SuggestionCache
-from lsp_server.completion.query import CompletionQuery
+from lsp_server.completion.query import CompletionQuery, CursorState
 from lsp_server.completion.run import Runner
 from lsp_server.completion.stats import Stats
 from lsp_server.config import Settings
@@ -43,6 +45,7 @@ class CompletionService:
         self._runner = Runner(self._worker, self._cache, index)
         self._background = BackgroundWork(self._host, self._runner, self._worker, self._cache, self._stats)
         self._started = time.monotonic()
+        self._running: dict[str, _SharedRun] = {}  # the model run of each document's latest request
         host.on_load(self._runner.reset)  # a new engine starts cold
 
     # -- state -----------------------------------------------------------------------------------
@@ -121,12 +124,37 @@ class CompletionService:
 
     async def _generate(self, engine: Engine, settings: Settings, query: CompletionQuery,
                         request: int) -> list[Suggestion]:
-        """A model run of the request's own."""
+        """A model run for the request, shared with any request for the same state while it runs:
+        an editor that asks for the menu and for ghost text at one cursor gets one suggestion
+        for both, not a second run that cancels the first (the worker keeps one job per
+        document)."""
+        state = (CursorState.of(*query.around()), query.several)
+        shared = self._running.get(query.uri)
+        if shared is None or shared.state != state or shared.run.done():
+            run = asyncio.ensure_future(self._model_run(engine, settings, query, request))
+            shared = self._running[query.uri] = _SharedRun(state, run)
+            run.add_done_callback(lambda _run, uri=query.uri, mine=shared: self._ran(uri, mine))
+        shared.waiters += 1
+        try:
+            return list(await asyncio.shield(shared.run))
+        except asyncio.CancelledError:  # $/cancelRequest: the run stops once nobody waits for it
+            shared.waiters -= 1
+            if shared.waiters == 0:
+                shared.run.cancel()
+            raise
+
+    def _ran(self, uri: str, run: _SharedRun) -> None:
+        if self._running.get(uri) is run:
+            del self._running[uri]
+
+    async def _model_run(self, engine: Engine, settings: Settings, query: CompletionQuery,
+                         request: int) -> list[Suggestion]:
+        """One run of the pipeline on the worker; [] when it was cancelled or went stale."""
         record = functools.partial(self._stats.record, request)
         try:
-            # On $/cancelRequest this await raises CancelledError; the worker stops at its next token.
+            # Cancelled, the worker stops at its next token.
             result, found = await self._runner.run(engine, settings, query, query.uri, record)
-        except StaleJob:  # a newer request for the document came before this one ran
+        except (StaleJob, asyncio.CancelledError):  # a newer request for the document, or nobody waits
             return []
         if result.stop_reason == "cancelled":
             return []
@@ -134,3 +162,12 @@ class CompletionService:
         if found and settings.serving.prefetch and settings.serving.suggestion_cache:
             self._background.prefetch(query, found[0])
         return found
+
+
+@dataclass
+class _SharedRun:
+    """A request's model run, and how many requests for its state wait for it."""
+
+    state: tuple[CursorState, bool]  # the cursor, and whether alternatives were asked for
+    run: asyncio.Future[list[Suggestion]]
+    waiters: int = field(default=0)
