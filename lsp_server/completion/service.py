@@ -133,7 +133,7 @@ class CompletionService:
         if shared is None or shared.state != state or shared.run.done():
             run = asyncio.ensure_future(self._model_run(engine, settings, query, request))
             shared = self._running[query.uri] = _SharedRun(state, run)
-            run.add_done_callback(lambda _run, uri=query.uri, mine=shared: self._ran(uri, mine))
+            run.add_done_callback(functools.partial(self._ran, query.uri, shared))
         shared.waiters += 1
         try:
             return list(await asyncio.shield(shared.run))
@@ -143,7 +143,7 @@ class CompletionService:
                 shared.run.cancel()
             raise
 
-    def _ran(self, uri: str, run: _SharedRun) -> None:
+    def _ran(self, uri: str, run: _SharedRun, _done: object) -> None:
         if self._running.get(uri) is run:
             del self._running[uri]
 
