@@ -16,10 +16,8 @@ local server = os.getenv('FIM_LSP_SERVER') or (repo .. '/.venv/bin/fim-lsp')
 local MODEL_MS = tonumber(os.getenv('FIM_LSP_E2E_MODEL_TIMEOUT_MS')) or 240000
 local SUGGEST_MS = tonumber(os.getenv('FIM_LSP_E2E_SUGGEST_TIMEOUT_MS')) or 120000
 
-local function say(fmt, ...)
-  io.stdout:write(('[nvim-e2e %s] '):format(os.date('%H:%M:%S')) .. fmt:format(...) .. '\n')
-  io.stdout:flush()
-end
+local rpc = dofile(here .. '/rpc.lua')
+local say = rpc.logger('nvim-e2e')
 
 if vim.fn.executable(server) ~= 1 then
   say('fim-lsp server not found at %s (set FIM_LSP_SERVER)', server)
@@ -44,43 +42,11 @@ local env = {
   XDG_DATA_HOME = scratch .. '/data',
   XDG_STATE_HOME = scratch .. '/state',
 }
-local chan = vim.fn.jobstart({
-  vim.v.progpath, '--embed', '--headless', '-n', '-i', 'NONE',
-  '--cmd', 'set rtp^=' .. plugin,
-  '-u', here .. '/child_init.lua',
-}, { rpc = true, env = env, cwd = scratch .. '/proj' })
-assert(chan > 0, 'could not start the Neovim under test')
+local child = rpc.child(plugin, here .. '/child_init.lua', env, scratch .. '/proj')
 say('Neovim %s, mode %s, server %s', tostring(vim.version()), mode, server)
 
-local function lua(code, ...)
-  local value = vim.rpcrequest(chan, 'nvim_exec_lua', code, { ... })
-  if value == vim.NIL then
-    return nil
-  end
-  return value
-end
-local function input(keys)
-  vim.rpcrequest(chan, 'nvim_input', keys)
-end
-local function lines()
-  return vim.rpcrequest(chan, 'nvim_buf_get_lines', 0, 0, -1, false)
-end
-local function wait_for(what, ms, probe)
-  local value
-  local ok = vim.wait(ms, function()
-    value = probe()
-    return value ~= nil and value ~= false
-  end, 50)
-  if not ok then
-    error(('timed out after %d ms waiting for %s'):format(ms, what), 2)
-  end
-  return value
-end
-local function eq(want, got, what)
-  if not vim.deep_equal(want, got) then
-    error(('%s: expected %s, got %s'):format(what, vim.inspect(want), vim.inspect(got)), 2)
-  end
-end
+local lua, input, lines = child.lua, child.input, child.lines
+local wait_for, eq = rpc.wait_for, rpc.eq
 
 --- The ghost text on screen: the plugin's own extmark, or the native one (0.12+).
 local GHOST = [[
@@ -125,7 +91,7 @@ end
 local suggestion -- the first suggestion seen, reused by later tests
 
 test('the server attaches and reports ready', function()
-  vim.rpcrequest(chan, 'nvim_command', 'edit ' .. sample)
+  child.command('edit ' .. sample)
   eq('python', lua('return vim.bo.filetype'), 'filetype')
   wait_for('the fim_lsp client', 30000, function()
     return lua("return #vim.lsp.get_clients({ bufnr = 0, name = 'fim_lsp' })") == 1 or nil
@@ -346,9 +312,7 @@ if failed > 0 and vim.fn.filereadable(env.FIM_LSP_SERVER_LOG) == 1 then
 end
 
 -- Quit the editor under test; Neovim stops its language servers on the way out.
-pcall(vim.rpcrequest, chan, 'nvim_command', 'qall!')
-vim.fn.jobwait({ chan }, 10000)
-vim.fn.jobstop(chan)
+child.quit(10000)
 vim.fn.delete(scratch, 'rf')
 io.stdout:write(('nvim-e2e (%s): %d passed, %d failed\n'):format(mode, #results - failed, failed))
 os.exit(failed == 0 and 0 or 1)

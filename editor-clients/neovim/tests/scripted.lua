@@ -12,10 +12,8 @@ local plugin = vim.fs.dirname(here)
 local repo = vim.fs.dirname(vim.fs.dirname(plugin))
 local server = repo .. '/tests/editors/scripted_server.py'
 
-local function say(fmt, ...)
-  io.stdout:write(('[nvim-scripted %s] '):format(os.date('%H:%M:%S')) .. fmt:format(...) .. '\n')
-  io.stdout:flush()
-end
+local rpc = dofile(here .. '/rpc.lua')
+local say = rpc.logger('nvim-scripted')
 
 local scratch = vim.fn.tempname()
 vim.fn.mkdir(scratch .. '/proj', 'p')
@@ -34,53 +32,17 @@ vim.fn.writefile({
   }),
 }, rules)
 
-local chan = vim.fn.jobstart({
-  vim.v.progpath, '--embed', '--headless', '-n', '-i', 'NONE',
-  '--cmd', 'set rtp^=' .. plugin,
-  '-u', here .. '/child_init.lua',
-}, {
-  rpc = true,
-  env = {
-    FIM_LSP_SERVER = server,
-    FIM_LSP_SCRIPT = rules,
-    XDG_CONFIG_HOME = scratch .. '/config',
-    XDG_DATA_HOME = scratch .. '/data',
-    XDG_STATE_HOME = scratch .. '/state',
-  },
-  cwd = scratch .. '/proj',
-})
-assert(chan > 0, 'could not start the Neovim under test')
+local child = rpc.child(plugin, here .. '/child_init.lua', {
+  FIM_LSP_SERVER = server,
+  FIM_LSP_SCRIPT = rules,
+  XDG_CONFIG_HOME = scratch .. '/config',
+  XDG_DATA_HOME = scratch .. '/data',
+  XDG_STATE_HOME = scratch .. '/state',
+}, scratch .. '/proj')
 say('Neovim %s, scripted server %s', tostring(vim.version()), server)
 
-local function lua(code, ...)
-  local value = vim.rpcrequest(chan, 'nvim_exec_lua', code, { ... })
-  if value == vim.NIL then
-    return nil
-  end
-  return value
-end
-local function input(keys)
-  vim.rpcrequest(chan, 'nvim_input', keys)
-end
-local function lines()
-  return vim.rpcrequest(chan, 'nvim_buf_get_lines', 0, 0, -1, false)
-end
-local function wait_for(what, ms, probe)
-  local value
-  local ok = vim.wait(ms, function()
-    value = probe()
-    return value ~= nil and value ~= false
-  end, 20)
-  if not ok then
-    error(('timed out after %d ms waiting for %s (last: %s)'):format(ms, what, vim.inspect(value)), 2)
-  end
-  return value
-end
-local function eq(want, got, what)
-  if not vim.deep_equal(want, got) then
-    error(('%s: expected %s, got %s'):format(what, vim.inspect(want), vim.inspect(got)), 2)
-  end
-end
+local lua, input, lines = child.lua, child.input, child.lines
+local wait_for, eq = rpc.wait_for, rpc.eq
 
 --- The first `n` rows of the screen, trailing blanks removed.
 local function screen(n)
@@ -113,8 +75,8 @@ local function start(content, row, col)
   wait_for('normal mode', 2000, function()
     return lua('return vim.api.nvim_get_mode().mode') == 'n' or nil
   end)
-  vim.rpcrequest(chan, 'nvim_command', 'silent! %bwipeout!')
-  vim.rpcrequest(chan, 'nvim_command', 'edit ' .. scratch .. '/proj/total.py')
+  child.command('silent! %bwipeout!')
+  child.command('edit ' .. scratch .. '/proj/total.py')
   lua('vim.api.nvim_buf_set_lines(0, 0, -1, false, ...)', content)
   wait_for('the fim_lsp client', 10000, function()
     return lua("return #vim.lsp.get_clients({ bufnr = 0, name = 'fim_lsp' }) == 1") or nil
@@ -309,9 +271,7 @@ for _, r in ipairs(results) do
     failed = failed + 1
   end
 end
-pcall(vim.rpcrequest, chan, 'nvim_command', 'qall!')
-vim.fn.jobwait({ chan }, 10000)
-vim.fn.jobstop(chan)
+child.quit(10000)
 vim.fn.delete(scratch, 'rf')
 io.stdout:write(('nvim-scripted: %d passed, %d failed\n'):format(#results - failed, failed))
 os.exit(failed == 0 and 0 or 1)

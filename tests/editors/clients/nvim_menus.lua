@@ -15,52 +15,19 @@ local menu = assert(os.getenv('FIM_LSP_MENU'), 'FIM_LSP_MENU is not set')
 local cases = vim.json.decode(table.concat(vim.fn.readfile(assert(os.getenv('FIM_LSP_MENU_CASES'))), '\n'))
 local out_file = assert(os.getenv('FIM_LSP_MENU_OUT'), 'FIM_LSP_MENU_OUT is not set')
 
-local function say(fmt, ...)
-  io.stdout:write(('[nvim-menus %s] '):format(os.date('%H:%M:%S')) .. fmt:format(...) .. '\n')
-  io.stdout:flush()
-end
+local rpc = dofile(repo .. '/editor-clients/neovim/tests/rpc.lua')
+local say = rpc.logger('nvim-menus')
 
 local scratch = vim.fn.tempname()
 vim.fn.mkdir(scratch .. '/proj', 'p')
-local chan = vim.fn.jobstart({
-  vim.v.progpath, '--embed', '--headless', '-n', '-i', 'NONE',
-  '--cmd', 'set rtp^=' .. repo .. '/editor-clients/neovim',
-  '-u', here .. '/nvim_menus_init.lua',
-}, {
-  rpc = true,
-  env = {
-    XDG_CONFIG_HOME = scratch .. '/config',
-    XDG_DATA_HOME = scratch .. '/data',
-    XDG_STATE_HOME = scratch .. '/state',
-  },
-  cwd = scratch .. '/proj',
-})
-assert(chan > 0, 'could not start the Neovim under test')
+local child = rpc.child(repo .. '/editor-clients/neovim', here .. '/nvim_menus_init.lua', {
+  XDG_CONFIG_HOME = scratch .. '/config',
+  XDG_DATA_HOME = scratch .. '/data',
+  XDG_STATE_HOME = scratch .. '/state',
+}, scratch .. '/proj')
 
-local function lua(code, ...)
-  local value = vim.rpcrequest(chan, 'nvim_exec_lua', code, { ... })
-  if value == vim.NIL then
-    return nil
-  end
-  return value
-end
-local function input(keys)
-  vim.rpcrequest(chan, 'nvim_input', keys)
-end
-local function lines()
-  return vim.rpcrequest(chan, 'nvim_buf_get_lines', 0, 0, -1, false)
-end
-local function wait_for(what, ms, probe)
-  local value
-  local ok = vim.wait(ms, function()
-    value = probe()
-    return value ~= nil and value ~= false
-  end, 20)
-  if not ok then
-    error(('timed out after %d ms waiting for %s (last: %s)'):format(ms, what, vim.inspect(value)), 2)
-  end
-  return value
-end
+local lua, input, lines = child.lua, child.input, child.lines
+local wait_for = rpc.wait_for
 
 -- The labels the menu shows, in its order; nil while it is closed.
 local MENU_LABELS = {
@@ -84,8 +51,8 @@ local function start(name, content, row)
   wait_for('Normal mode', 2000, function()
     return lua('return vim.api.nvim_get_mode().mode') == 'n' or nil
   end)
-  vim.rpcrequest(chan, 'nvim_command', 'silent! %bwipeout!')
-  vim.rpcrequest(chan, 'nvim_command', 'edit ' .. scratch .. '/proj/' .. name .. '.py')
+  child.command('silent! %bwipeout!')
+  child.command('edit ' .. scratch .. '/proj/' .. name .. '.py')
   lua('vim.api.nvim_buf_set_lines(0, 0, -1, false, ...)', content)
   wait_for('the fim_lsp client', 10000, function()
     return lua("return #vim.lsp.get_clients({ bufnr = 0, name = 'fim_lsp' }) == 1") or nil
@@ -130,7 +97,6 @@ for _, case in ipairs(cases) do
 end
 vim.fn.writefile(out, out_file)
 
-pcall(vim.rpcrequest, chan, 'nvim_command', 'qa!')
-vim.fn.jobwait({ chan }, 5000)
+child.quit(5000)
 say('%d passed, %d failed', #cases - failed, failed)
 os.exit(failed == 0 and 0 or 1)
