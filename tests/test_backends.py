@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +83,12 @@ def test_doctor_checks_the_connection_of_a_remote_backend(
 
 def test_doctor_check_refuses_the_in_process_backend() -> None:
     assert doctor.check(EngineSettings(backend="llama_cpp")) == [("connection", "not a remote backend")]
+
+
+def test_the_vs_code_extension_offers_exactly_the_registered_backends() -> None:
+    """The extension's one list of backends is its package.json enum (the settings UI shows it,
+    settings.ts reads it); it must name what this table names, in its order."""
+    manifest = json.loads((Path(__file__).resolve().parents[1] / "editor-clients/vscode/package.json").read_text())
+    setting = manifest["contributes"]["configuration"]["properties"]["fimLsp.backend"]
+    assert setting["enum"] == list(BACKENDS)
+    assert len(setting["enumDescriptions"]) == len(BACKENDS)

@@ -3,8 +3,9 @@
 
 export type Multiline = "auto" | "always" | "never";
 
-/** Where completions are computed: in the server process, or by a shared inference engine. */
-export type Backend = "llama_cpp" | "llama-server" | "openai" | "ollama";
+/** Where completions are computed: in the server process, or by a shared inference engine. One of
+ * the names of package.json's `fimLsp.backend` enum (`backendNames`), the server's backends. */
+export type Backend = string;
 
 export interface ExtensionSettings {
   enabled: boolean;
@@ -63,7 +64,6 @@ export const DEFAULT_SETTINGS: Readonly<ExtensionSettings> = Object.freeze({
 });
 
 const MULTILINE: readonly Multiline[] = ["auto", "always", "never"];
-const BACKENDS: readonly Backend[] = ["llama_cpp", "llama-server", "openai", "ollama"];
 /** A portable environment variable name; anything else (a pasted key, say) is not sent. */
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -95,8 +95,17 @@ function languageMap(value: unknown): Record<string, boolean> {
   return out;
 }
 
-/** Reads and sanitises the settings; a value of the wrong type falls back to its default. */
-export function readSettings(get: SettingGetter): ExtensionSettings {
+/** The backends a user may choose: the `fimLsp.backend` enum of the extension's package.json,
+ * the one list of them on this side (a server test checks it against lsp_server/backends.py). */
+export function backendNames(manifest: unknown): readonly Backend[] {
+  const m = manifest as { contributes?: { configuration?: { properties?: Record<string, { enum?: unknown }> } } };
+  const names = m?.contributes?.configuration?.properties?.["fimLsp.backend"]?.enum;
+  return Array.isArray(names) ? names.filter((n): n is string => typeof n === "string") : [DEFAULT_SETTINGS.backend];
+}
+
+/** Reads and sanitises the settings; a value of the wrong type falls back to its default, a
+ * backend not in ``backends`` too. */
+export function readSettings(get: SettingGetter, backends: readonly Backend[]): ExtensionSettings {
   const d = DEFAULT_SETTINGS;
   const multiline = get("multiline");
   const gpuLayers = get("gpuLayers");
@@ -113,7 +122,7 @@ export function readSettings(get: SettingGetter): ExtensionSettings {
     debounceMs: int(get("debounceMs"), d.debounceMs, 0),
     serverPath: str(get("server.path"), d.serverPath) || d.serverPath,
     serverArgs: Array.isArray(args) ? args.filter((a): a is string => typeof a === "string") : [],
-    backend: oneOf(get("backend"), BACKENDS, d.backend),
+    backend: oneOf(get("backend"), backends, d.backend),
     url: str(get("url"), d.url),
     remoteModel: str(get("remoteModel"), d.remoteModel),
     apiKeyEnv: ENV_NAME.test(apiKeyEnv) ? apiKeyEnv : d.apiKeyEnv,

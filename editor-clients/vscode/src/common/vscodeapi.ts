@@ -1,13 +1,19 @@
 // The only file besides extension.ts/server.ts/statusBar.ts that touches the `vscode` module.
 // Everything the pure modules need from VS Code goes through these few functions.
+import { readFileSync } from "fs";
+import * as path from "path";
 import * as vscode from "vscode";
-import { ExtensionSettings, readSettings } from "../settings";
+import { Backend, ExtensionSettings, backendNames, readSettings } from "../settings";
 
 export const SECTION = "fimLsp";
 
+let backends: readonly Backend[] | undefined;
+
 export function getSettings(scope?: vscode.ConfigurationScope): ExtensionSettings {
   const config = vscode.workspace.getConfiguration(SECTION, scope);
-  return readSettings((key) => config.get(key));
+  // out/common/ -> the extension's root, in the checkout and in the .vsix alike.
+  backends ??= backendNames(JSON.parse(readFileSync(path.join(__dirname, "../../package.json"), "utf8")));
+  return readSettings((key) => config.get(key), backends);
 }
 
 /** Writes a setting where the user already set it (folder, workspace), else globally. */

@@ -1,16 +1,31 @@
+import { readFileSync } from "fs";
+import * as path from "path";
 import { describe, expect, it } from "vitest";
 import {
   DEFAULT_SETTINGS,
   ExtensionSettings,
+  backendNames,
   isLanguageEnabled,
   needsRestart,
   readSettings,
   toServerSettings,
 } from "../../src/settings";
 
+const BACKENDS = backendNames(JSON.parse(readFileSync(path.join(__dirname, "../../package.json"), "utf8")));
+
 function from(values: Record<string, unknown>): ExtensionSettings {
-  return readSettings((key) => values[key]);
+  return readSettings((key) => values[key], BACKENDS);
 }
+
+describe("backendNames", () => {
+  it("reads the backend enum of package.json", () => {
+    expect(BACKENDS).toEqual(["llama_cpp", "llama-server", "openai", "ollama"]);
+  });
+
+  it("falls back on the in-process engine alone for a manifest without the enum", () => {
+    expect(backendNames({})).toEqual(["llama_cpp"]);
+  });
+});
 
 describe("readSettings", () => {
   it("gives the defaults for an empty configuration", () => {
