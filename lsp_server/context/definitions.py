@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from lsp_server.context.header import PY_FROM_IMPORT
 from lsp_server.context.types import ExtraChunk
 from lsp_server.context.window import MAX_TOKEN_CHARS
 
@@ -135,7 +136,7 @@ def _public(name: str) -> bool:
 
 # ``from .mod import a, b as c`` (possibly in parentheses over several lines) or ``import a.b as c``;
 # an unclosed parenthesis reads at most 2,000 characters on.
-_FROM = re.compile(r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]{0,2000}\)?|[^\n#;]*)", re.M)
+_FROM = re.compile(r"^[ \t]*" + PY_FROM_IMPORT + r"[ \t]+(\([^)]{0,2000}\)?|[^\n#;]*)", re.M)
 _IMPORT = re.compile(r"^[ \t]*import[ \t]+([^\n#;]+)", re.M)
 _CHAIN = re.compile(r"(?<![\w.])([A-Za-z_]\w*)(?:\.([A-Za-z_]\w*))?")  # a name, and its attribute
 _NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$")

@@ -45,7 +45,10 @@ _STARTS: dict[str, tuple[str, ...]] = {
     "lua": ("local ",),  # ``local x = require("x")``: kept only with ``require`` (see `_starts`)
 }
 _OPEN, _CLOSE = "([{", ")]}"
-_PY_FROM = re.compile(r"from[ \t]+\.*[\w.]*[ \t]+import\b")  # not ``from the start, ...``
+# Python's ``from <dots><module> import``, the one spelling of it (definitions.py reads the names
+# after it); a line such as ``from the start, ...`` does not match.
+PY_FROM_IMPORT = r"from[ \t]+(\.*)([\w.]*)[ \t]+import\b"
+_PY_FROM = re.compile(PY_FROM_IMPORT)
 
 
 def _starts(line: str, language: str) -> bool:
