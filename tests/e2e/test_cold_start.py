@@ -51,7 +51,8 @@ async def server(cache: Path, **settings: Any) -> AsyncIterator[LanguageClient]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "FIM_LSP_CACHE": str(cache)}
     await client.start_io(*server_command(), env=env)
     try:
-        await start_as(client, client_capabilities("neovim"), None, **QUIET, **settings)
+        # The store on, as by default (the other e2e tests turn it off), unless the test says.
+        await start_as(client, client_capabilities("neovim"), None, **QUIET, **{"kvStoreFiles": 8, **settings})
         assert (await wait_state(client))["state"] == "ready"
         yield client
     finally:

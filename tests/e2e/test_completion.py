@@ -184,7 +184,9 @@ async def test_cancelled_request_gets_the_cancel_error_quickly(client: LanguageC
     after = await client.text_document_inline_completion_async(inline_params(LONG_CURSOR))
     assert isinstance(after, types.InlineCompletionList)
     stats = await server_stats(client)
-    assert stats["cancelled"] >= 1 and stats["completed"] >= 1
+    # The cancel reaches the job running (stopped at its next token: cancelled) or, when the
+    # open's prewarm still holds the worker, the job still queued (dropped, never run).
+    assert stats["cancelled"] + stats["dropped"] >= 1 and stats["completed"] >= 1
 
 
 async def test_result_for_an_older_version_is_not_returned(client: LanguageClient) -> None:
