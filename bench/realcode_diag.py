@@ -1,0 +1,106 @@
+"""Why a real-code hole got what it got: ``python -m bench.realcode_diag OUT.jsonl``.
+
+For each hole of a selection (as ``python -m bench`` picks them), in process and without the
+protocol: the prompt fim-lsp builds (`pipeline.prepare` with the file's language), the engine's
+greedy continuation with the run's constraints but no cut rule and no time budget, then each
+post-processing stage on it: the cut (`clean`), the parse gate, the placed suggestion
+(`Prepared.finish`), and the row `bench.realcode.hole_record` scores. An empty answer is thus
+traced to its stage: the model's end of text first, the cut, or the gate. ``--rescore`` reruns
+the stages on a recorded file (seconds: for post-processing work; valid while the prompt and
+the constraints are unchanged). A design tool: quoted figures come from ``python -m bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from bench.realcode import DEFAULT_LANGUAGES, CodeHole, hole_record, pick_holes, summary
+from lsp_server.config import PromptSettings, Settings
+from lsp_server.pipeline import Prepared, job_for, prepare
+from lsp_server.postprocess.cut import clean
+from lsp_server.postprocess.gate import gate
+
+
+def _prepare(hole: CodeHole, settings: PromptSettings, count) -> Prepared:  # type: ignore[no-untyped-def]
+    view = hole.view()
+    prepared, _ = prepare(view.text, view.offset, settings, count, language=hole.language)
+    return prepared
+
+
+def stages(hole: CodeHole, prepared: Prepared, raw: str, stop_reason: str) -> dict:
+    """Each stage's text for one raw continuation, and where the suggestion became empty."""
+    ctx = prepared.ctx
+    cut = clean(raw, ctx, stop_reason)
+    gated = gate(cut, ctx.before, ctx.after, ctx.language)
+    sug = prepared.finish(raw, stop_reason)
+    view = hole.view()
+    if sug is not None:
+        buffer, _ = sug.apply(view.text, view.offset)
+    else:
+        buffer = view.text
+    dropped = None
+    if sug is None:
+        dropped = "model" if not raw.strip() else "cut" if not cut.strip() else "gate" if not gated.strip() else "place"
+    return {"cut": cut, "gated": gated, "dropped_by": dropped, **hole_record(hole, buffer, sug is not None, None)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.realcode_diag", description=__doc__)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--model", default="qwen2.5-coder-0.5b-offline")
+    ap.add_argument("--seed", type=int, default=20261127)
+    ap.add_argument("--realcode", type=int, default=10, help="holes per language")
+    ap.add_argument("--langs", default=",".join(DEFAULT_LANGUAGES))
+    ap.add_argument("--part", default="dev")
+    ap.add_argument("--rescore", action="store_true", help="rerun the stages on OUT's raw text, no model")
+    ap.add_argument("--settings", default="{}", help="prompt settings, flat snake_case names (JSON)")
+    a = ap.parse_args(argv)
+    settings = Settings.of(model=a.model, n_threads=2, **json.loads(a.settings))
+    holes = pick_holes(a.realcode, seed=a.seed, languages=tuple(a.langs.split(",")), part=a.part,
+                       log=lambda m: print(m, file=sys.stderr))  # fmt: skip
+    rows = []
+    if a.rescore:
+        raws = {r["hole"]: r for r in map(json.loads, a.out.read_text().splitlines())}
+        for h in holes:
+            if h.hole_id in raws:
+                r = raws[h.hole_id]
+                p = _prepare(h, settings.prompt, lambda s: max(1, len(s) // 4))
+                rows.append({**r, **stages(h, p, r["raw"], r["stop_reason"])})
+    else:
+        from lsp_server.engine.base import CancelToken
+        from lsp_server.engine.llama_cpp import LlamaCppEngine
+
+        engine = LlamaCppEngine(settings.engine)
+        engine.load(lambda *_: None)
+        t0 = time.monotonic()
+        with a.out.open("w") as out:
+            for i, h in enumerate(holes):
+                p = _prepare(h, settings.prompt, engine.count_tokens)
+                job = replace(job_for(p), time_budget_s=None)
+                res = engine.generate(job, CancelToken())
+                row = {"raw": res.text, "stop_reason": res.stop_reason, "n_prompt": res.n_prompt,
+                       "n_generated": res.n_generated, **stages(h, p, res.text, res.stop_reason)}  # fmt: skip
+                rows.append(row)
+                out.write(json.dumps(row) + "\n")
+                out.flush()
+                print(f"[{time.monotonic() - t0:6.0f}s] {i + 1}/{len(holes)} {h.hole_id}", file=sys.stderr)
+    for key, fig in summary(rows).items():
+        if " / " in key:
+            continue
+        print(f"{key:12} n={fig['n']:3} first EM {100 * fig['first_exact']:5.1f}% ES {fig['first_es']:.3f} "
+              f"whole EM {100 * fig['exact_match']:5.1f}% ES {fig['edit_similarity']:.3f} empty {fig['empty']}")  # fmt: skip
+    drops: dict[str, int] = {}
+    for r in rows:
+        if r["dropped_by"]:
+            drops[r["dropped_by"]] = drops.get(r["dropped_by"], 0) + 1
+    print("empty answers by stage:", drops)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
