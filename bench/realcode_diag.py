@@ -2,7 +2,8 @@
 
 For each hole of a selection (as ``python -m bench`` picks them), in process and without the
 protocol: the prompt fim-lsp builds (`pipeline.prepare` with the file's language), the engine's
-greedy continuation with the run's constraints but no cut rule and no time budget, then each
+greedy continuation with the run's constraints, stopped where the cut rules stop the server, no
+time budget, then each
 post-processing stage on it: the cut (`clean`), the parse gate, the placed suggestion
 (`Prepared.finish`), and the row `bench.realcode.hole_record` scores. An empty answer is thus
 traced to its stage: the model's end of text first, the cut, or the gate. ``--rescore`` reruns
@@ -49,6 +50,21 @@ def stages(hole: CodeHole, prepared: Prepared, raw: str, stop_reason: str) -> di
     return {"cut": cut, "gated": gated, "dropped_by": dropped, **hole_record(hole, buffer, sug is not None, None)}
 
 
+def _floor(holes: list[CodeHole], out: Path) -> list[dict]:
+    import subprocess
+
+    from bench.cli import DEFAULT_MODEL, REPO
+    from bench.naive_run import NaiveSetup, _run, hole_jobs, hole_rows
+
+    prefix = Path(subprocess.run(["bash", str(REPO / "scripts" / "build-llama.sh")], capture_output=True, text=True,
+                                 check=True).stdout.split()[-1])  # fmt: skip
+    out.parent.mkdir(parents=True, exist_ok=True)
+    setup = NaiveSetup(DEFAULT_MODEL, 2, 4096, prefix / "lib", out.parent)
+    rows = hole_rows(holes, _run(setup, hole_jobs(holes), lambda m: print(m, file=sys.stderr)))
+    out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.realcode_diag", description=__doc__)
     ap.add_argument("out", type=Path)
@@ -59,12 +75,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--part", default="dev")
     ap.add_argument("--rescore", action="store_true", help="rerun the stages on OUT's raw text, no model")
     ap.add_argument("--settings", default="{}", help="prompt settings, flat snake_case names (JSON)")
+    ap.add_argument("--floor", action="store_true", help="the plain first-line script on the holes instead (bench.naive)")
     a = ap.parse_args(argv)
     settings = Settings.of(model=a.model, n_threads=2, **json.loads(a.settings))
     holes = pick_holes(a.realcode, seed=a.seed, languages=tuple(a.langs.split(",")), part=a.part,
                        log=lambda m: print(m, file=sys.stderr))  # fmt: skip
     rows = []
-    if a.rescore:
+    if a.floor:
+        rows = _floor(holes, a.out)
+    elif a.rescore:
         raws = {r["hole"]: r for r in map(json.loads, a.out.read_text().splitlines())}
         for h in holes:
             if h.hole_id in raws:
@@ -81,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         with a.out.open("w") as out:
             for i, h in enumerate(holes):
                 p = _prepare(h, settings.prompt, engine.count_tokens)
-                job = replace(job_for(p), time_budget_s=None)
+                job = replace(job_for(p, p.should_stop()), time_budget_s=None)
                 res = engine.generate(job, CancelToken())
                 row = {"raw": res.text, "stop_reason": res.stop_reason, "n_prompt": res.n_prompt,
                        "n_generated": res.n_generated, **stages(h, p, res.text, res.stop_reason)}  # fmt: skip
@@ -96,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
               f"whole EM {100 * fig['exact_match']:5.1f}% ES {fig['edit_similarity']:.3f} empty {fig['empty']}")  # fmt: skip
     drops: dict[str, int] = {}
     for r in rows:
-        if r["dropped_by"]:
+        if r.get("dropped_by"):
             drops[r["dropped_by"]] = drops.get(r["dropped_by"], 0) + 1
     print("empty answers by stage:", drops)
     return 0

@@ -24,7 +24,7 @@ def _cases() -> list[tuple[str, dict[str, str], str]]:
 def test_every_rule_has_golden_cases() -> None:
     assert {p.stem for p in GOLDEN.glob("*.json")} == {
         "single_line", "block_exit", "suffix_echo", "deadline", "blank", "hole_floor", "body_below", "first_indent",
-        "repeat", "dead_end", "body_only",
+        "repeat", "dead_end", "body_only", "continued",
     }
 
 

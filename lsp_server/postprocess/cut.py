@@ -93,7 +93,7 @@ def find_cut(text: str, ctx: CursorContext, final: bool = False) -> int | None:
     allowed = ctx.allowed_indents()
     scope = ctx.scope_floor()
     unit = ctx.unit()
-    floor_on = ctx.indent_sensitive and n is not None
+    floor_on = ctx.indent_sensitive and n is not None and not ctx.continued
     dead_ends = ctx.dead_ends()
     opener = ctx.bodiless_opener() if floor_on else None
     body_only = opener is not None and n is not None and n <= opener
