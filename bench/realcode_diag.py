@@ -65,6 +65,31 @@ def _floor(holes: list[CodeHole], out: Path) -> list[dict]:
     return rows
 
 
+def _cold_timing(holes: list[CodeHole], settings: Settings, spec: str) -> int:
+    """What a larger window costs where nothing is cached (a file just opened, the anchor
+    moved): prompt tokens and evaluation seconds per window, measured alternately."""
+    from lsp_server.engine.base import CancelToken
+    from lsp_server.engine.llama_cpp import LlamaCppEngine
+
+    windows = [tuple(int(x) for x in w.split(",")) for w in spec.split(";")]
+    engine = LlamaCppEngine(replace(settings.engine, kv_reuse=False, lookup_decoding=False))
+    engine.load(lambda *_: None)
+    totals = {w: [0, 0.0] for w in windows}
+    for h in holes:
+        for w in windows:
+            ps = replace(settings.prompt, prefix_tokens=w[0], suffix_tokens=w[1])
+            p = _prepare(h, ps, engine.count_tokens)
+            res = engine.generate(replace(job_for(p), max_tokens=1, time_budget_s=None), CancelToken())
+            totals[w][0] += res.n_prompt - res.n_reused
+            totals[w][1] += res.t_prompt_s
+    base = totals[windows[0]]
+    for w, (n, t) in totals.items():
+        print(f"window {w[0]}/{w[1]} tokens: {n / len(holes):.0f} prompt tokens a hole, {t / len(holes):.2f} s to "
+              f"evaluate cold ({n / max(1, base[0]):.2f}x the tokens, {t / max(1e-9, base[1]):.2f}x the time of "
+              f"{windows[0][0]}/{windows[0][1]})")  # fmt: skip
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.realcode_diag", description=__doc__)
     ap.add_argument("out", type=Path)
@@ -75,12 +100,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--part", default="dev")
     ap.add_argument("--rescore", action="store_true", help="rerun the stages on OUT's raw text, no model")
     ap.add_argument("--settings", default="{}", help="prompt settings, flat snake_case names (JSON)")
+    ap.add_argument("--cold-timing", default="",
+                    help="prefix,suffix token windows to time against each other, e.g. 384,128;768,256: the "
+                         "cold prompt evaluation of each hole under each window, alternating, in one run")
     ap.add_argument("--floor", action="store_true", help="the plain first-line script on the holes instead (bench.naive)")
     a = ap.parse_args(argv)
     settings = Settings.of(model=a.model, n_threads=2, **json.loads(a.settings))
     holes = pick_holes(a.realcode, seed=a.seed, languages=tuple(a.langs.split(",")), part=a.part,
                        log=lambda m: print(m, file=sys.stderr))  # fmt: skip
     rows = []
+    if a.cold_timing:
+        return _cold_timing(holes, settings, a.cold_timing)
     if a.floor:
         rows = _floor(holes, a.out)
     elif a.rescore:

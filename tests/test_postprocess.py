@@ -53,3 +53,14 @@ def test_single_line_stream_stops_at_newline() -> None:
     ctx = CursorContext.from_text("foo(", ")")
     assert find_cut("a, b", ctx) is None
     assert find_cut("a, b\nc", ctx) == 4
+
+
+def test_a_suggestion_in_spaces_keeps_a_tab_indented_line_in_tabs() -> None:
+    from lsp_server.postprocess import finish, in_tabs
+
+    assert in_tabs("        return true;\n    }", "\t\t") == "\t\treturn true;\n\t}"
+    assert in_tabs("\t\treturn true;", "\t\t") == "\t\treturn true;"  # already in tabs
+    assert in_tabs("        return true;", "    ") == "        return true;"  # a file in spaces
+    ctx = CursorContext.from_text("function f(a) {\n\tif (a) {\n", "\n\t}\n}\n", language="typescript")
+    sug = finish("        return true;\n", ctx, "eos", indent="\t\t")
+    assert sug is not None and sug.text == "return true;" and sug.replace == 0
