@@ -64,3 +64,12 @@ def test_a_suggestion_in_spaces_keeps_a_tab_indented_line_in_tabs() -> None:
     ctx = CursorContext.from_text("function f(a) {\n\tif (a) {\n", "\n\t}\n}\n", language="typescript")
     sug = finish("        return true;\n", ctx, "eos", indent="\t\t")
     assert sug is not None and sug.text == "return true;" and sug.replace == 0
+
+
+def test_a_line_that_only_ends_whole() -> None:
+    from lsp_server.postprocess.cut import finished_line
+
+    assert finished_line("  x = f(a, b);") and finished_line("if (x) {") and finished_line("    return sum(xs)")
+    assert finished_line("    for x in xs:") and finished_line("  }  // done")
+    assert not finished_line("    return tot") and not finished_line("    x = f(a,") and not finished_line("  s = ')'")
+    assert not finished_line("   ")

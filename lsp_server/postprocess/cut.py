@@ -22,7 +22,8 @@ Rules, each with golden cases in tests/golden/postprocess/<rule>.json:
 - body_only: at the empty body of a block whose code below goes on at the block's own level or
   left of it, the suggestion is that body: it ends where it comes back to the opener's level;
 - repeat: a line that repeats the one before it (a decoding loop) ends the suggestion;
-- deadline / blank: see `clean`.
+- deadline / blank: see `clean` (a lone line the time budget cut is kept when it ends as only a
+  whole line does: `finished_line`).
 The same cut points stop generation early (``should_stop``), so no token is wasted.
 """
 
@@ -164,6 +165,19 @@ def should_stop(ctx: CursorContext) -> Callable[[str], bool]:
     return lambda text: find_cut(text, ctx) is not None
 
 
+def finished_line(line: str) -> bool:
+    """Does this line end as only a whole line does: a statement's ``;``, a block's brace, or a
+    closing bracket or a colon with every bracket of the line closed? (``return tot`` may go on;
+    ``return total;`` and ``f(x)`` do not.)"""
+    core = line.split("//", 1)[0].rstrip() if "//" in line and not line.lstrip().startswith("//") else line.rstrip()
+    if not core.strip():
+        return False
+    if core.endswith((";", "{", "}")):
+        return True
+    opened = sum(core.count(c) for c in "([{") - sum(core.count(c) for c in ")]}")
+    return core.endswith((")", "]", ":")) and opened == 0 and core.count('"') % 2 == 0 and core.count("'") % 2 == 0
+
+
 def trim_right_echo(text: str, line_after: str) -> str:
     """Drop the end of a one-line suggestion that repeats the text right of the cursor."""
     right = line_after.strip()
@@ -194,8 +208,12 @@ def clean(text: str, ctx: CursorContext, stop_reason: str = "eos") -> str:
     if cut is not None:
         text = text[:cut]
     if stop_reason == "deadline":
-        # Out of time mid-line: keep the complete lines only; a half line is no suggestion.
-        text = text[: text.rfind("\n")] if "\n" in text else ""
+        # Out of time mid-line: keep the complete lines only; a half line is no suggestion,
+        # unless it ends as only a whole line does (the line break was the next token).
+        nl = text.rfind("\n")
+        last = (ctx.line_before if nl < 0 else "") + text[nl + 1 :]
+        if not finished_line(last):
+            text = text[:nl] if nl >= 0 else ""
     if not ctx.multiline or "\n" not in text:
         text = trim_right_echo(text, ctx.line_after)
     text = text.rstrip()
