@@ -20,7 +20,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from bench.realcode import DEFAULT_LANGUAGES, CodeHole, hole_record, pick_holes, summary
+from bench.realcode import (
+    DEFAULT_LANGUAGES,
+    CodeHole,
+    empty_where_floor_answers,
+    hole_record,
+    pick_holes,
+    summary,
+)
 from lsp_server.config import PromptSettings, Settings
 from lsp_server.pipeline import Prepared, job_for, prepare
 from lsp_server.postprocess.cut import clean
@@ -90,6 +97,27 @@ def _cold_timing(holes: list[CodeHole], settings: Settings, spec: str) -> int:
     return 0
 
 
+def _read(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _print_figures(rows: list[dict], floor: list[dict] | None) -> None:
+    """Per language: first-line EM/ES, whole EM/ES, empty answers (the floor's after a slash)."""
+    ours = summary(rows)
+    theirs = summary([r for r in floor if r["hole"] in {x["hole"] for x in rows}]) if floor else {}
+    empty = empty_where_floor_answers(rows, floor) if floor else {}
+
+    def pair(key: str, metric: str, fmt: str) -> str:
+        a = fmt.format(ours[key][metric] * (100 if "%" in fmt else 1))
+        return a + (" / " + fmt.format(theirs[key][metric] * (100 if "%" in fmt else 1)) if key in theirs else "")
+
+    for key in sorted((k for k in ours if " / " not in k), key=lambda k: (k == "all", k)):
+        extra = f", empty where the floor answered {empty[key][0]}/{empty[key][1]}" if key in empty else ""
+        print(f"{key:11} n={ours[key]['n']:3} first EM {pair(key, 'first_exact', '{:.1f}%')} ES "
+              f"{pair(key, 'first_es', '{:.3f}')} | whole EM {pair(key, 'exact_match', '{:.1f}%')} ES "
+              f"{pair(key, 'edit_similarity', '{:.3f}')} | empty {pair(key, 'empty', '{}')}{extra}")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.realcode_diag", description=__doc__)
     ap.add_argument("out", type=Path)
@@ -103,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cold-timing", default="",
                     help="prefix,suffix token windows to time against each other, e.g. 384,128;768,256: the "
                          "cold prompt evaluation of each hole under each window, alternating, in one run")
+    ap.add_argument("--against", type=Path, default=None, help="a --floor file: print its figures beside")
     ap.add_argument("--floor", action="store_true", help="the plain first-line script on the holes instead (bench.naive)")
     a = ap.parse_args(argv)
     settings = Settings.of(model=a.model, n_threads=2, **json.loads(a.settings))
@@ -138,11 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                 out.write(json.dumps(row) + "\n")
                 out.flush()
                 print(f"[{time.monotonic() - t0:6.0f}s] {i + 1}/{len(holes)} {h.hole_id}", file=sys.stderr)
-    for key, fig in summary(rows).items():
-        if " / " in key:
-            continue
-        print(f"{key:12} n={fig['n']:3} first EM {100 * fig['first_exact']:5.1f}% ES {fig['first_es']:.3f} "
-              f"whole EM {100 * fig['exact_match']:5.1f}% ES {fig['edit_similarity']:.3f} empty {fig['empty']}")  # fmt: skip
+    _print_figures(rows, _read(a.against) if a.against else None)
     drops: dict[str, int] = {}
     for r in rows:
         if r.get("dropped_by"):

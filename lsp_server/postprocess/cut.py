@@ -3,7 +3,9 @@
 Rules, each with golden cases in tests/golden/postprocess/<rule>.json:
 - single_line: when non-blank text stands right of the cursor, keep only the first line;
 - suffix_echo: stop where the suggestion meets the code below: the next line (compared without
-  spacing), or a run of two lines that the file already has a little further down;
+  spacing), or a run of two lines that the file already has a little further down (after the
+  suggestion's first line when the run starts there: files repeat code, and that line is what
+  the hole was asked for);
 - body_below: a line that opens a block whose body is already below (the next line is one level
   deeper, and not already another block's body) ends the suggestion. (Going on in the body, in
   case the hole holds more than the opener, tied with this on the development tasks, and the
@@ -126,7 +128,9 @@ def find_cut(text: str, ctx: CursorContext, final: bool = False) -> int | None:
             if later is not None and later.strip():
                 for j in range(1, len(below) - 1):
                     if norm == below_norm[j] and _norm(later) == below_norm[j + 1]:
-                        return max(cut_before, 0)  # suffix_echo: a run further down
+                        if not seen_code:  # the first line is the hole itself: code repeats
+                            return starts[i] + len(line) - (len(ctx.line_before) if i == 0 else 0)
+                        return cut_before  # suffix_echo: a run further down
             if prev_code is not None and norm == _norm(prev_code) and len(norm) > 3:
                 return cut_before  # repeat
         if not seen_code and blank_start and allowed is not None and indent_of(line) not in allowed:
