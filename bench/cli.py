@@ -55,11 +55,11 @@ class Plan:
     floor_sizes: tuple[int, ...]
     floor_gen: int
     floor_reps: int
-    realcode: int  # holes in standard-library modules (bench/realcode.py)
+    realcode: int  # real-code holes per language (bench/realcode.py)
 
 
-QUICK = Plan(4, 1, (100, 220), (8, 64, 256), 32, 1, 4)
-FULL = Plan(None, 3, (250, 650), (8, 32, 128, 512), 64, 2, 100)
+QUICK = Plan(4, 1, (100, 220), (8, 64, 256), 32, 1, 2)
+FULL = Plan(None, 3, (250, 650), (8, 32, 128, 512), 64, 2, 20)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -93,7 +93,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--splits", default=",".join(SPLITS), help="comma list of HumanEval-infilling splits")
     ap.add_argument("--states", default=",".join(STATES),
                     help="comma list of editor states fim-lsp and the floors are asked in (bench/tasks.py)")  # fmt: skip
-    ap.add_argument("--realcode", type=int, default=None, help="holes of the real-code set (default: plan)")
+    ap.add_argument("--realcode", type=int, default=None,
+                    help="real-code holes per language (default: plan; bench/realcode.md)")  # fmt: skip
+    ap.add_argument("--realcode-langs", default=",".join(realcode.DEFAULT_LANGUAGES),
+                    help="comma list of the real-code set's languages (one whose sources are missing is skipped)")
+    ap.add_argument("--realcode-part", default="dev", choices=realcode.PARTS,
+                    help="which half of the real-code files the holes come from: dev (rules are developed on "
+                         "it), held (scored once, at the end) or all")  # fmt: skip
     ap.add_argument("--peer-states", default="column0,mid-line", help="editor states the peer is asked in")
     return ap.parse_args(argv)
 
@@ -284,7 +290,9 @@ async def run(args: argparse.Namespace) -> int:
     log(f"plan: {sum(map(len, tasks.values()))} tasks, {len(traces)} traces -> {out_dir}")
     fmodel, floor = measure_floor(args, plan, prefix, log) if sel.runs("floor") else (None, {})
     n_holes = args.realcode if args.realcode is not None else plan.realcode
-    holes = realcode.pick_holes(n_holes, seed=args.seed) if sel.runs("realcode") else []
+    langs = tuple(s for s in args.realcode_langs.split(",") if s)
+    holes = realcode.pick_holes(n_holes, seed=args.seed, languages=langs, part=args.realcode_part, log=log) \
+        if sel.runs("realcode") else []  # fmt: skip
 
     work = Workload(traces, tasks, holes, typing=sel.runs("typing"), quality=sel.runs("quality"))
     systems: list[SystemResult] = []

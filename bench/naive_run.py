@@ -64,13 +64,13 @@ def task_jobs(tasks: list[InfillTask], states: tuple[str, ...]) -> list[dict]:
 
 
 def hole_jobs(holes: list[CodeHole]) -> list[dict]:
+    """The plain script on each real-code hole: 3,000 characters before the cursor and 1,500
+    after, cut at line starts, its first non-blank line (`first_line_insert`)."""
     jobs: list[dict] = []
     for hole in holes:
-        for state in realcode.STATES:
-            view = hole.view(state)
-            before, after = _window(view.text, view.offset)
-            jobs.append({"id": f"{hole.hole_id}#{state}", "prompt": before, "suffix": after, "max_tokens": 128,
-                         "first_line": True})  # fmt: skip
+        view = hole.view()
+        before, after = _window(view.text, view.offset)
+        jobs.append({"id": hole.hole_id, "prompt": before, "suffix": after, "max_tokens": 128, "first_line": True})
     return jobs
 
 
@@ -110,17 +110,16 @@ def task_records(tasks: list[InfillTask], by_id: dict[str, dict]) -> list[Qualit
 def hole_rows(holes: list[CodeHole], by_id: dict[str, dict]) -> list[dict]:
     rows = []
     for hole in holes:
-        for state in realcode.STATES:
-            r = by_id[f"{hole.hole_id}#{state}"]
-            view = hole.view(state)
-            line = first_line_insert(view.text, view.offset, r["middle"])
-            buffer = view.text[: view.offset] + line + view.text[view.offset :]
-            rows.append(realcode.hole_record(hole, state, buffer, bool(line), r["latency_s"]))
+        r = by_id[hole.hole_id]
+        view = hole.view()
+        line = first_line_insert(view.text, view.offset, r["middle"])
+        buffer = view.text[: view.offset] + line + view.text[view.offset :]
+        rows.append(realcode.hole_record(hole, buffer, bool(line.strip()), r["latency_s"]))
     return rows
 
 
-def _window(text: str, offset: int, before: int = 6000, after: int = 2000) -> tuple[str, str]:
-    """The floor's prompt around the cursor, cut at line starts: whole modules exceed n_ctx."""
+def _window(text: str, offset: int, before: int = 3000, after: int = 1500) -> tuple[str, str]:
+    """The floor's prompt around the cursor, cut at line starts: whole files exceed n_ctx."""
     start = max(0, offset - before)
     if start:
         start = text.find("\n", start) + 1 or start

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from bench.replay import Completer, Reply
 from bench.sandbox import run_program
 from bench.scoring import edit_similarity, exact_match
-from bench.tasks import InfillTask, states_for
+from bench.tasks import EditorView, InfillTask, states_for
 
 Progress = Callable[[int, int], None]
 
@@ -36,39 +36,66 @@ class QualityRecord:
         return self.split if self.state == states_for(self.split)[0] else f"{self.split} / {self.state}"
 
 
+@dataclass(frozen=True)
+class Ask:
+    """One question to a completer: a buffer opened at ``uri`` and the cursor in it."""
+
+    uri: str
+    view: EditorView
+    language: str = "python"
+
+
+@dataclass(frozen=True)
+class Answer:
+    ask: Ask
+    reply: Reply
+    latency_s: float
+    error: str | None = None
+
+    @property
+    def buffer(self) -> str:
+        """The buffer once the first item is accepted (unchanged when nothing was offered)."""
+        r = self.reply
+        return r.buffer if r.text and r.buffer is not None else self.ask.view.text
+
+
+async def ask_each(completer: Completer, asks: list[Ask], progress: Progress | None = None) -> list[Answer]:
+    """The one loop of the quality sets: for each question, open the buffer, ask once at the
+    cursor (an automatic request, as after a pause), time it, close the buffer. Asked one after
+    another, as a user moving between them would (neighbours share most of their text)."""
+    out = []
+    for i, ask in enumerate(asks):
+        completer.open(ask.uri, ask.view.text, ask.language)
+        t0 = time.monotonic()
+        try:
+            reply, err = await completer.complete(ask.uri, ask.view.text, ask.view.offset, True), None
+        except Exception as exc:  # noqa: BLE001 - counted as no suggestion
+            reply, err = Reply(None), repr(exc)[:300]
+        out.append(Answer(ask, reply, time.monotonic() - t0, err))
+        completer.close(ask.uri)
+        await asyncio.sleep(0)
+        if progress:
+            progress(i + 1, len(asks))
+    return out
+
+
 async def quality_run(
     completer: Completer, tasks: list[InfillTask], label: str, progress: Progress | None = None,
     states: tuple[str, ...] | None = None,
 ) -> list[QualityRecord]:
-    """For each task and each of its editor states: open the buffer, ask once at the cursor,
-    accept what comes back. A task's states are asked one after another, as a user moving
-    between them would (they share most of their text)."""
+    """Each task in each of its editor states (`ask_each`); the first item accepted."""
+    pairs = [(task, state) for task in tasks for state in states_for(task.split)
+             if states is None or state in states]  # fmt: skip
+    asks = [Ask(f"file:///bench/{label}/{state}/{task.task_id.replace('/', '_')}.py", task.view(state))
+            for task, state in pairs]  # fmt: skip
     out = []
-    for i, task in enumerate(tasks):
-        for state in states_for(task.split):
-            if states is not None and state not in states:
-                continue
-            view = task.view(state)
-            uri = f"file:///bench/{label}/{state}/{task.task_id.replace('/', '_')}.py"
-            completer.open(uri, view.text)
-            t0 = time.monotonic()
-            try:
-                reply = await completer.complete(uri, view.text, view.offset, True)
-                err = None
-            except Exception as exc:  # noqa: BLE001 - counted as no suggestion
-                reply, err = Reply(None), repr(exc)[:300]
-            latency = time.monotonic() - t0
-            completer.close(uri)
-            buffer = reply.buffer if reply.text and reply.buffer is not None else view.text
-            info = dict(reply.info)
-            if err:
-                info["error"] = err
-            middle = task.middle_from_buffer(buffer) if reply.text else None
-            out.append(QualityRecord(task.task_id, task.split, middle, task.program_from_buffer(buffer), latency,
-                                     info, state=state))  # fmt: skip
-            await asyncio.sleep(0)
-        if progress:
-            progress(i + 1, len(tasks))
+    for (task, state), ans in zip(pairs, await ask_each(completer, asks, progress), strict=True):
+        info = dict(ans.reply.info)
+        if ans.error:
+            info["error"] = ans.error
+        middle = task.middle_from_buffer(ans.buffer) if ans.reply.text else None
+        out.append(QualityRecord(task.task_id, task.split, middle, task.program_from_buffer(ans.buffer),
+                                 ans.latency_s, info, state=state))  # fmt: skip
     return out
 
 

@@ -65,6 +65,8 @@ def assemble(
         rec["quality_check"] = f"{quality.canonical_passed}/{quality.canonical_n}"
     if holes:
         rec["realcode_holes"] = [{"hole": h.hole_id, "path": h.path, "sha256": h.sha256} for h in holes]
+    if "ours" in raw_realcode and "naive-first-line" in raw_realcode:
+        rec["realcode_empty"] = realcode.empty_where_floor_answers(raw_realcode["ours"], raw_realcode["naive-first-line"])
     return rec
 
 

@@ -93,20 +93,27 @@ def quality_states_table(q: dict) -> list[str]:
     return lines
 
 
-def realcode_table(rc: dict) -> list[str]:
-    """Exact match, edit similarity and "still parses" per hole kind and editor state."""
-    cols = [(k, label) for k, label in (("ours", LABEL["ours"]), ("naive-first-line", "floor: PSM, first line"))
-            if k in rc]  # fmt: skip
-    keys = list(dict.fromkeys(k for c, _ in cols for k in rc[c]))
-    head = "| hole, editor state | " + " | ".join(f"{label} EM | ES | parses" for _, label in cols) + " |"
-    lines = [head, "|---|" + "---|---|---|" * len(cols)]
+def realcode_table(rc: dict, empty: dict | None = None) -> list[str]:
+    """Per language (and kind): first-line and whole-hole exact match and edit similarity, the
+    file still parsing, no suggestion; fim-lsp beside the plain first-line script."""
+    cols = [k for k in ("ours", "naive-first-line") if k in rc]
+    keys = sorted(dict.fromkeys(k for c in cols for k in rc[c]), key=lambda k: (k.startswith("all"), k))
+    names = " / ".join(LABEL.get(c, "floor") for c in cols)
+    head = f"| language / hole | n | first-line EM ({names}) | first-line ES | whole EM | whole ES | parses | empty |"
+    lines = [head, "|---|---|---|---|---|---|---|---|"]
+
+    def cell(key: str, metric: str, fmt: str) -> str:
+        vals = [rc[c].get(key, {}).get(metric) for c in cols]
+        return " / ".join("–" if v is None else fmt.format(100 * v if "%" in fmt else v) for v in vals)
+
     for key in keys:
-        cells = []
-        for c, _ in cols:
-            r = rc[c].get(key)
-            cells += [f"{100 * r['exact_match']:.1f}% (n={r['n']})", f"{r['edit_similarity']:.3f}",
-                      f"{100 * r['parses']:.0f}%"] if r else ["–"] * 3  # fmt: skip
-        lines.append(f"| {key.replace(' / ', ', ')} | " + " | ".join(cells) + " |")
+        n = next(rc[c][key]["n"] for c in cols if key in rc[c])
+        lines.append(f"| {key} | {n} | {cell(key, 'first_exact', '{:.1f}%')} | {cell(key, 'first_es', '{:.3f}')} | "
+                     f"{cell(key, 'exact_match', '{:.1f}%')} | {cell(key, 'edit_similarity', '{:.3f}')} | "
+                     f"{cell(key, 'parses', '{:.0f}%')} | {cell(key, 'empty', '{}')} |")  # fmt: skip
+    if empty:
+        lines += ["", "fim-lsp offered nothing where the floor offered a line: "
+                  + ", ".join(f"{k} {a}/{b}" for k, (a, b) in sorted(empty.items()))]  # fmt: skip
     return lines
 
 
@@ -192,8 +199,8 @@ def markdown(rec: dict) -> str:
         out += ["### pass@1 in every editor state (bench/tasks.py)", ""]
         out += quality_states_table(rec["quality"]) + [""]
     if rec.get("realcode"):
-        out += ["## Quality: holes in standard-library modules (bench/realcode.py)", ""]
-        out += realcode_table(rec["realcode"]) + [""]
+        out += ["## Quality: holes in real projects' files (bench/realcode.py, bench/realcode.md)", ""]
+        out += realcode_table(rec["realcode"], rec.get("realcode_empty")) + [""]
         if rec.get("quality_check"):
             out += [f"Harness check: canonical solutions pass {rec['quality_check']}.", ""]
     st = rec.get("startup", {})

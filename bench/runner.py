@@ -184,7 +184,7 @@ async def cold_start(sut: SystemUnderTest[Any], work: Workload) -> float:
     elif any(work.tasks.values()):
         text, off = next(ts for ts in work.tasks.values() if ts)[0].editor_text()
     else:
-        view = work.holes[0].view("column0")
+        view = work.holes[0].view()
         text, off = view.text, view.offset
     uri = "file:///bench/cold/start.py"
     client.completer.open(uri, text)
@@ -264,14 +264,14 @@ async def _quality(
 
 async def _holes(sut: SystemUnderTest[Any], holes: list[CodeHole], log: Log) -> list[dict]:
     client = sut.client()
-    log(f"{sut.label} real-code holes: {len(holes)} x {len(realcode.STATES)} states")
-    rows = await realcode.ask_holes(client.completer, holes)
+    log(f"{sut.label} real-code holes: {len(holes)}")
+    rows = await realcode.ask_holes(client.completer, holes, progress(log, f"{sut.label} real-code"))
     await client.aclose()
     return rows
 
 
 def progress(log: Log, label: str) -> Progress:
-    """A progress callback that logs every 20 tasks and the last."""
+    """A progress callback that logs every 20 questions and the last."""
 
     def cb(i: int, n: int) -> None:
         if i == n or i % 20 == 0:

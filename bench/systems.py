@@ -29,8 +29,8 @@ class OursCompleter:
         self.track_last = track_last
         self._completed: int | None = None
 
-    def open(self, uri: str, text: str) -> None:
-        self.server.open(uri, text)
+    def open(self, uri: str, text: str, language: str = "python") -> None:
+        self.server.open(uri, text, language)
 
     def change(self, uri: str, version: int, start: Position, text: str) -> None:
         self.server.change(uri, version, start, start, text)
@@ -67,7 +67,7 @@ class PeerCompleter:
     def __init__(self, client: InfillClient) -> None:
         self.client = client
 
-    def open(self, uri: str, text: str) -> None:
+    def open(self, uri: str, text: str, language: str = "python") -> None:
         pass  # HTTP carries the text with each request
 
     def change(self, uri: str, version: int, start: Position, text: str) -> None:

@@ -96,3 +96,13 @@ def test_a_line_that_a_return_above_leaves_unreachable_is_not_placed() -> None:
     assert c.allowed_indents() == (4, 0)
     assert c.needs_code()
     assert ctx("def f(n):\n    if n < 2:\n        x = 1\n", below).next_is_placed()
+
+
+def test_a_line_continues_a_statement_inside_brackets_strings_and_after_a_backslash() -> None:
+    from lsp_server.postprocess.cursor import continues
+
+    assert continues(["def f(", "    a,"], True) and continues(['    """Doc', ""], True)
+    assert continues(["    x = 1 + \\"], True) and not continues(["def f(a):", "    x = (1)"], True)
+    assert continues(["int f(int a,"], False) and continues(["/** Doc", " * more"], False)
+    assert not continues(["int f(int a) {", "  g(\")\");  // (", "  if (x) {"], False)
+    assert continues(["const s = `a", "b ${x}"], False) and not continues(["const s = '(';"], False)

@@ -37,6 +37,22 @@ class Suggestion:
         return Suggestion("\n".join(lines[: first + 1]), self.replace)
 
 
+TAB_WIDTH = 4  # spaces a model writes for one tab level when it strays from a tab-indented file
+
+
+def in_tabs(text: str, indent: str) -> str:
+    """A suggestion indented with spaces where the cursor line is indented with tabs, re-indented
+    with tabs: accepting it must not turn the line's tabs into spaces (nor mix both)."""
+    if not indent or indent.strip("\t") or "\t" in text[: len(text) - len(text.lstrip(" \t"))]:
+        return text
+    lines = text.split("\n")
+    out = []
+    for line in lines:
+        spaces = len(line) - len(line.lstrip(" "))
+        out.append("\t" * (spaces // TAB_WIDTH) + " " * (spaces % TAB_WIDTH) + line[spaces:] if spaces else line)
+    return "\n".join(out)
+
+
 def finish(raw: str, ctx: CursorContext, stop_reason: str, indent: str = "", tail: str = "") -> Suggestion | None:
     """Cut, gate and place raw model text; None when nothing is worth showing.
 
@@ -48,6 +64,7 @@ def finish(raw: str, ctx: CursorContext, stop_reason: str, indent: str = "", tai
     text = gate(clean(raw, ctx, stop_reason), ctx.before, ctx.after, ctx.language)
     if not text.strip():
         return None
+    text = in_tabs(text, indent or ctx.line_before[: len(ctx.line_before) - len(ctx.line_before.lstrip(" \t"))])
     if text.startswith(indent):
         return Suggestion(text[len(indent) :] + tail)
     own = text[: len(text) - len(text.lstrip(" \t"))]

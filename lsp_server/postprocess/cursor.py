@@ -101,6 +101,56 @@ def _scan(line: str, depth: int, quote: str | None) -> tuple[int, str | None]:
     return depth, quote
 
 
+def _brace_scan(lines: tuple[str, ...] | list[str]) -> tuple[str, bool]:
+    """Open brackets (innermost last) after ``lines`` of a C-like language, and whether a block
+    comment or a template string is still open; strings and line comments are skipped."""
+    stack: list[str] = []
+    open_until: str | None = None  # "*/" or "`" while inside one
+    for line in lines:
+        i, n = 0, len(line)
+        while i < n:
+            if open_until is not None:
+                j = line.find(open_until, i)
+                if j < 0:
+                    break
+                i, open_until = j + len(open_until), None
+                continue
+            c = line[i]
+            if line.startswith("//", i):
+                break
+            if line.startswith("/*", i):
+                open_until, i = "*/", i + 2
+            elif c == "`":
+                open_until, i = "`", i + 1
+            elif c in "\"'":
+                j = i + 1
+                while j < n and line[j] != c:
+                    j += 2 if line[j] == "\\" else 1
+                i = j + 1
+            else:
+                if c in "([{":
+                    stack.append(c)
+                elif c in ")]}" and stack:
+                    stack.pop()
+                i += 1
+    return "".join(stack), open_until is not None
+
+
+def continues(lines: tuple[str, ...] | list[str], logical: bool) -> bool:
+    """Does the line after ``lines`` continue a statement begun above it: inside an open
+    bracket (a signature's parameters, a call's arguments, a literal), a string or comment (a
+    docstring), or after a backslash? Brace blocks ``{`` do not count outside an indentation
+    language: they hold statements."""
+    if logical:
+        depth, quote = 0, None
+        for line in lines:
+            depth, quote = _scan(line, depth, quote)
+        last = next((ln for ln in reversed(lines) if ln.strip()), "")
+        return bool(depth or quote) or last.rstrip().endswith("\\")
+    stack, inside = _brace_scan(lines)
+    return inside or stack[-1:] in ("(", "[")
+
+
 def statements(lines: tuple[str, ...] | list[str], logical: bool) -> tuple[Statement, ...]:
     """Non-blank lines grouped into statements, comments left out. With ``logical`` (an
     indentation language) lines inside open brackets or a triple-quoted string, or after a
@@ -158,6 +208,17 @@ class CursorContext:
     def at_blank_line(self) -> bool:
         """A whitespace-only line: the model chooses the indentation of what it writes."""
         return not self.line_before.strip() and not self.line_after.strip()
+
+    @cached_property
+    def continued(self) -> bool:
+        """The cursor line continues a statement from above (see `continues`): block rules do
+        not apply to it."""
+        return continues(self.prev_lines, self.indent_sensitive)
+
+    @property
+    def _structural(self) -> bool:
+        """A blank line where a statement of an indentation language starts."""
+        return self.indent_sensitive and self.at_blank_line and not self.continued
 
     @cached_property
     def statements(self) -> tuple[Statement, ...]:
@@ -228,7 +289,7 @@ class CursorContext:
     def allowed_indents(self) -> tuple[int, ...] | None:
         """Where the first line of a suggestion may start at a blank line of an indentation
         language, deepest first; None when anything goes (or it is not such a line)."""
-        if not (self.indent_sensitive and self.at_blank_line) or self.prev_code is None:
+        if not self._structural or self.prev_code is None:
             return None
         opener = self.bodiless_opener()
         if opener is not None:
@@ -245,7 +306,7 @@ class CursorContext:
     def needs_code(self) -> bool:
         """A statement is missing here: a block has no body, or the line below waits for its
         opener."""
-        if not (self.indent_sensitive and self.at_blank_line) or self.prev_code is None:
+        if not self._structural or self.prev_code is None:
             return False
         return self.bodiless_opener() is not None or not self.next_is_placed()
 
@@ -254,7 +315,7 @@ class CursorContext:
         code line's, when it is a statement of its own (it would never run), or, when that line
         waits for an opener at the cursor, every level left of it (the opener is missing). A model
         often writes the function's last line where one line in the middle is missing."""
-        if not (self.indent_sensitive and self.at_blank_line) or self.next_code is None:
+        if not self._structural or self.next_code is None:
             return ()
         code = self.next_code.lstrip()
         if _CLAUSE.match(code) or code[0] in ")]}":

@@ -3,7 +3,9 @@
 Rules, each with golden cases in tests/golden/postprocess/<rule>.json:
 - single_line: when non-blank text stands right of the cursor, keep only the first line;
 - suffix_echo: stop where the suggestion meets the code below: the next line (compared without
-  spacing), or a run of two lines that the file already has a little further down;
+  spacing), or a run of two lines that the file already has a little further down (after the
+  suggestion's first line when the run starts there: files repeat code, and that line is what
+  the hole was asked for);
 - body_below: a line that opens a block whose body is already below (the next line is one level
   deeper, and not already another block's body) ends the suggestion. (Going on in the body, in
   case the hole holds more than the opener, tied with this on the development tasks, and the
@@ -22,7 +24,8 @@ Rules, each with golden cases in tests/golden/postprocess/<rule>.json:
 - body_only: at the empty body of a block whose code below goes on at the block's own level or
   left of it, the suggestion is that body: it ends where it comes back to the opener's level;
 - repeat: a line that repeats the one before it (a decoding loop) ends the suggestion;
-- deadline / blank: see `clean`.
+- deadline / blank: see `clean` (a lone line the time budget cut is kept when it ends as only a
+  whole line does: `finished_line`).
 The same cut points stop generation early (``should_stop``), so no token is wasted.
 """
 
@@ -93,7 +96,7 @@ def find_cut(text: str, ctx: CursorContext, final: bool = False) -> int | None:
     allowed = ctx.allowed_indents()
     scope = ctx.scope_floor()
     unit = ctx.unit()
-    floor_on = ctx.indent_sensitive and n is not None
+    floor_on = ctx.indent_sensitive and n is not None and not ctx.continued
     dead_ends = ctx.dead_ends()
     opener = ctx.bodiless_opener() if floor_on else None
     body_only = opener is not None and n is not None and n <= opener
@@ -125,7 +128,9 @@ def find_cut(text: str, ctx: CursorContext, final: bool = False) -> int | None:
             if later is not None and later.strip():
                 for j in range(1, len(below) - 1):
                     if norm == below_norm[j] and _norm(later) == below_norm[j + 1]:
-                        return max(cut_before, 0)  # suffix_echo: a run further down
+                        if not seen_code:  # the first line is the hole itself: code repeats
+                            return starts[i] + len(line) - (len(ctx.line_before) if i == 0 else 0)
+                        return cut_before  # suffix_echo: a run further down
             if prev_code is not None and norm == _norm(prev_code) and len(norm) > 3:
                 return cut_before  # repeat
         if not seen_code and blank_start and allowed is not None and indent_of(line) not in allowed:
@@ -164,6 +169,19 @@ def should_stop(ctx: CursorContext) -> Callable[[str], bool]:
     return lambda text: find_cut(text, ctx) is not None
 
 
+def finished_line(line: str) -> bool:
+    """Does this line end as only a whole line does: a statement's ``;``, a block's brace, or a
+    closing bracket or a colon with every bracket of the line closed? (``return tot`` may go on;
+    ``return total;`` and ``f(x)`` do not.)"""
+    core = line.split("//", 1)[0].rstrip() if "//" in line and not line.lstrip().startswith("//") else line.rstrip()
+    if not core.strip():
+        return False
+    if core.endswith((";", "{", "}")):
+        return True
+    opened = sum(core.count(c) for c in "([{") - sum(core.count(c) for c in ")]}")
+    return core.endswith((")", "]", ":")) and opened == 0 and core.count('"') % 2 == 0 and core.count("'") % 2 == 0
+
+
 def trim_right_echo(text: str, line_after: str) -> str:
     """Drop the end of a one-line suggestion that repeats the text right of the cursor."""
     right = line_after.strip()
@@ -194,8 +212,12 @@ def clean(text: str, ctx: CursorContext, stop_reason: str = "eos") -> str:
     if cut is not None:
         text = text[:cut]
     if stop_reason == "deadline":
-        # Out of time mid-line: keep the complete lines only; a half line is no suggestion.
-        text = text[: text.rfind("\n")] if "\n" in text else ""
+        # Out of time mid-line: keep the complete lines only; a half line is no suggestion,
+        # unless it ends as only a whole line does (the line break was the next token).
+        nl = text.rfind("\n")
+        last = (ctx.line_before if nl < 0 else "") + text[nl + 1 :]
+        if not finished_line(last):
+            text = text[:nl] if nl >= 0 else ""
     if not ctx.multiline or "\n" not in text:
         text = trim_right_echo(text, ctx.line_after)
     text = text.rstrip()

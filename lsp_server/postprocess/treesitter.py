@@ -80,3 +80,13 @@ def error_finder(language_id: str) -> Callable[[str], int | None] | None:
         return len(data[: node.start_byte].decode("utf-8", "surrogatepass"))
 
     return first_error
+
+
+def parse_tree(language_id: str, text: str) -> Any | None:
+    """The tree-sitter tree of ``text`` (None when there is no grammar for ``language_id``)."""
+    language = _language(language_id)
+    if language is None:
+        return None
+    import tree_sitter as ts
+
+    return ts.Parser(language).parse(text.encode("utf-8", "surrogatepass"))

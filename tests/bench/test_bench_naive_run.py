@@ -29,9 +29,21 @@ def test_answers_become_records_of_both_floors() -> None:
 
 def test_holes_get_a_windowed_prompt_and_a_row_each() -> None:
     src = "def g(x):\n    y = x + 1\n    return y\n"
-    hole = CodeHole("m.py:2:line", "line", "m.py", "0" * 64, src, src.index("    y"), src.index("    return"))
+    hole = CodeHole("python:m/m.py:2:line", "line", "python", "m.py", "0" * 64, src, src.index("y ="),
+                    src.index("\n    return"))  # fmt: skip
     jobs = hole_jobs([hole])
-    assert [j["id"] for j in jobs] == ["m.py:2:line#column0", "m.py:2:line#auto-indent"]
-    rows = hole_rows([hole], {j["id"]: _answer(j["id"], "y = x + 1\n") for j in jobs})
-    assert [r["state"] for r in rows] == ["column0", "auto-indent"]
-    assert rows[1]["exact_match"] and rows[1]["parses"] and rows[1]["offered"]
+    assert [j["id"] for j in jobs] == ["python:m/m.py:2:line"]
+    assert jobs[0]["prompt"] == "def g(x):\n    " and jobs[0]["suffix"] == "\n    return y\n" and jobs[0]["first_line"]
+    rows = hole_rows([hole], {j["id"]: _answer(j["id"], "y = x + 1\n    return y") for j in jobs})
+    assert rows[0]["exact_match"] and rows[0]["first_exact"] and rows[0]["parses"] and rows[0]["offered"]
+    assert rows[0]["middle"] == "    y = x + 1"
+
+
+def test_the_floor_window_is_the_scripts_cut_at_line_starts() -> None:
+    from bench.naive_run import _window
+
+    text = "".join(f"line {i:04d}\n" for i in range(1000))  # 10 characters a line
+    off = text.index("line 0500")
+    before, after = _window(text, off)
+    assert before.startswith("line ") and len(before) <= 3000 and text[:off].endswith(before)
+    assert after.endswith("\n") and len(after) <= 1500 and text[off:].startswith(after)

@@ -14,7 +14,7 @@ class FakeCompleter:
         self.cancelled = 0
         self.changes: list[tuple[int, str]] = []
 
-    def open(self, uri, text):
+    def open(self, uri, text, language="python"):
         pass
 
     def close(self, uri):

@@ -15,7 +15,6 @@ from bench import record
 from bench.editor import Position
 from bench.peer import InfillAnswer, InfillSettings, LlamaServer
 from bench.quality import QualityRecord
-from bench.realcode import STATES as HOLE_STATES
 from bench.realcode import CodeHole
 from bench.record import QualityScores
 from bench.replay import Reply, RequestRecord
@@ -48,8 +47,8 @@ def _task() -> InfillTask:
 
 def _hole() -> CodeHole:
     src = "def g(x):\n    y = x + 1\n    return y\n"
-    start = src.index("    y")
-    return CodeHole("m.py:2:line", "line", "m.py", "0" * 64, src, start, src.index("    return"))
+    start = src.index("y =")
+    return CodeHole("python:m/m.py:2:line", "line", "python", "m.py", "0" * 64, src, start, src.index("\n    return"))
 
 
 class FakeCompleter:
@@ -60,7 +59,7 @@ class FakeCompleter:
         self.fail = fail
         self.uris: list[str] = []
 
-    def open(self, uri: str, text: str) -> None:
+    def open(self, uri: str, text: str, language: str = "python") -> None:
         self.uris.append(uri)
 
     def change(self, uri: str, version: int, start: Position, text: str) -> None:
@@ -154,14 +153,14 @@ def test_the_runner_asks_every_part_in_order_and_stops_the_system() -> None:
     assert every.replays[0].records and len(every.replays[0].key_times) == 4
     # Quality in the system's own states only; one row per hole and state.
     assert [r.state for r in res.quality] == ["column0", "next-line"]
-    assert res.realcode is not None and len(res.realcode) == len(HOLE_STATES)
+    assert res.realcode is not None and len(res.realcode) == 1
     n_every = len(every.replays[0].records)
     assert res.notes[0] == f"every-change: {n_every} requests" and res.notes[-1] == "the end"
     # The same URIs as before the runner: fim-lsp's server sees them.
     assert "file:///bench/typing/fake-every-change/m.py_f" in sut.completer.uris
     assert "file:///bench/fake-single-line/column0/SingleLineInfilling_HumanEval_0_L0.py" in sut.completer.uris
     assert logged[0] == "fake-server ready in 0.5s"
-    assert "fake-server quality single-line: 1 tasks" in logged and "fake-server single-line: 1/1" in logged
+    assert "fake-server quality single-line: 1 tasks" in logged and "fake-server single-line: 2/2" in logged
 
 
 def test_parts_switched_off_are_not_asked() -> None:
@@ -176,7 +175,7 @@ def test_the_real_code_set_alone_starts_cold_at_its_first_hole() -> None:
     sut = FakeSystem()
     res = asyncio.run(run_system(sut, Workload([], {}, [_hole()], typing=False, quality=False), lambda _: None))
     assert sut.events == ["start", "client", "client closed", "client", "client closed", "ending", "stop"]
-    assert res.realcode is not None and len(res.realcode) == len(HOLE_STATES)
+    assert res.realcode is not None and len(res.realcode) == 1
 
 
 def test_the_system_is_stopped_when_a_part_fails() -> None:
