@@ -100,20 +100,9 @@ def typed_word_start(line_before: str, dashed: bool = False) -> int:
     return len(line_before) - (m.end() if m else 0)
 
 
-def keep_tab_indent(suggestion: str, line_before: str, replace_from: int) -> tuple[str, int]:
-    """The suggestion and how much it replaces, never turning the tabs of a whitespace-only line
-    into spaces: when the model wrote its indentation in spaces there, it goes after the tabs."""
-    replaced = line_before[len(line_before) - replace_from :] if replace_from > 0 else ""
-    own = suggestion[: len(suggestion) - len(suggestion.lstrip(" \t"))]
-    if "\t" in replaced and not line_before.strip() and "\t" not in own:
-        return suggestion[len(own) :], 0
-    return suggestion, replace_from
-
-
 def menu_item(suggestion: str, line_before: str, caps: MenuCaps, replace_from: int = 0) -> MenuItem | None:
     """The completion item for a suggestion at the end of ``line_before``; None when this client
     cannot be given it without a risk of other text than the suggestion's."""
-    suggestion, replace_from = keep_tab_indent(suggestion, line_before, max(0, replace_from))
     item = _menu_item(suggestion, line_before, caps, replace_from)
     if item is None or not caps.filter_from_edit:
         return item

@@ -12,7 +12,6 @@ from lsp_server.items import (
     SelectedItem,
     accept_selected,
     extend_selected,
-    keep_tab_indent,
     menu_caps,
     menu_item,
     typed_word_start,
@@ -181,11 +180,10 @@ def test_vim_lsp_gets_a_dedent_whose_filter_text_starts_with_the_replaced_indent
 
 @pytest.mark.parametrize("caps", [ONE_LINE, SNIPPETS, MULTILINE, VIM_LSP])
 def test_a_tab_indented_line_keeps_its_tabs(caps: MenuCaps) -> None:
-    # The model wrote the indentation in spaces: the item used to start at column 0 and rewrite
-    # the buffer's tabs into spaces (and vim-lsp dropped it).
-    item = menu_item("    total += x;", "\t\t", caps, replace_from=2)
-    assert item is not None and item.start == 2
-    assert applied("\t\t", item).replace("\\", "") == "\t\ttotal += x;"
-    # Spaces replacing spaces (a dedent) and tabs replacing tabs are left as they were.
-    assert keep_tab_indent("    return x", "        ", 8) == ("    return x", 8)
-    assert keep_tab_indent("\treturn x", "\t\t", 2) == ("\treturn x", 2)
+    # The model's spaces at a tab-indented line become tabs before an item is made
+    # (postprocess.in_tabs): a dedent of one tab level replaces the line's tabs with one tab, and
+    # vim-lsp's filter still sees what the edit replaces.
+    item = menu_item("\ttotal += x;", "\t\t", caps, replace_from=2)
+    assert item is not None
+    assert applied("\t\t", item).replace("\\", "") == "\ttotal += x;"
+    assert " " not in applied("\t\t", item).split("total")[0]
