@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 from concurrent.futures import Future
-from typing import Any
+from typing import IO, Any
 
 from lsprotocol import types
 from pytest_lsp import LanguageClient
@@ -64,3 +64,19 @@ async def invoked_run(client: LanguageClient, uri: str, position: types.Position
         context=types.InlineCompletionContext(types.InlineCompletionTriggerKind.Invoked)))  # fmt: skip
     stats = plain(await client.protocol.send_request_async("fimLsp/stats", None))
     return dict(stats["last"])
+
+
+def send_frame(stdin: IO[bytes], message: dict[str, Any]) -> None:
+    """One JSON-RPC message to a server's stdin, framed by hand (no client library between)."""
+    body = json.dumps({"jsonrpc": "2.0", **message}).encode()
+    stdin.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    stdin.flush()
+
+
+def receive_frame(stdout: IO[bytes]) -> dict[str, Any]:
+    """The next message from a server's stdout."""
+    length = 0
+    while (line := stdout.readline().strip()) != b"":
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return json.loads(stdout.read(length))

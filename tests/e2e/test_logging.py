@@ -3,31 +3,16 @@ every stderr line [ERROR]): warnings only, unless -v or --log-file."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any
 
 import pytest
+from lsp_helpers import receive_frame, send_frame
 
 pytestmark = pytest.mark.model
 MODEL = "qwen2.5-coder-0.5b-offline"  # conftest.MODEL, which conftest checks is downloaded
-
-
-def send(stdin: IO[bytes], message: dict[str, Any]) -> None:
-    body = json.dumps({"jsonrpc": "2.0", **message}).encode()
-    stdin.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-    stdin.flush()
-
-
-def receive(stdout: IO[bytes]) -> dict[str, Any]:
-    length = 0
-    while (line := stdout.readline().strip()) != b"":
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    return json.loads(stdout.read(length))
 
 
 def serve_until_ready(*args: str) -> str:
@@ -36,18 +21,18 @@ def serve_until_ready(*args: str) -> str:
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdin is not None and proc.stdout is not None
     try:
-        send(proc.stdin, {"id": 1, "method": "initialize", "params": {"capabilities": {}}})
-        send(proc.stdin, {"method": "initialized", "params": {}})
+        send_frame(proc.stdin, {"id": 1, "method": "initialize", "params": {"capabilities": {}}})
+        send_frame(proc.stdin, {"method": "initialized", "params": {}})
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            message = receive(proc.stdout)
+            message = receive_frame(proc.stdout)
             if message.get("method") == "fimLsp/status" and message["params"]["state"] in ("ready", "error"):
                 assert message["params"]["state"] == "ready", message
                 break
-        send(proc.stdin, {"id": 2, "method": "shutdown"})
-        while receive(proc.stdout).get("id") != 2:  # exit once shutdown is answered, as editors do
+        send_frame(proc.stdin, {"id": 2, "method": "shutdown"})
+        while receive_frame(proc.stdout).get("id") != 2:  # exit once shutdown is answered, as editors do
             pass
-        send(proc.stdin, {"method": "exit"})
+        send_frame(proc.stdin, {"method": "exit"})
         _, stderr = proc.communicate(timeout=60)
     finally:
         proc.kill()

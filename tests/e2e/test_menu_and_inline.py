@@ -6,30 +6,16 @@ one run, shared by both requests (CompletionService._generate)."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-from typing import IO, Any
+from typing import Any
 
 import pytest
+from lsp_helpers import receive_frame, send_frame
 
 pytestmark = pytest.mark.model
 MODEL = "qwen2.5-coder-0.5b-offline"
 TEXT = "def tokenize(text):\n    words = []\n    for w in text.split():\n        words.append(w.lower())\n        \n"
-
-
-def send(stdin: IO[bytes], message: dict[str, Any]) -> None:
-    body = json.dumps({"jsonrpc": "2.0", **message}).encode()
-    stdin.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-    stdin.flush()
-
-
-def receive(stdout: IO[bytes]) -> dict[str, Any]:
-    length = 0
-    while (line := stdout.readline().strip()) != b"":
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    return json.loads(stdout.read(length))
 
 
 def test_a_menu_request_followed_by_an_inline_one_at_the_same_state_both_get_the_suggestion() -> None:
@@ -38,20 +24,20 @@ def test_a_menu_request_followed_by_an_inline_one_at_the_same_state_both_get_the
     assert proc.stdin is not None and proc.stdout is not None
     try:
         init = {"capabilities": {}, "clientInfo": {"name": "Neovim"}, "initializationOptions": {"timeBudgetMs": 60000}}
-        send(proc.stdin, {"id": 1, "method": "initialize", "params": init})
-        send(proc.stdin, {"method": "initialized", "params": {}})
-        while not ((m := receive(proc.stdout)).get("method") == "fimLsp/status" and m["params"]["state"] == "ready"):
+        send_frame(proc.stdin, {"id": 1, "method": "initialize", "params": init})
+        send_frame(proc.stdin, {"method": "initialized", "params": {}})
+        while not ((m := receive_frame(proc.stdout)).get("method") == "fimLsp/status" and m["params"]["state"] == "ready"):
             assert m.get("params", {}).get("state") != "error", m
         uri, pos = "file:///tmp/race.py", {"line": 4, "character": 8}
         doc = {"uri": uri, "languageId": "python", "version": 1, "text": TEXT}
-        send(proc.stdin, {"method": "textDocument/didOpen", "params": {"textDocument": doc}})
-        send(proc.stdin, {"id": 10, "method": "textDocument/completion",
+        send_frame(proc.stdin, {"method": "textDocument/didOpen", "params": {"textDocument": doc}})
+        send_frame(proc.stdin, {"id": 10, "method": "textDocument/completion",
                           "params": {"textDocument": {"uri": uri}, "position": pos}})
-        send(proc.stdin, {"id": 11, "method": "textDocument/inlineCompletion",
+        send_frame(proc.stdin, {"id": 11, "method": "textDocument/inlineCompletion",
                           "params": {"textDocument": {"uri": uri}, "position": pos, "context": {"triggerKind": 2}}})
         got: dict[int, Any] = {}
         while len(got) < 2:
-            m = receive(proc.stdout)
+            m = receive_frame(proc.stdout)
             if m.get("id") in (10, 11):
                 got[m["id"]] = m["result"]
         assert got[11]["items"], "the inline request gets the suggestion"
