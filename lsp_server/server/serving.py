@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -156,9 +157,11 @@ def _stream_chunks(stream: BinaryIO) -> Callable[[], Awaitable[bytes]]:
                 chunk = os.read(fd, READ_CHUNK) if fd is not None else stream.read1(READ_CHUNK)  # type: ignore[attr-defined]
             except (OSError, ValueError):
                 chunk = b""
+            put = queue.put(chunk)
             try:
-                asyncio.run_coroutine_threadsafe(queue.put(chunk), loop).result()
-            except RuntimeError:  # the loop is gone: serving ended
+                asyncio.run_coroutine_threadsafe(put, loop).result()
+            except (RuntimeError, concurrent.futures.CancelledError):  # the loop is gone: serving ended
+                put.close()  # never scheduled, or dropped with the loop: no "never awaited" warning
                 return
             if not chunk:
                 return
