@@ -142,11 +142,8 @@ class BackgroundWork:
         if engine is None:
             return None
 
-        def record(result: GenerationResult, _seconds: float) -> None:
-            self._stats.record_background(result)
-
         try:
-            result = await self._runner.warm(engine, settings, query, query.uri + PREFETCH, record, at_cursor)
+            result = await self._runner.warm(engine, settings, query, query.uri + PREFETCH, self._record, at_cursor)
         except (StaleJob, asyncio.CancelledError):
             return None
         except EngineError as err:  # the request that follows meets it again and tells the user
@@ -155,6 +152,10 @@ class BackgroundWork:
         if result is not None and result.stop_reason == "warm":
             self._stats.record_finished("prewarm")
         return result
+
+    def _record(self, result: GenerationResult, _seconds: float) -> None:
+        """A background run's counts (on the loop): not a request's."""
+        self._stats.record_background(result)
 
     def cancel(self, uri: str) -> None:
         """Stop the document's job, whether it is still queued or already running."""
@@ -178,11 +179,8 @@ class BackgroundWork:
         if engine is None:
             return None
 
-        def record(result: GenerationResult, _seconds: float) -> None:
-            self._stats.record_background(result)
-
         try:
-            result, found = await self._runner.run(engine, settings, query, query.uri + PREFETCH, record, partial)
+            result, found = await self._runner.run(engine, settings, query, query.uri + PREFETCH, self._record, partial)
         except (StaleJob, asyncio.CancelledError):
             return None
         except EngineError as err:

@@ -101,10 +101,12 @@ def _region(doc: Snapshot, first: int, end_line: int, cursor: int) -> Region:
     return Region(first, end_line, start, end, doc.text[start:end], cursor - start)
 
 
-def _above(doc: Snapshot, region: Region, budget: int, count: TokenCounter) -> str:
+def _lines_within(doc: Snapshot, indices: range, budget: int, count: TokenCounter) -> list[str]:
+    """The lines at ``indices``, in the order the context grows from the region, that fit in
+    ``budget`` tokens (a line's break counted as one); a line too long is over it uncounted."""
     lines: list[str] = []
     used = 0
-    for i in range(region.start_line - 1, -1, -1):
+    for i in indices:
         text = doc.line_text(i)
         if len(text) > budget * CHARS_PER_TOKEN:
             break
@@ -112,20 +114,16 @@ def _above(doc: Snapshot, region: Region, budget: int, count: TokenCounter) -> s
         if used > budget:
             break
         lines.append(text)
+    return lines
+
+
+def _above(doc: Snapshot, region: Region, budget: int, count: TokenCounter) -> str:
+    lines = _lines_within(doc, range(region.start_line - 1, -1, -1), budget, count)
     return "".join(f"{t}\n" for t in reversed(lines))
 
 
 def _below(doc: Snapshot, region: Region, budget: int, count: TokenCounter) -> str:
-    lines: list[str] = []
-    used = 0
-    for i in range(region.end_line, doc.line_count):
-        text = doc.line_text(i)
-        if len(text) > budget * CHARS_PER_TOKEN:
-            break
-        used += count(text) + 1
-        if used > budget:
-            break
-        lines.append(text)
+    lines = _lines_within(doc, range(region.end_line, doc.line_count), budget, count)
     return "".join(f"{t}\n" for t in lines)
 
 

@@ -74,6 +74,15 @@ class Statement:
     docstring: bool = False  # a string literal alone: a docstring where it opens a body
 
 
+def _after_string(line: str, i: int) -> int:
+    """Where a one-line string opened at ``line[i]`` ends (past its closing quote; escapes
+    skipped), or past the line's end when it is not closed there."""
+    j = i + 1
+    while j < len(line) and line[j] != line[i]:
+        j += 2 if line[j] == "\\" else 1
+    return j + 1
+
+
 def _scan(line: str, depth: int, quote: str | None) -> tuple[int, str | None]:
     """Bracket depth and open triple quote after ``line``; strings and comments are skipped."""
     i, n = 0, len(line)
@@ -90,10 +99,7 @@ def _scan(line: str, depth: int, quote: str | None) -> tuple[int, str | None]:
         if line.startswith(('"""', "'''"), i):
             quote, i = line[i : i + 3], i + 3
         elif c in "\"'":
-            j = i + 1
-            while j < n and line[j] != c:
-                j += 2 if line[j] == "\\" else 1
-            i = j + 1
+            i = _after_string(line, i)
         else:
             depth += c in "([{"
             depth = max(0, depth - (c in ")]}"))
@@ -123,10 +129,7 @@ def _brace_scan(lines: tuple[str, ...] | list[str]) -> tuple[str, bool]:
             elif c == "`":
                 open_until, i = "`", i + 1
             elif c in "\"'":
-                j = i + 1
-                while j < n and line[j] != c:
-                    j += 2 if line[j] == "\\" else 1
-                i = j + 1
+                i = _after_string(line, i)
             else:
                 if c in "([{":
                     stack.append(c)
