@@ -22,6 +22,12 @@ is shaped by lsp_server/items.py (itself standard library only) for the connecte
 fim-lsp shapes its own; completion_item mirrors features.completion.completion_item, and
 tests/editors/test_menu_plugins.py checks that they agree.
 
+`edits` answers fimLsp/inlineEdit (and textDocument/copilotInlineEdit) for a document at the
+version the request names, in fim-lsp's shape; each is `{"start": [line, character], "end":
+[line, character], "text": ...}`. `delay` (seconds) holds that answer back, so that a client
+test can change the buffer meanwhile (a stale answer). A request for an older version gets no
+edits, as from fim-lsp.
+
 `--shutdown-delay S` answers `shutdown` after S seconds, as fim-lsp does while its engine
 finishes a model load. Other arguments (-v, --log-file PATH) are accepted and ignored, as
 fim-lsp's are.
@@ -89,6 +95,30 @@ def answer(
         }
         for item in (rule["items"] if rule else [])
     ]
+
+
+def edits_answer(
+    rules: list[dict[str, Any]], uri: str, version: int | None, text: str, line: int, character: int
+) -> dict[str, Any]:
+    """fimLsp/inlineEdit's result: the first `edits` rule matching the cursor line."""
+    rule, _ = matching_rule(rules, "edits", text, line, character)
+    if rule is None:
+        return {"edits": []}
+    time.sleep(rule.get("delay", 0))
+    doc = {"uri": uri, "version": version}
+    return {
+        "edits": [
+            {
+                "text": e["text"],
+                "textDocument": doc,
+                "range": {
+                    "start": {"line": e["start"][0], "character": e["start"][1]},
+                    "end": {"line": e["end"][0], "character": e["end"][1]},
+                },
+            }
+            for e in rule["edits"]
+        ]
+    }
 
 
 def client_traits(params: dict[str, Any]) -> dict[str, Any]:
@@ -159,6 +189,7 @@ def main(argv: list[str]) -> int:
         rules = json.load(f)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     texts: dict[str, str] = {}
+    versions: dict[str, int | None] = {}
     client: dict[str, Any] = {}
     while (msg := read_message(stdin)) is not None:
         method, params = msg.get("method"), msg.get("params") or {}
@@ -175,9 +206,11 @@ def main(argv: list[str]) -> int:
             write_message(stdout, {"method": "fimLsp/status", "params": status})
         elif method == "textDocument/didOpen":
             texts[params["textDocument"]["uri"]] = params["textDocument"]["text"]
+            versions[params["textDocument"]["uri"]] = params["textDocument"].get("version")
         elif method == "textDocument/didChange":
             for change in params["contentChanges"]:
                 texts[params["textDocument"]["uri"]] = change["text"]
+            versions[params["textDocument"]["uri"]] = params["textDocument"].get("version")
         elif method == "textDocument/inlineCompletion":
             pos = params["position"]
             text = texts.get(params["textDocument"]["uri"], "")
@@ -186,6 +219,14 @@ def main(argv: list[str]) -> int:
             pos = params["position"]
             text = texts.get(params["textDocument"]["uri"], "")
             result = menu_answer(rules, text, pos["line"], pos["character"], client)
+        elif method in ("fimLsp/inlineEdit", "textDocument/copilotInlineEdit"):
+            doc, pos = params["textDocument"], params["position"]
+            uri, version = doc["uri"], versions.get(doc["uri"])
+            if doc.get("version") not in (None, version):
+                result = {"edits": []}
+            else:
+                text = texts.get(uri, "")
+                result = edits_answer(rules, uri, version, text, pos["line"], pos["character"])
         elif method == "shutdown":
             time.sleep(shutdown_delay)
         elif method == "exit":

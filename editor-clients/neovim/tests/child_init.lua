@@ -18,5 +18,6 @@ require('fim_lsp').setup({
     native = os.getenv('FIM_LSP_NVIM_MODE') == 'native',
     debounce_ms = 100,
   },
+  next_edit = { enabled = os.getenv('FIM_LSP_NEXT_EDIT') == '1', debounce_ms = 100 },
   settings = os.getenv('FIM_LSP_E2E_MODEL') and { model = os.getenv('FIM_LSP_E2E_MODEL') } or {},
 })

@@ -198,6 +198,42 @@ test('the default command falls back to ~/.local/bin/fim-lsp (scripts/install.sh
   assert(ok, err)
 end)
 
+test('next_edit: off by default; on, it sends nextEdit = true unless settings say otherwise', function()
+  local fim = require('fim_lsp')
+  fim.setup({ cmd = { 'true' } })
+  eq(false, fim.config.next_edit.enabled)
+  eq(nil, fim.server_settings().nextEdit)
+  fim.setup({ cmd = { 'true' }, next_edit = { enabled = true } })
+  eq(true, fim.server_settings().nextEdit)
+  eq('<M-n>', fim.config.next_edit.keymaps.jump) -- defaults kept beside the option
+  fim.setup({ cmd = { 'true' }, next_edit = { enabled = true }, settings = { nextEdit = false } })
+  eq(false, fim.server_settings().nextEdit)
+end)
+
+test('nextedit.to_edits: UTF-16 columns to bytes; other versions and bad ranges dropped; sorted', function()
+  local nextedit = require('fim_lsp.nextedit')
+  local buf = vim.api.nvim_create_buf(false, true)
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, { 's = "é" + size', 'size = 1' })
+  local function edit(sl, sc, el, ec, t, version)
+    return { text = t, textDocument = { uri = 'file:///x.py', version = version },
+             range = { start = { line = sl, character = sc }, ['end'] = { line = el, character = ec } } }
+  end
+  local result = { edits = {
+    edit(1, 0, 1, 4, 'factor', 7),
+    edit(0, 10, 0, 14, 'factor', 7), -- `size`: after é, UTF-16 10 is byte 11
+    edit(0, 0, 0, 1, 'x', 6), -- another version
+    edit(5, 0, 5, 0, 'x', 7), -- past the end of the buffer
+    edit(1, 4, 1, 0, 'x', 7), -- end before start
+  } }
+  local got = nextedit.to_edits(result, buf, 'file:///x.py', 7, 'utf-16')
+  eq({ { 0, 11, 0, 15 }, { 1, 0, 1, 4 } }, vim.tbl_map(function(e)
+    return { e.row, e.col, e.end_row, e.end_col }
+  end, got))
+  eq({}, nextedit.to_edits({ edits = { edit(1, 0, 1, 4, 'x', 7) } }, buf, 'file:///other.py', 7, 'utf-16'))
+  eq({}, nextedit.to_edits(nil, buf, 'file:///x.py', 7, 'utf-16'))
+  vim.api.nvim_buf_delete(buf, { force = true })
+end)
+
 test('plugin/ guard defines :FimLsp once', function()
   vim.cmd('runtime plugin/fim_lsp.lua')
   eq(1, vim.g.loaded_fim_lsp)

@@ -60,6 +60,18 @@ function M.check()
     end
   end
   health.info('suggestions are ' .. (fim.config.enabled and 'on' or 'off') .. ' (:FimLsp toggle)')
+  local ne = fim.config.next_edit
+  if ne.enabled then
+    local server_on = fim.server_settings().nextEdit
+    if server_on then
+      health.ok(('next-edit suggestions on (keys: jump %s, accept %s, dismiss %s)'):format(
+        tostring(ne.keymaps.jump), tostring(ne.keymaps.accept), tostring(ne.keymaps.dismiss)))
+    else
+      health.warn('next_edit.enabled, but settings.nextEdit = false: the server proposes no edits')
+    end
+  else
+    health.info('next-edit suggestions off (setup({ next_edit = { enabled = true } }))')
+  end
 end
 
 return M

@@ -43,6 +43,15 @@ M.defaults = {
     prev = '<M-[>',
     trigger = '<M-\\>',
   },
+  --- Next-edit suggestions (fimLsp/inlineEdit): after a change, the edits that follow it near
+  --- the cursor, drawn with extmarks (see nextedit.lua). Off unless enabled; turning it on also
+  --- sends the server setting `nextEdit = true` (unless `settings.nextEdit` says otherwise).
+  --- Keys work in Normal and Insert mode and fall through when no edit is shown.
+  next_edit = {
+    enabled = false,
+    debounce_ms = 300,
+    keymaps = { jump = '<M-n>', accept = '<M-y>', dismiss = '<M-e>' },
+  },
 }
 
 ---@type fim_lsp.Config
@@ -92,6 +101,9 @@ function M.server_settings()
   end
   if s.disabledLanguages == nil then
     s.disabledLanguages = M.config.disabled_filetypes
+  end
+  if s.nextEdit == nil and M.config.next_edit.enabled then
+    s.nextEdit = true
   end
   return s
 end
@@ -207,6 +219,7 @@ function M.toggle(on)
   M.config.enabled = on
   if not on then
     require('fim_lsp.ghost').clear_all()
+    require('fim_lsp.nextedit').clear_all()
   end
   if native_available() and M.mode() == 'native' then
     for _, client in ipairs(clients()) do
@@ -236,11 +249,11 @@ function M.status()
   return ('fim-lsp: %s%s%s'):format(state, model, state == 'ready' and '' or msg)
 end
 
-local function map(bufnr, lhs, action, desc)
+local function map(bufnr, lhs, action, desc, modes)
   if not lhs then
     return
   end
-  vim.keymap.set('i', lhs, function()
+  vim.keymap.set(modes or 'i', lhs, function()
     if not action() then
       -- Nothing to act on: the key does what it did before.
       api.nvim_feedkeys(vim.keycode(lhs), 'n', false)
@@ -273,6 +286,14 @@ local function on_attach(client, bufnr)
     return M.visible() ~= nil and M.cycle(-1)
   end, 'previous suggestion')
   map(bufnr, k.trigger, M.trigger, 'suggest now')
+  if cfg.next_edit.enabled then
+    local nextedit = require('fim_lsp.nextedit')
+    nextedit.attach(bufnr, client.id, cfg)
+    local nk = cfg.next_edit.keymaps
+    map(bufnr, nk.jump, nextedit.jump, 'jump to the next edit', { 'n', 'i' })
+    map(bufnr, nk.accept, nextedit.accept, 'accept the next edit', { 'n', 'i' })
+    map(bufnr, nk.dismiss, nextedit.dismiss, 'dismiss the next edits', { 'n', 'i' })
+  end
 end
 
 local function capabilities()
@@ -347,6 +368,7 @@ function M.define_highlight()
     cterm = comment.cterm,
     default = true,
   })
+  require('fim_lsp.nextedit').define_highlight()
 end
 
 --- Starts fim-lsp for matching buffers. Safe to call again: options are merged anew.
@@ -403,6 +425,7 @@ end
 --- Stops the server(s); the next FileType (or :FimLsp restart) starts them again.
 function M.stop()
   require('fim_lsp.ghost').clear_all()
+  require('fim_lsp.nextedit').clear_all()
   for _, client in ipairs(clients()) do
     call(client, 'stop')
   end
