@@ -18,6 +18,7 @@ import {
 import { delay } from "./common/delay";
 import { DedentPreview } from "./dedentPreview";
 import { lspTriggerKind } from "./common/triggerKind";
+import { NextEditView } from "./nextEditView";
 import { SECTION, firstWorkspaceFolder, getSettings, updateSetting } from "./common/vscodeapi";
 import {
   installCommandLine,
@@ -84,6 +85,11 @@ export class FimServer implements vscode.Disposable {
   readonly onConfigurationAnswered = this.configurationAnswers.event;
   /** Dedents drawn where they land (VS Code's ghost text would draw them at the cursor). */
   readonly dedents = new DedentPreview();
+  /** Next-edit suggestions (fimLsp/inlineEdit) drawn with decorations, when fimLsp.nextEdit is on. */
+  readonly nextEdits = new NextEditView(
+    () => this.client,
+    () => this.settings,
+  );
   /** Why stopping a server failed, each time it did (the end-to-end suite reads it). */
   readonly stopErrors: string[] = [];
 
@@ -318,6 +324,7 @@ export class FimServer implements vscode.Disposable {
   dispose(): void {
     this.inlineItems.dispose();
     this.dedents.dispose();
+    this.nextEdits.dispose();
     this.configurationAnswers.dispose();
     void this.stop();
   }

@@ -26,6 +26,8 @@ export interface ExtensionSettings {
   remoteModel: string;
   /** Name of the environment variable that holds the API key (never the key); empty: default. */
   apiKeyEnv: string;
+  /** Next-edit suggestions (fimLsp/inlineEdit), drawn by nextEditView.ts. */
+  nextEdit: boolean;
 }
 
 /** What the server reads from initializationOptions and workspace/configuration `fimLsp`. */
@@ -33,6 +35,7 @@ export interface ServerSettings {
   enabled: boolean;
   disabledLanguages: string[];
   multiline: Multiline;
+  nextEdit: boolean;
   model?: string;
   nThreads?: number;
   nGpuLayers?: number;
@@ -61,6 +64,7 @@ export const DEFAULT_SETTINGS: Readonly<ExtensionSettings> = Object.freeze({
   url: "",
   remoteModel: "",
   apiKeyEnv: "",
+  nextEdit: false,
 });
 
 const MULTILINE: readonly Multiline[] = ["auto", "always", "never"];
@@ -126,6 +130,7 @@ export function readSettings(get: SettingGetter, backends: readonly Backend[]): 
     url: str(get("url"), d.url),
     remoteModel: str(get("remoteModel"), d.remoteModel),
     apiKeyEnv: ENV_NAME.test(apiKeyEnv) ? apiKeyEnv : d.apiKeyEnv,
+    nextEdit: bool(get("nextEdit"), d.nextEdit),
   };
 }
 
@@ -152,6 +157,8 @@ export function toServerSettings(settings: ExtensionSettings): ServerSettings {
       .map(([id]) => id)
       .sort(),
     multiline: settings.multiline,
+    // Always sent, as `enabled` is: the extension's setting (default off) is the user's say.
+    nextEdit: settings.nextEdit,
   };
   if (settings.model) {
     out.model = settings.model;

@@ -48,6 +48,7 @@ describe("readSettings", () => {
       url: " http://127.0.0.1:8012 ",
       remoteModel: "Qwen/Qwen2.5-Coder-7B",
       apiKeyEnv: "TEAM_FIM_KEY",
+      nextEdit: true,
     });
     expect(s).toEqual({
       enabled: false,
@@ -64,6 +65,7 @@ describe("readSettings", () => {
       url: "http://127.0.0.1:8012",
       remoteModel: "Qwen/Qwen2.5-Coder-7B",
       apiKeyEnv: "TEAM_FIM_KEY",
+      nextEdit: true,
     });
   });
 
@@ -113,6 +115,7 @@ describe("toServerSettings", () => {
       enabled: true,
       disabledLanguages: [],
       multiline: "auto",
+      nextEdit: false,
     });
   });
 
@@ -128,6 +131,7 @@ describe("toServerSettings", () => {
       enabled: true,
       disabledLanguages: ["markdown", "plaintext"],
       multiline: "auto",
+      nextEdit: false,
       model: "/m/a.gguf",
       nThreads: 2,
       nGpuLayers: 0,
@@ -146,6 +150,7 @@ describe("toServerSettings", () => {
       enabled: true,
       disabledLanguages: [],
       multiline: "auto",
+      nextEdit: false,
       backend: "llama-server",
       url: "http://gpu-box.internal:8080",
       remoteModel: "qwen2.5-coder:7b-base",
@@ -158,11 +163,13 @@ describe("toServerSettings", () => {
       enabled: true,
       disabledLanguages: [],
       multiline: "auto",
+      nextEdit: false,
     });
     expect(toServerSettings(from({ backend: "ollama" }))).toEqual({
       enabled: true,
       disabledLanguages: [],
       multiline: "auto",
+      nextEdit: false,
       backend: "ollama",
     });
   });
