@@ -1,6 +1,7 @@
 """The VS Code extension (editor-clients/vscode).
 
-- unit: vitest on the extension's own logic (settings, status bar, server lookup, models);
+- unit: vitest on the extension's own logic (settings, status bar, server lookup, models, the
+  next-edit state machine);
 - package: `npm run package` builds a .vsix holding the compiled extension and its runtime deps;
 - e2e: real VS Code (the server bundled in code-server, on Node 24) in Debian's chromium via
   playwright-core, with the extension under development talking to the real fim-lsp and model.
@@ -95,7 +96,8 @@ def test_vscode_e2e_inline_suggestion(built: Path) -> None:
     print(run.output)
     assert run.returncode == 0, run.output
     m = re.search(r"vscode-e2e: (\d+) passed, (\d+) failed", run.output)
-    assert m and int(m.group(2)) == 0 and int(m.group(1)) >= 8, run.output
+    assert m and int(m.group(2)) == 0 and int(m.group(1)) >= 9, run.output
     assert "PASS fimLsp.server.path set in User settings starts the server" in run.output
     assert "PASS trigger + commit inserts the real model's suggestion" in run.output
+    assert "PASS a next edit away from the cursor is drawn; Tab jumps, Tab accepts" in run.output
     assert not run.leaked, f"processes left behind: {run.leaked}"

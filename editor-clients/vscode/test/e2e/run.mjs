@@ -140,6 +140,10 @@ async function ghostInPage(page) {
           }];
         });
       }),
+      // Text drawn struck through (a decoration's textDecoration), e.g. what a next edit replaces.
+      struck: [...(editor?.querySelectorAll(".view-line span") ?? [])]
+        .filter((e) => e.children.length === 0 && getComputedStyle(e).textDecorationLine.includes("line-through"))
+        .map((e) => e.textContent),
       cursorColumn: editor && charWidth
         ? Math.round((editor.querySelector(".cursor").getBoundingClientRect().left - left) / charWidth)
         : undefined,

@@ -135,6 +135,8 @@ interface OnScreen {
   /** Text decorations put on the cursor line (`before`/`after` content), as the extension's
    * dedent preview is drawn. */
   injected: { text: string; column?: number; color: string }[];
+  /** Text drawn struck through (the range a next edit replaces). */
+  struck: string[];
   cursorColumn?: number;
 }
 
@@ -341,6 +343,89 @@ const tests: Test[] = [
       assert.deepStrictEqual([end.line, end.character], [4, "    return result".length], "cursor after the line");
       assert.strictEqual(after.injected.length, 0, "no preview left once accepted");
       await vscode.commands.executeCommand("workbench.action.files.revert");
+    },
+  ],
+  [
+    "a next edit away from the cursor is drawn; Tab jumps, Tab accepts; Escape dismisses; Tab stays Tab",
+    async (api) => {
+      // `size` renamed to `factor` in the def line: the server proposes its use on line 4.
+      await useScriptedServer(api, [
+        { before: "^def scale\\(factor$", edits: [{ start: [3, 23], end: [3, 27], text: "factor" }] },
+      ]);
+      const config = vscode.workspace.getConfiguration("fimLsp");
+      await config.update("nextEdit", true, vscode.ConfigurationTarget.Workspace);
+      try {
+        const folder = vscode.workspace.workspaceFolders?.[0];
+        assert.ok(folder);
+        const uri = vscode.Uri.joinPath(folder.uri, "scale.py");
+        const lines = ["def scale(size, xs):", "    out = []", "    for x in xs:", "        out.append(x * size)", "    return out"];
+        fs.writeFileSync(uri.fsPath, lines.join("\n") + "\n");
+        const doc = await vscode.workspace.openTextDocument(uri);
+        const editor = await vscode.window.showTextDocument(doc);
+        await vscode.commands.executeCommand("workbench.action.focusActiveEditorGroup");
+        const renamed = ["def scale(factor, xs):", ...lines.slice(1)];
+        const rename = async () => {
+          await editor.edit((e) => e.replace(new vscode.Range(0, 10, 0, 14), "factor"));
+          const end = new vscode.Position(0, 16);
+          editor.selection = new vscode.Selection(end, end);
+          await waitFor("the next edit shown", 15_000, () => api.server.nextEdits.current);
+        };
+        const text = (rows: string[]) => rows.join("\n") + "\n";
+
+        await rename();
+        assert.deepStrictEqual(api.server.nextEdits.current, { start: { line: 3, character: 23 }, end: { line: 3, character: 27 }, text: "factor" });
+        const drawn = (s: OnScreen) => s.injected.some((g) => g.text === "factor") && s.struck.includes("size");
+        const deadline = Date.now() + 15_000;
+        let screen = await askDriver<OnScreen>({ action: "ghost" });
+        while (!drawn(screen) && Date.now() < deadline) {
+          await sleep(250);
+          screen = await askDriver<OnScreen>({ action: "ghost" });
+        }
+        await askDriver({ action: "ghost", shot: "next-edit-shown" });
+        log(`next edit on screen: ${JSON.stringify(screen)}`);
+        // An `after` text's column is measured at its right edge: it ends 6 columns after `size`.
+        const added = screen.injected.filter((g) => g.text === "factor");
+        assert.deepStrictEqual(added.map((g) => g.column), [27 + "factor".length], `"factor" drawn right after "size": ${JSON.stringify(screen)}`);
+        assert.deepStrictEqual(screen.struck, ["size"], "only the replaced text struck through");
+        assert.strictEqual(screen.ghost.length, 0, "no ghost text: the edit is not VS Code's inline suggestion");
+
+        await vscode.commands.executeCommand("workbench.action.focusActiveEditorGroup");
+        await askDriver({ action: "press", key: "Tab" });
+        await waitFor("the cursor at the edit", 10_000, () =>
+          editor.selection.active.isEqual(new vscode.Position(3, 23)) ? true : undefined,
+        );
+        assert.strictEqual(doc.getText(), text(renamed), "the jump changes nothing");
+        assert.strictEqual(api.server.nextEdits.phase, "jumped");
+        await askDriver({ action: "press", key: "Tab" });
+        const accepted = [...renamed.slice(0, 3), "        out.append(x * factor)", renamed[4]];
+        await waitFor("the edit applied", 10_000, () => (doc.getText() === text(accepted) ? true : undefined));
+        const end = editor.selection.active;
+        assert.deepStrictEqual([end.line, end.character], [3, 29], "the cursor after the new text");
+        const after = await askDriver<OnScreen>({ action: "ghost", shot: "next-edit-accepted" });
+        assert.ok(!after.injected.some((g) => g.text === "factor") && after.struck.length === 0, `nothing drawn: ${JSON.stringify(after)}`);
+        assert.strictEqual(api.server.nextEdits.current, undefined);
+
+        // Escape drops a shown edit; Tab is then the editor's own again.
+        const whole = new vscode.Range(0, 0, doc.lineCount, 0);
+        await editor.edit((e) => e.replace(whole, text(lines)));
+        assert.strictEqual(doc.getText(), text(lines), "the file as it was");
+        await rename();
+        await vscode.commands.executeCommand("workbench.action.focusActiveEditorGroup");
+        await askDriver({ action: "press", key: "Escape" });
+        await waitFor("the edit dismissed", 10_000, () => (api.server.nextEdits.current === undefined ? true : undefined));
+        const dismissed = await askDriver<OnScreen>({ action: "ghost" });
+        assert.ok(!dismissed.injected.some((g) => g.text === "factor") && dismissed.struck.length === 0, `nothing drawn: ${JSON.stringify(dismissed)}`);
+        assert.strictEqual(doc.getText(), text(renamed), "Escape leaves the buffer alone");
+        await askDriver({ action: "press", key: "Tab" });
+        await waitFor("Tab's own indentation", 10_000, () => (doc.lineAt(0).text !== renamed[0] ? true : undefined));
+        log(`after a plain Tab: ${JSON.stringify(doc.lineAt(0).text)}`);
+        assert.match(doc.lineAt(0).text, /^def scale\(factor[ \t]+, xs\):$/, "Tab inserted whitespace at the cursor");
+        assert.strictEqual(doc.lineAt(3).text, lines[3], "no edit applied by that Tab");
+        await vscode.commands.executeCommand("workbench.action.files.revert");
+        await vscode.commands.executeCommand("workbench.action.closeActiveEditor");
+      } finally {
+        await config.update("nextEdit", undefined, vscode.ConfigurationTarget.Workspace);
+      }
     },
   ],
   [
