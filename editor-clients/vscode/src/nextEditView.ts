@@ -34,6 +34,8 @@ export class NextEditView implements vscode.Disposable {
   private readonly subscriptions: vscode.Disposable[];
   private editor: vscode.TextEditor | undefined;
   private pending: vscode.CancellationTokenSource | undefined;
+  /** The value NEXT_EDIT_VISIBLE was last set to. */
+  private visible = false;
 
   constructor(
     private readonly client: () => LanguageClient | undefined,
@@ -43,13 +45,18 @@ export class NextEditView implements vscode.Disposable {
       this.deleted,
       this.inserted,
       vscode.workspace.onDidChangeTextDocument((e) => {
+        if (e.contentChanges.length === 0) {
+          return;
+        }
         const editor = vscode.window.activeTextEditor;
-        if (e.contentChanges.length > 0 && editor?.document === e.document) {
+        if (editor?.document === e.document || this.editor?.document === e.document) {
+          // What is shown (or on its way) was computed for the version before this change.
+          this.pending?.cancel();
           this.session.changed();
           this.redraw();
+        }
+        if (editor?.document === e.document) {
           void this.ask(editor);
-        } else if (e.contentChanges.length > 0 && this.editor?.document === e.document) {
-          this.hide();
         }
       }),
       vscode.window.onDidChangeTextEditorSelection((e) => {
@@ -57,7 +64,15 @@ export class NextEditView implements vscode.Disposable {
           this.session.cursorMoved(toPos(e.selections[0].active));
         }
       }),
-      vscode.window.onDidChangeActiveTextEditor(() => this.hide()),
+      // Only what is shown in another editor goes: VS Code may report the editor a test or a
+      // user just opened after its first change, whose request must stay out (`ask` checks
+      // that the editor is still the active one when the answer comes).
+      vscode.window.onDidChangeActiveTextEditor((active) => {
+        if (this.editor && active !== this.editor) {
+          this.session.dismiss();
+          this.redraw();
+        }
+      }),
       vscode.commands.registerCommand("fimLsp.nextEditTab", () => this.tab()),
       vscode.commands.registerCommand("fimLsp.hideNextEdit", () => this.hide()),
     ];
@@ -87,7 +102,6 @@ export class NextEditView implements vscode.Disposable {
 
   /** After the debounce, asks for the edits that follow the change at the cursor. */
   private async ask(editor: vscode.TextEditor): Promise<void> {
-    this.pending?.cancel();
     const settings = this.settings();
     const client = this.client();
     if (!settings.nextEdit || !client?.isRunning() || !isLanguageEnabled(settings, editor.document.languageId)) {
@@ -176,6 +190,9 @@ export class NextEditView implements vscode.Disposable {
     if (!edit) {
       this.editor = undefined;
     }
-    void vscode.commands.executeCommand("setContext", NEXT_EDIT_VISIBLE, edit !== undefined);
+    if (this.visible !== (edit !== undefined)) {
+      this.visible = edit !== undefined;
+      void vscode.commands.executeCommand("setContext", NEXT_EDIT_VISIBLE, this.visible);
+    }
   }
 }

@@ -368,7 +368,13 @@ const tests: Test[] = [
           await editor.edit((e) => e.replace(new vscode.Range(0, 10, 0, 14), "factor"));
           const end = new vscode.Position(0, 16);
           editor.selection = new vscode.Selection(end, end);
-          await waitFor("the next edit shown", 15_000, () => api.server.nextEdits.current);
+          await waitFor("the next edit shown", 15_000, () => api.server.nextEdits.current).catch((err: Error) => {
+            const client = api.server.languageClient;
+            log(`no next edit: nextEdit=${api.server.currentSettings.nextEdit} running=${client?.isRunning()} ` +
+              `active=${vscode.window.activeTextEditor?.document.uri.path} version=${doc.version} ` +
+              `text=${JSON.stringify(doc.getText())} cursor=${JSON.stringify(editor.selection.active)}`);
+            throw err;
+          });
         };
         const text = (rows: string[]) => rows.join("\n") + "\n";
 
