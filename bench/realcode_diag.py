@@ -33,6 +33,8 @@ from lsp_server.pipeline import Prepared, job_for, prepare
 from lsp_server.postprocess.cut import clean
 from lsp_server.postprocess.gate import gate
 
+NO_BUDGET_MS = 3_600_000  # quality must not depend on the machine's load
+
 
 def _prepare(hole: CodeHole, settings: PromptSettings, count) -> Prepared:  # type: ignore[no-untyped-def]
     view = hole.view()
@@ -55,6 +57,24 @@ def stages(hole: CodeHole, prepared: Prepared, raw: str, stop_reason: str) -> di
     if sug is None:
         dropped = "model" if not raw.strip() else "cut" if not cut.strip() else "gate" if not gated.strip() else "place"
     return {"cut": cut, "gated": gated, "dropped_by": dropped, **hole_record(hole, buffer, sug is not None, None)}
+
+
+def _ask(engine, hole: CodeHole, p: Prepared, second_chance: bool) -> dict:  # type: ignore[no-untyped-def]
+    """One hole through the engine, no time budget; with ``second_chance``, a refused answer
+    is asked again with its first word barred, as the server does (`run.run_prepared`)."""
+    from lsp_server.engine.base import CancelToken
+
+    p = replace(p, budget_ms=NO_BUDGET_MS)
+    res = engine.generate(job_for(p, p.should_stop()), CancelToken())
+    row = {"raw": res.text, "stop_reason": res.stop_reason, "n_prompt": res.n_prompt,
+           "n_generated": res.n_generated, **stages(hole, p, res.text, res.stop_reason)}  # fmt: skip
+    again = p.second_chance(res.text) if second_chance and row["dropped_by"] not in (None, "model") else None
+    if again is None:
+        return row
+    res = engine.generate(job_for(again, again.should_stop()), CancelToken())
+    first = {"refused_raw": row["raw"], "refused_by": row["dropped_by"]}
+    return {**row, "raw": res.text, "stop_reason": res.stop_reason, "n_generated": row["n_generated"] + res.n_generated,
+            **stages(hole, again, res.text, res.stop_reason), **first}  # fmt: skip
 
 
 def _floor(holes: list[CodeHole], out: Path) -> list[dict]:
@@ -126,17 +146,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--realcode", type=int, default=10, help="holes per language")
     ap.add_argument("--langs", default=",".join(DEFAULT_LANGUAGES))
     ap.add_argument("--part", default="dev")
+    ap.add_argument("--kinds", default="", help="only holes of these kinds (line,block,mid-line)")
     ap.add_argument("--rescore", action="store_true", help="rerun the stages on OUT's raw text, no model")
     ap.add_argument("--settings", default="{}", help="prompt settings, flat snake_case names (JSON)")
     ap.add_argument("--cold-timing", default="",
                     help="prefix,suffix token windows to time against each other, e.g. 384,128;768,256: the "
                          "cold prompt evaluation of each hole under each window, alternating, in one run")
+    ap.add_argument("--no-second-chance", action="store_true",
+                    help="show nothing where post-processing refuses the first answer (the server asks once more)")
     ap.add_argument("--against", type=Path, default=None, help="a --floor file: print its figures beside")
     ap.add_argument("--floor", action="store_true", help="the plain first-line script on the holes instead (bench.naive)")
     a = ap.parse_args(argv)
     settings = Settings.of(model=a.model, n_threads=2, **json.loads(a.settings))
     holes = pick_holes(a.realcode, seed=a.seed, languages=tuple(a.langs.split(",")), part=a.part,
                        log=lambda m: print(m, file=sys.stderr))  # fmt: skip
+    if a.kinds:
+        holes = [h for h in holes if h.kind in a.kinds.split(",")]
     rows = []
     if a.cold_timing:
         return _cold_timing(holes, settings, a.cold_timing)
@@ -150,19 +175,16 @@ def main(argv: list[str] | None = None) -> int:
                 p = _prepare(h, settings.prompt, lambda s: max(1, len(s) // 4))
                 rows.append({**r, **stages(h, p, r["raw"], r["stop_reason"])})
     else:
-        from lsp_server.engine.base import CancelToken
         from lsp_server.engine.llama_cpp import LlamaCppEngine
 
+        second_chance = not a.no_second_chance
         engine = LlamaCppEngine(settings.engine)
         engine.load(lambda *_: None)
         t0 = time.monotonic()
         with a.out.open("w") as out:
             for i, h in enumerate(holes):
                 p = _prepare(h, settings.prompt, engine.count_tokens)
-                job = replace(job_for(p, p.should_stop()), time_budget_s=None)
-                res = engine.generate(job, CancelToken())
-                row = {"raw": res.text, "stop_reason": res.stop_reason, "n_prompt": res.n_prompt,
-                       "n_generated": res.n_generated, **stages(h, p, res.text, res.stop_reason)}  # fmt: skip
+                row = _ask(engine, h, p, second_chance)
                 rows.append(row)
                 out.write(json.dumps(row) + "\n")
                 out.flush()

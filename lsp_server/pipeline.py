@@ -20,7 +20,7 @@ from lsp_server.context.window import (
     heal_indentation,
     open_line,
 )
-from lsp_server.engine.base import FirstWords, GenerationJob
+from lsp_server.engine.base import FirstWords, GenerationJob, first_word
 from lsp_server.postprocess import CursorContext, Suggestion, finish, should_stop
 from lsp_server.postprocess.cursor import FLOW_ENDS
 from lsp_server.postprocess.gate import MAX_REGION
@@ -68,6 +68,20 @@ class Prepared:
     def finish(self, raw: str, stop_reason: str) -> Suggestion | None:
         return finish(raw, self.ctx, stop_reason, self.indent, self.tail)
 
+    def second_chance(self, raw: str) -> Prepared | None:
+        """The run again, its first line barred from starting as ``raw``'s did: for an answer
+        post-processing refused (an echo of the code below, a line the parse gate rejects), so
+        the model's next choice is shown rather than nothing. None where ``raw``'s first line
+        has no code (the engine judges first lines only) or that start is barred already."""
+        first = raw.split("\n", 1)[0]
+        if not first.strip():
+            return None
+        rest = first.lstrip(" \t")
+        barred = (len(first) - len(rest), first_word(rest))
+        if barred in (self.avoid or ()):
+            return None
+        return replace(self, avoid=(*(self.avoid or ()), barred))
+
     def on_screen(self, raw: str) -> str:
         """What the user would see at the real cursor for raw text written so far (for typed-
         through matching while a run goes on)."""
@@ -106,10 +120,12 @@ def prepare(
     grace_ms = max(0, settings.time_budget_ms - budget_ms)  # to finish a block opened in the budget
     max_tokens = settings.max_tokens if ctx.multiline else min(settings.max_tokens, SINGLE_LINE_TOKENS)
     indents = ctx.allowed_indents()
+    if indents is None and indent and not ctx.indent_sensitive:
+        indents = (len(indent),)  # a brace language: the editor's auto-indent counted the braces
     if indents is not None and ctx.line_before:  # the prompt keeps the indentation (psm layout)
         indents = tuple(i - len(ctx.line_before) for i in indents if i >= len(ctx.line_before)) or None
     dead = tuple(w - len(ctx.line_before) for w in ctx.dead_ends() if w >= len(ctx.line_before))
-    avoid = (dead, FLOW_ENDS) if dead else None
+    avoid = tuple((d, w) for d in dead for w in FLOW_ENDS) or None
     prepared = Prepared(prompt, ctx, indent, tail, max_tokens, budget_ms, indents, ctx.needs_code(), avoid, grace_ms)
     return prepared, anchor
 

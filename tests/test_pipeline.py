@@ -80,7 +80,7 @@ def test_the_first_line_constraint_follows_bpe_whitespace() -> None:
 
 
 def test_the_first_line_avoids_a_return_that_would_cut_off_the_code_below() -> None:
-    avoid = ((4,), ("return", "raise"))
+    avoid = ((4, "return"), (4, "raise"))
     assert first_line_fits("    return", (8, 4), avoid) is False
     assert first_line_fits("   " + " raise ValueError", (8, 4), avoid) is False
     assert first_line_fits("        return x", (8, 4), avoid) is True  # deeper: the block it ends is its own
@@ -89,7 +89,7 @@ def test_the_first_line_avoids_a_return_that_would_cut_off_the_code_below() -> N
     assert first_line_fits("    return", None, avoid) is False and first_line_fits("\n", None, avoid) is None
     text = FUNC + "\n" + "    return result\n"
     p = _prepare(text, len(FUNC))
-    assert p.avoid == ((4,), ("return", "raise", "break", "continue"))  # the return below would not run
+    assert p.avoid == ((4, "return"), (4, "raise"), (4, "break"), (4, "continue"))  # the return below would not run
     assert p.finish("    return sum(xs)\n", "eos") is None
 
 
@@ -129,3 +129,59 @@ def test_import_lines_come_before_a_window_that_starts_below_them() -> None:
     off, _ = prepare(text, len(text) - 1, PromptSettings(prefix_tokens=40, import_context_tokens=0), words)
     assert "import" not in off.prompt.prefix  # the window alone starts far below the imports
     assert on.prompt.prefix == "import os\nfrom .shapes import Circle\n\n\n" + off.prompt.prefix
+
+
+def test_a_refused_answer_is_asked_again_with_its_first_word_barred() -> None:
+    text = FUNC + "    \n    print(result)\n"
+    p = _prepare(text, len(FUNC) + 4)
+    assert p.finish("    print(result)\n", "eos") is None  # an echo of the line below
+    again = p.second_chance("    print(result)\n")
+    assert again is not None and (4, "print") in (again.avoid or ())
+    assert first_line_fits("    print(0)", again.indents, again.avoid) is False
+    assert first_line_fits("        print(0)", again.indents, again.avoid) is True  # another indentation
+    assert again.second_chance("    print(result)\n") is None  # barred already: no third run
+    assert p.second_chance("\n    x = 1\n") is None  # nothing on the first line for the engine to bar
+    brace = _prepare("f(\n  \n)\n", 4)
+    barred = brace.second_chance("  (value) => {\n")
+    assert barred is not None and barred.avoid == ((2, "("),)  # a bracket is a word of its own
+
+
+class _Engine:
+    """Answers each job with the next of ``answers``; records the jobs."""
+
+    def __init__(self, *answers: str) -> None:
+        self.answers, self.jobs = list(answers), []  # type: ignore[var-annotated]
+
+    def generate(self, job, cancel):  # type: ignore[no-untyped-def]
+        from lsp_server.engine.base import GenerationResult
+
+        self.jobs.append(job)
+        return GenerationResult(self.answers.pop(0), "eos", n_prompt=10, n_generated=3)
+
+
+def test_the_runner_shows_the_second_choice_only_where_the_first_was_refused() -> None:
+    from lsp_server.completion.run import run_prepared
+    from lsp_server.engine.base import CancelToken
+
+    text = FUNC + "    \n    print(result)\n"
+    p = _prepare(text, len(FUNC) + 4)
+    engine = _Engine("    print(result)\n", "    result *= 2\n")
+    result, found = run_prepared(engine, p, CancelToken(), second_chance=True)  # type: ignore[arg-type]
+    assert found == Suggestion("result *= 2") and result.n_generated == 6
+    assert engine.jobs[1].avoid[-1] == (4, "print")
+    engine = _Engine("    print(result)\n")
+    assert run_prepared(engine, p, CancelToken())[1] is None and len(engine.jobs) == 1  # a remote engine: once
+    engine = _Engine("    result *= 2\n")
+    assert run_prepared(engine, p, CancelToken(), second_chance=True)[1] == Suggestion("result *= 2")
+    assert len(engine.jobs) == 1  # accepted at once: no second run
+
+
+def test_a_brace_language_keeps_the_first_line_at_the_editors_indentation() -> None:
+    text = "function f(xs) {\n  g(\n    a,\n    \n    () => {},\n  );\n}\n"
+    offset = text.index("    \n") + 4
+    p, _ = prepare(text, offset, PromptSettings(), lambda s: len(s.split()), language="javascript")
+    assert p.indent == "    " and p.indents == (4,)  # the braces put it there; the model may not move it
+    assert first_line_fits("  (value) => {", p.indents, p.avoid) is False
+    assert first_line_fits("    (value) => value,", p.indents, p.avoid) is True
+    py = _prepare(FUNC + "        \n" + BELOW, len(FUNC) + 8)
+    assert py.indents == (8, 4, 0)  # Python: the block structure decides, a dedent included

@@ -17,7 +17,7 @@ import contextlib
 import functools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lsp_server.completion.cache import SuggestionCache
 from lsp_server.completion.query import CompletionQuery
@@ -28,7 +28,7 @@ from lsp_server.context.window import MAX_TOKEN_CHARS, Anchor, extra_chunks
 from lsp_server.engine import Engine, GenerationResult
 from lsp_server.engine.base import CancelToken, WarmEngine
 from lsp_server.engine.worker import EngineWorker
-from lsp_server.pipeline import job_for, prepare
+from lsp_server.pipeline import Prepared, job_for, prepare
 from lsp_server.postprocess import Suggestion
 from lsp_server.workspace import WorkspaceIndex
 
@@ -49,10 +49,12 @@ class Partial:
 
 
 class Runner:
-    def __init__(self, worker: EngineWorker, cache: SuggestionCache, index: WorkspaceIndex | None = None) -> None:
+    def __init__(self, worker: EngineWorker, cache: SuggestionCache, index: WorkspaceIndex | None = None,
+                 in_process: Callable[[], bool] = lambda: False) -> None:
         self._worker = worker
         self._cache = cache
         self._index = index
+        self._in_process = in_process  # is the loaded engine this process's (it chooses its tokens)?
         self._anchors: dict[str, Anchor] = {}  # the worker thread's alone (module docstring)
 
     async def run(
@@ -135,10 +137,7 @@ class Runner:
                 partial.text = prepared.on_screen(generated)
             return stop(generated)
 
-        result = engine.generate(job_for(prepared, should_stop, uri), token)
-        if result.stop_reason == "cancelled":
-            return result, None
-        return result, prepared.finish(result.text, result.stop_reason)
+        return run_prepared(engine, prepared, token, should_stop, uri, second_chance=self._in_process())
 
     def _context(self, shape: PromptSettings, query: CompletionQuery, count: Callable[[str], int]) -> tuple[ExtraChunk, ...]:
         """Repository context, the sources that change least often first (the prompt puts it
@@ -151,6 +150,28 @@ class Runner:
         if shape.extra_context and query.others and shape.extra_context_tokens:
             chunks += extra_chunks(list(query.others), shape.extra_context_tokens, count)
         return chunks
+
+
+def run_prepared(
+    engine: Engine, prepared: Prepared, token: CancelToken, should_stop: Callable[[str], bool] | None = None,
+    session: str = "", second_chance: bool = False,
+) -> tuple[GenerationResult, Suggestion | None]:
+    """Generate and finish; with ``second_chance`` (engines that choose their own tokens, which
+    keep to `GenerationJob.avoid`), where post-processing refuses the answer, once more with its
+    first word barred (`Prepared.second_chance`): the model's next choice beats no answer."""
+    result = engine.generate(job_for(prepared, should_stop, session), token)
+    if result.stop_reason == "cancelled":
+        return result, None
+    found = prepared.finish(result.text, result.stop_reason)
+    again = prepared.second_chance(result.text) if found is None and second_chance else None
+    if again is None:
+        return result, found
+    retry = engine.generate(job_for(again, should_stop, session), token)
+    result = replace(retry, n_prompt=result.n_prompt, n_reused=result.n_reused, t_prompt_s=result.t_prompt_s + retry.t_prompt_s,
+                     n_generated=result.n_generated + retry.n_generated, t_gen_s=result.t_gen_s + retry.t_gen_s)  # fmt: skip
+    if result.stop_reason == "cancelled":
+        return result, None
+    return result, again.finish(retry.text, retry.stop_reason)
 
 
 def head_offset(text: str, budget: int, count: Callable[[str], int]) -> int:

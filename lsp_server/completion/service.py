@@ -42,7 +42,7 @@ class CompletionService:
         self._worker = host.worker
         self._cache = SuggestionCache()
         self._stats = Stats()
-        self._runner = Runner(self._worker, self._cache, index)
+        self._runner = Runner(self._worker, self._cache, index, in_process=lambda: not host.remote)
         self._background = BackgroundWork(self._host, self._runner, self._worker, self._cache, self._stats)
         self._started = time.monotonic()
         self._running: dict[str, _SharedRun] = {}  # the model run of each document's latest request

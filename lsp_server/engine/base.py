@@ -44,9 +44,10 @@ class CancelToken:
 
 # Progress callback: (message, percentage or None).
 ProgressCallback = Callable[[str, "int | None"], None]
-# (indentations, words): the first line may not start with one of the words at those indentations.
-FirstWords = tuple[tuple[int, ...], tuple[str, ...]]
-_WORD = re.compile(r"\w*")
+# (indentation, word) pairs: the first line may not start with the word at that indentation. A
+# word is a run of word characters or one other character (``(``, ``{``).
+FirstWords = tuple[tuple[int, str], ...]
+_WORD = re.compile(r"\w+|\S")
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,9 @@ class GenerationJob:
     indents: tuple[int, ...] | None = None
     # True where the code needs a statement (a block without a body): no end before any text.
     needs_text: bool = False
-    # Words the first line must not start with at one indentation (a `return` that would make
-    # the code below it unreachable), or None. Used like `indents`.
+    # Words the first line must not start with at an indentation (a `return` that would make
+    # the code below it unreachable; the first word of an answer post-processing refused), or
+    # None. Used like `indents`.
     avoid: FirstWords | None = None
     # Back up the prompt's last token and have the generation spell it again (token healing:
     # a cursor inside a word). Engines that cannot constrain their tokens ignore it.
@@ -118,6 +120,12 @@ class RewriteJob:
     # Called with the text so far; True stops generation (the rewrite rejoined the original).
     should_stop: Callable[[str], bool] | None = None
     session: str = ""
+
+
+def first_word(code: str) -> str:
+    """The word ``code`` starts with, as `FirstWords` counts words ("" for blank text)."""
+    match = _WORD.match(code)
+    return match.group() if match else ""
 
 
 def first_line_fits(text: str, indents: tuple[int, ...] | None, avoid: FirstWords | None = None) -> bool | None:
@@ -143,12 +151,13 @@ def first_line_fits(text: str, indents: tuple[int, ...] | None, avoid: FirstWord
         return None
     elif rest[0] in "\r\n":
         return True  # code after a blank first line: the cut stage judges it
-    if avoid is None or width not in avoid[0]:
+    words = [w for at, w in avoid or () if at == width]
+    if not words:
         return True
-    word = _WORD.match(rest).group()  # type: ignore[union-attr]
-    if word in avoid[1]:
+    word = first_word(rest)
+    if word in words:
         return False
-    if word == rest and any(w.startswith(word) for w in avoid[1]):
+    if word == rest and any(w.startswith(word) for w in words):
         return None  # "re" may still become "return" (or "result")
     return True
 
