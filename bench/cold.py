@@ -7,7 +7,8 @@ speculation off (their work after an answer would run into the next file's measu
 budgets of 60 s (SETTINGS), each
 server with ``FIM_LSP_CACHE`` in a temporary directory of its own, so no KV state from another
 run is on disk. Every server answers one warm-up request first (the model load is not the cold
-wait measured here). The files are standard-library modules read at run time; in each, the
+wait measured here), and one in a small unrelated file after each measured request, so the next
+measured prompt shares nothing with the KV cache's (two cursors in one file share its head). The files are standard-library modules read at run time; in each, the
 cursor is at the start of an empty line inside a function body (the *middle* one: nearest the
 file's middle, as `bench.long_lines`'s ordinary file; the *first* one: the first such line).
 
@@ -154,12 +155,18 @@ async def start(setup: Setup, cache: Path, name: str, **settings: Any) -> FimLsp
     command = ["env", f"FIM_LSP_CACHE={cache}", *setup.command, "--log-file", str(log_path)]
     server = FimLspServer(command, {**setup.settings, **settings}, log_path.with_suffix(".stderr"))
     await server.start()
-    uri = f"file:///cold/{setup.tag}/{name}/warm-up.py"
+    await unrelated(server, f"file:///cold/{setup.tag}/{name}/warm-up.py")
+    return server
+
+
+async def unrelated(server: FimLspServer, uri: str) -> None:
+    """One request in a small unrelated file: it loads the model, and between measurements it
+    leaves the KV cache holding a prompt that shares nothing with the next file's (two cursors
+    in one file share the file's head: the second would not be cold)."""
     server.open(uri, WARM_TEXT, "python")
     await asyncio.wait_for(server.complete(uri, offset_to_position(WARM_TEXT, len(WARM_TEXT) - 1), automatic=False),
                            REQUEST_TIMEOUT_S)  # fmt: skip
     server.close(uri)
-    return server
 
 
 async def open_part(setup: Setup, files: list[ColdFile], gap_s: float, reps: int, root: Path,
@@ -177,6 +184,7 @@ async def open_part(setup: Setup, files: list[ColdFile], gap_s: float, reps: int
                         row = {"part": "open", "setting": setting, "rep": rep,
                                **await first_suggestion(server, uri, f, cursor, gap_s)}  # fmt: skip
                         server.close(uri)
+                        await unrelated(server, uri.removesuffix(".py") + "-after.py")
                         rows.append(row)
                         log(_line(row))
     finally:
@@ -198,6 +206,7 @@ async def restart_part(setup: Setup, files: list[ColdFile], gap_s: float, root: 
                     uri = f"file:///cold/{setup.tag}/restart/{f.name}"
                     row = {"part": "restart" if phase == "after" else "restart-seed", "setting": setting, "rep": 1,
                            **await first_suggestion(server, uri, f, "middle", gap_s)}  # fmt: skip
+                    await unrelated(server, uri.removesuffix(".py") + "-after.py")
                     rows.append(row)
                     log(_line(row))
             finally:

@@ -191,12 +191,15 @@ class DocumentStates:
         self.saved = 0
         self.restored = 0  # tokens restored from disk, all sessions
 
-    def enter(self, session: str, tokens: list[int]) -> int:
+    def enter(self, session: str, tokens: list[int], guess: bool = False) -> int:
         """Before ``tokens`` are evaluated for ``session``: the tokens restored from disk (0: none).
 
         The stored state stays a candidate for every prompt of the session until it is used: a
         reopened document's first prompt is often its prewarm (the file's head), which shares
         little with the state saved at the cursor, and the request that follows shares all of it.
+        With ``guess`` (the tokens are a prewarm's guess at the next prompt, not a request's), a
+        stored state is restored whatever it shares with them: it was saved at the cursor the
+        user left, where an editor reopens the file.
         """
         if session != self._session:
             self.leave()
@@ -205,7 +208,7 @@ class DocumentStates:
         if self._stored is None:
             return 0
         live = common_prefix(self._cache.cached_tokens(), tokens)
-        if common_prefix(self._stored, tokens) < live + MIN_GAIN:
+        if not guess and common_prefix(self._stored, tokens) < live + MIN_GAIN:
             return 0
         self._stored = None
         state = self.store.load(session)
