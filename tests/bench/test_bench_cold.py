@@ -58,3 +58,12 @@ def test_a_ratio_needs_its_baseline_and_the_table_has_a_row_per_group() -> None:
     text = table(groups).splitlines()
     assert len(text) == 2 + len(groups) and all(line.count("|") == text[0].count("|") for line in text)
     assert "| open | prewarm on | first | 1 | 0 | 1.00 | 1.00 | - | 1/1 (≤ 2 s) |" in text[2]
+
+
+def test_the_run_report_shows_the_cold_table() -> None:
+    from bench.report import markdown
+
+    groups = summarize([_row("restart", "store on", 0.5), _row("restart", "store off", 5.0)])
+    meta = {"started": "t", "quick": True, "machine": "m", "model": "x.gguf", "threads": 2, "ctx": 4096, "command": "c"}
+    md = markdown({"meta": meta, "cold": {"meta": {"gap_ms": 500, "files": {"a.py": ""}}, "table": table(groups)}})
+    assert "didOpen → first request: 500 ms; files: a.py." in md and table(groups) in md
