@@ -18,10 +18,10 @@ file's middle, as `bench.long_lines`'s ordinary file; the *first* one: the first
   prewarm runs), then one Invoked ``textDocument/inlineCompletion``, timed from request to
   response. The KV store is on (the default) in both.
 - ``restart``: per setting (store on, store off) a first server opens every file and asks once at
-  its middle cursor, then shuts down (the store saves the state it holds); a second server in
-  the same cache directory opens the same files (same URIs, same text), waits the same gap and
-  asks at the same cursor. Prewarm is on (the default) in both, as an editor reopening its files
-  would have it.
+  its middle cursor, then shuts down (the store saves the state it holds); then a second server
+  per setting, in the same cache directory, the two side by side taking turns file by file, opens
+  the same files (same URIs, same text), waits the same gap and asks at the same cursor. Prewarm
+  is on (the default) in all, as an editor reopening its files would have it.
 
 The server's own counts (``fimLsp/stats``: prompt tokens, tokens reused from the KV cache) sit
 beside each timing, so a miss can be told apart: a prewarm that did not finish in the gap, a
@@ -193,27 +193,42 @@ async def open_part(setup: Setup, files: list[ColdFile], gap_s: float, reps: int
     return rows
 
 
+RESTART: tuple[tuple[str, dict[str, Any]], ...] = (("store on", {}), ("store off", {"kvStoreFiles": 0}))
+
+
 async def restart_part(setup: Setup, files: list[ColdFile], gap_s: float, root: Path, log: Log) -> list[dict[str, Any]]:
-    """A file that was open before a restart, the KV store on against off."""
+    """A file that was open before a restart, the KV store on against off: per setting a first
+    server asks once in every file and exits (the store saves what it holds); then both
+    settings' second servers, side by side, take turns file by file."""
     rows: list[dict[str, Any]] = []
-    for setting, store in (("store on", {}), ("store off", {"kvStoreFiles": 0})):
-        cache = cache_dir(root, f"restart-{setting.replace(' ', '-')}")
-        for phase in ("before", "after"):
-            name = f"restart-{setting.replace(' ', '-')}-{phase}"
-            server = await start(setup, cache, name, **store)
-            try:
-                for f in files:
-                    uri = f"file:///cold/{setup.tag}/restart/{f.name}"
-                    row = {"part": "restart" if phase == "after" else "restart-seed", "setting": setting, "rep": 1,
-                           **await first_suggestion(server, uri, f, "middle", gap_s)}  # fmt: skip
-                    await unrelated(server, uri.removesuffix(".py") + "-after.py")
-                    rows.append(row)
-                    log(_line(row))
-            finally:
-                await server.stop()  # the store saves the state it holds on exit
-        kv = list((cache / "kv").glob("*.kv"))
+    caches = {setting: cache_dir(root, f"restart-{setting.replace(' ', '-')}") for setting, _ in RESTART}
+    for setting, store in RESTART:
+        server = await start(setup, caches[setting], f"restart-{setting.replace(' ', '-')}-before", **store)
+        try:
+            rows += [await _restart_ask(server, setup, f, "restart-seed", setting, gap_s, log) for f in files]
+        finally:
+            await server.stop()  # the store saves the state it holds on exit
+        kv = list((caches[setting] / "kv").glob("*.kv"))
         log(f"{setting}: {len(kv)} state file(s), {sum(p.stat().st_size for p in kv) / 2**20:.1f} MiB")
+    servers = {setting: await start(setup, caches[setting], f"restart-{setting.replace(' ', '-')}-after", **store)
+               for setting, store in RESTART}  # fmt: skip
+    try:
+        for f in files:
+            for setting, server in servers.items():
+                rows.append(await _restart_ask(server, setup, f, "restart", setting, gap_s, log))
+    finally:
+        for server in servers.values():
+            await server.stop()
     return rows
+
+
+async def _restart_ask(server: FimLspServer, setup: Setup, f: ColdFile, part: str, setting: str, gap_s: float,
+                       log: Log) -> dict[str, Any]:  # fmt: skip
+    uri = f"file:///cold/{setup.tag}/restart/{f.name}"  # the same before and after the restart
+    row = {"part": part, "setting": setting, "rep": 1, **await first_suggestion(server, uri, f, "middle", gap_s)}
+    await unrelated(server, uri.removesuffix(".py") + "-after.py")
+    log(_line(row))
+    return row
 
 
 def _line(row: dict[str, Any]) -> str:
