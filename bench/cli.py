@@ -21,8 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from bench import cold, realcode, record, report
 from bench import floor as floor_mod
-from bench import realcode, record, report
 from bench.naive_run import NaiveSetup, run_naive
 from bench.peer import InfillSettings
 from bench.procs import machine_busy_s, own_cpu_s
@@ -44,7 +44,7 @@ from lsp_server.models import sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = Path.home() / ".cache/fim-lsp/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-PARTS = ("floor", "ours", "peer", "naive", "quality", "realcode", "typing")
+PARTS = ("floor", "ours", "peer", "naive", "quality", "realcode", "typing", "cold")
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,11 @@ class Plan:
     floor_gen: int
     floor_reps: int
     realcode: int  # real-code holes per language (bench/realcode.py)
+    cold_files: int  # files of the cold first-suggestion part (bench/cold.py)
 
 
-QUICK = Plan(4, 1, (100, 220), (8, 64, 256), 32, 1, 2)
-FULL = Plan(None, 3, (250, 650), (8, 32, 128, 512), 64, 2, 20)
+QUICK = Plan(4, 1, (100, 220), (8, 64, 256), 32, 1, 2, 1)
+FULL = Plan(None, 3, (250, 650), (8, 32, 128, 512), 64, 2, 20, len(cold.DEFAULT_FILES))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -101,6 +102,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="which half of the real-code files the holes come from: dev (rules are developed on "
                          "it), held (scored once, at the end) or all")  # fmt: skip
     ap.add_argument("--peer-states", default="column0,mid-line", help="editor states the peer is asked in")
+    ap.add_argument("--cold-gap-ms", type=int, default=cold.DEFAULT_GAP_MS,
+                    help="cold part: from didOpen to the first request (default: %(default)s; bench/cold.py)")  # fmt: skip
     return ap.parse_args(argv)
 
 
@@ -313,8 +316,19 @@ async def run(args: argparse.Namespace) -> int:
 
     rec = record.assemble(meta=meta, end_meta=cpu.end_meta(), floor=floor, systems=systems, fmodel=fmodel,
                           quality=scores, traces=traces, naive_realcode=naive_code, holes=holes)  # fmt: skip
+    if sel.runs("cold"):
+        rec["cold"] = await cold_part(args, plan, out_dir, log)
     write_outputs(rec, out_dir, log)
     return 0
+
+
+async def cold_part(args: argparse.Namespace, plan: Plan, out_dir: Path, log: Log) -> dict[str, Any]:
+    """The first suggestion in a newly opened file and after a restart (bench/cold.py), with the
+    run's model and settings; its own servers, after every other part."""
+    settings = {"model": str(args.model), "nThreads": args.threads, "nCtx": args.ctx, **json.loads(args.settings)}
+    log("cold: first suggestions in newly opened files and after a restart")
+    return await cold.measure(shlex.split(args.fim_lsp), settings, out_dir, files=list(cold.DEFAULT_FILES[: plan.cold_files]),
+                              gap_ms=args.cold_gap_ms, reps=1, parts=("open", "restart"), log=log)  # fmt: skip
 
 
 def write_outputs(rec: dict[str, Any], out_dir: Path, log: Log) -> None:

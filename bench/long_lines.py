@@ -64,18 +64,25 @@ class Case:
     source: str  # where the text comes from
 
 
-def blank_line_in_a_body(text: str) -> int:
-    """The 0-based index of the empty line inside a function body (after its docstring) nearest
-    the middle of ``text``."""
+def blank_lines_in_bodies(text: str) -> list[int]:
+    """The 0-based indices of the empty lines inside function bodies (after their docstrings)."""
     lines = text.splitlines()
     blank: set[int] = set()
     for node in ast.walk(ast.parse(text)):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno:
             first = node.body[0].end_lineno or node.lineno  # 1-based: the line after it is index first
             blank.update(i for i in range(first, node.end_lineno) if lines[i] == "")
+    return sorted(blank)
+
+
+def blank_line_in_a_body(text: str) -> int:
+    """The 0-based index of the empty line inside a function body (after its docstring) nearest
+    the middle of ``text``."""
+    blank = blank_lines_in_bodies(text)
     if not blank:
         raise SystemExit("no blank line inside a function body")
-    return min(blank, key=lambda i: (abs(i - len(lines) // 2), i))
+    middle = len(text.splitlines()) // 2
+    return min(blank, key=lambda i: (abs(i - middle), i))
 
 
 def ordinary_case() -> Case:

@@ -231,6 +231,11 @@ def markdown(rec: dict) -> str:
     if rec.get("traces"):
         out += ["Traces: " + "; ".join(f"{t['name']} ({t['body_chars']} chars, {t['keystrokes']} keys, "
                 f"{t['duration_s']:.0f} s)" for t in rec["traces"]), ""]  # fmt: skip
+    if rec.get("cold"):
+        c = rec["cold"]
+        out += ["## The first suggestion: newly opened files and after a restart (bench/cold.py)", "",
+                f"didOpen → first request: {c['meta']['gap_ms']} ms; files: {', '.join(c['meta']['files'])}.", "",
+                c["table"], ""]  # fmt: skip
     if rec.get("notes"):
         out += ["## Notes", ""] + [f"- {n}" for n in rec["notes"]] + [""]
     return "\n".join(out)

@@ -125,6 +125,33 @@ def test_a_stored_state_is_used_only_where_it_covers_more_of_the_prompt(tmp_path
     assert states.enter("a", a) == 0
 
 
+def test_a_stored_state_serves_a_later_prompt_of_the_session_than_its_first(tmp_path: Path) -> None:
+    """A reopened document is prewarmed at its head before the first request at the cursor: the
+    state saved at the cursor is no use to the head, and must still serve the request."""
+    cache, store = FakeCache(), _store(tmp_path)
+    at_cursor = [1, 2] + list(range(5000, 5000 + 4 * MIN_TOKENS))
+    head = [1, 2] + list(range(9000, 9000 + 2 * MIN_TOKENS))
+    store.save("a", at_cursor, np.asarray(at_cursor, dtype=np.int32).tobytes())
+    states = DocumentStates(store, cache)
+    assert states.enter("a", head) == 0
+    cache.tokens = list(head)  # the prewarm evaluated the head
+    assert states.enter("a", at_cursor + [7]) == len(at_cursor)
+    assert cache.tokens == at_cursor
+    assert states.enter("a", at_cursor + [8]) == 0  # used once; the live cache has it now
+
+
+def test_a_prewarm_of_the_file_head_restores_the_state_saved_at_the_cursor(tmp_path: Path) -> None:
+    """The head shares 20 tokens with the state (the file's first lines): a request would not
+    restore it for that, a prewarm's guess does, and the engine then keeps it whole."""
+    cache, store = FakeCache(), _store(tmp_path)
+    at_cursor = list(range(1000, 1000 + 4 * MIN_TOKENS))
+    head = at_cursor[:20] + list(range(9000, 9000 + 2 * MIN_TOKENS))
+    store.save("a", at_cursor, np.asarray(at_cursor, dtype=np.int32).tobytes())
+    assert DocumentStates(store, FakeCache()).enter("a", head) == 0
+    assert DocumentStates(store, cache).enter("a", head, guess=True) == len(at_cursor)
+    assert cache.tokens == at_cursor
+
+
 def test_a_short_cache_is_not_saved(tmp_path: Path) -> None:
     cache, store = FakeCache(), _store(tmp_path)
     states = DocumentStates(store, cache)

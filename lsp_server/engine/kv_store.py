@@ -187,19 +187,30 @@ class DocumentStates:
         self._cache = cache
         self._session: str | None = None
         self._clean: list[int] | None = None  # the tokens as last saved or restored
+        self._stored: list[int] | None = None  # the session's state on disk, while not yet used
         self.saved = 0
         self.restored = 0  # tokens restored from disk, all sessions
 
-    def enter(self, session: str, tokens: list[int]) -> int:
-        """Before ``tokens`` are evaluated for ``session``: the tokens restored from disk (0: none)."""
-        if session == self._session:
+    def enter(self, session: str, tokens: list[int], guess: bool = False) -> int:
+        """Before ``tokens`` are evaluated for ``session``: the tokens restored from disk (0: none).
+
+        The stored state stays a candidate for every prompt of the session until it is used: a
+        reopened document's first prompt is often its prewarm (the file's head), which shares
+        little with the state saved at the cursor, and the request that follows shares all of it.
+        With ``guess`` (the tokens are a prewarm's guess at the next prompt, not a request's), a
+        stored state is restored whatever it shares with them: it was saved at the cursor the
+        user left, where an editor reopens the file.
+        """
+        if session != self._session:
+            self.leave()
+            self._session = session
+            self._stored = self.store.tokens(session)
+        if self._stored is None:
             return 0
-        self.leave()
-        self._session = session
         live = common_prefix(self._cache.cached_tokens(), tokens)
-        stored = self.store.tokens(session)
-        if stored is None or common_prefix(stored, tokens) < live + MIN_GAIN:
+        if not guess and common_prefix(self._stored, tokens) < live + MIN_GAIN:
             return 0
+        self._stored = None
         state = self.store.load(session)
         if state is None or not self._cache.restore(state.blob, state.tokens):
             return 0
@@ -209,7 +220,7 @@ class DocumentStates:
 
     def leave(self) -> None:
         """Save the current document's state unless it is short or already on disk as it is."""
-        session, self._session = self._session, None
+        session, self._session, self._stored = self._session, None, None
         cached = self._cache.cached_tokens()
         if session is None or len(cached) < MIN_TOKENS:
             return

@@ -490,7 +490,9 @@ class LlamaCppEngine:
         if not self.settings.kv_reuse or len(tokens) >= self._llm.n_ctx() // 2:
             return GenerationResult("", "skipped", len(tokens))
         t0 = time.monotonic()
-        self._enter(session, tokens)
+        if self._enter(session, tokens, guess=not through_suffix):  # the state at the cursor the user left
+            return GenerationResult("", "warm", len(tokens), common_prefix(self._llm.cached_tokens(), tokens), 0,
+                                    time.monotonic() - t0)  # fmt: skip
         reused = common_prefix(self._llm.cached_tokens(), tokens)
         if reused < len(tokens):  # else the cache holds the head already, and maybe more: keep it
             self._llm.truncate(reused)
@@ -510,12 +512,15 @@ class LlamaCppEngine:
         store = KvStore(models.kv_dir(), fingerprint, s.kv_store_files, s.kv_store_mb << 20)
         return DocumentStates(store, self._llm)
 
-    def _enter(self, session: str, tokens: list[int]) -> None:
-        """A prompt for ``session`` is next: swap documents' KV states through the disk."""
-        if self.states is not None and session:
-            restored = self.states.enter(session, tokens)
-            if restored:
-                log.info("KV state of %s restored from disk: %d tokens", session, restored)
+    def _enter(self, session: str, tokens: list[int], guess: bool = False) -> int:
+        """A prompt for ``session`` is next: swap documents' KV states through the disk; the
+        tokens restored (see `DocumentStates.enter`)."""
+        if self.states is None or not session:
+            return 0
+        restored = self.states.enter(session, tokens, guess)
+        if restored:
+            log.info("KV state of %s restored from disk: %d tokens", session, restored)
+        return restored
     # -- rewrites (next-edit) --------------------------------------------------------------
 
     def rewrite(self, job: RewriteJob, cancel: CancelToken) -> GenerationResult:

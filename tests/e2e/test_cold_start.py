@@ -104,3 +104,28 @@ async def test_a_restarted_server_answers_from_the_kv_state_it_saved(cache: Path
         _open(client, uri)
         other = await invoked_run(client, uri, CURSOR)
     assert other["nReused"] <= 2, other
+
+
+# A module whose last function lies past the first prefix window: the head a prewarm evaluates on
+# opening it and the prompt at its cursor share only the file's first lines.
+LONG = TEXT.replace("def perimeter(r):\n    \n", "") + "".join(
+    f"def volume_{i}(r, h):\n    \"\"\"The volume of solid {i}.\"\"\"\n    return area_{i % 10}(r) * h / {i + 1}\n\n\n"
+    for i in range(30)
+) + "def perimeter(r):\n    \n"
+LONG_CURSOR = types.Position(LONG.count("\n") - 1, 4)
+
+
+async def test_a_reopened_file_is_answered_from_its_stored_state_with_prewarm_on(cache: Path) -> None:
+    """Prewarm on, as by default: opening the file again starts a prewarm of its head before the
+    request at the cursor; the state saved at the cursor must still serve that request."""
+    uri = "file:///work/demo/solids.py"
+    async with server(cache) as client:
+        _open(client, uri, LONG)
+        await _wait_prewarmed(client, 1)
+        before = await invoked_run(client, uri, LONG_CURSOR)
+    assert before["nReused"] < before["nPrompt"] // 2, before  # the head did not serve the cursor
+    async with server(cache) as client:
+        _open(client, uri, LONG)
+        await _wait_prewarmed(client, 1)
+        after = await invoked_run(client, uri, LONG_CURSOR)
+    assert after["nPrompt"] == before["nPrompt"] and after["nReused"] >= after["nPrompt"] - 2, (before, after)
