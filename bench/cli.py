@@ -239,7 +239,9 @@ def measure_floor(
 
 
 def fim_lsp(args: argparse.Namespace, sel: Selection, out_dir: Path) -> FimLsp:
-    settings = {"model": str(args.model), "nThreads": args.threads, "nCtx": args.ctx,
+    # No KV states on disk: a run would start warm from the last run's states (its timings would
+    # depend on what ran before); the cold part (bench/cold.py) measures the store on its own.
+    settings = {"model": str(args.model), "nThreads": args.threads, "nCtx": args.ctx, "kvStoreFiles": 0,
                 **json.loads(args.settings)}  # fmt: skip
     root = stdlib_dir() if args.typing_workspace else None
     return FimLsp.launch(args.fim_lsp, settings, out_dir, sel.states, root)

@@ -48,7 +48,7 @@ from bench.fimlsp import FimLspServer, run_between
 from bench.repo import git_commit
 from bench.scoring import percentile
 
-SETTINGS: dict[str, Any] = {"nThreads": 2, "prefetch": False, "speculate": False}
+SETTINGS: dict[str, Any] = {"nThreads": 2, "prefetch": False, "speculate": False, "kvStoreFiles": 0}  # cold: no stored state
 ORDINARY_MODULE = "textwrap.py"
 REQUEST_TIMEOUT_S = 300  # a hang, not a timing
 WARM_TEXT = "def add(a, b):\n    return \n"
