@@ -80,13 +80,7 @@ local function expand_snippet(snippet, indent)
   return (text:gsub('\n', '\n' .. indent))
 end
 
-local results = {}
-local function test(name, body)
-  local started = vim.uv.now()
-  local ok, err = xpcall(body, debug.traceback)
-  results[#results + 1] = { name = name, ok = ok }
-  say('%s %s (%d ms)%s', ok and 'PASS' or 'FAIL', name, vim.uv.now() - started, ok and '' or ('\n' .. err))
-end
+local test, counts = rpc.suite(say)
 
 local suggestion -- the first suggestion seen, reused by later tests
 
@@ -300,12 +294,7 @@ if mode == 'extmarks' and vim.lsp.completion and vim.lsp.completion.get then
   end)
 end
 
-local failed = 0
-for _, r in ipairs(results) do
-  if not r.ok then
-    failed = failed + 1
-  end
-end
+local passed, failed = counts()
 if failed > 0 and vim.fn.filereadable(env.FIM_LSP_SERVER_LOG) == 1 then
   local log = vim.fn.readfile(env.FIM_LSP_SERVER_LOG)
   say('--- tail of the fim-lsp log\n%s', table.concat(vim.list_slice(log, math.max(1, #log - 40)), '\n'))
@@ -314,5 +303,5 @@ end
 -- Quit the editor under test; Neovim stops its language servers on the way out.
 child.quit(10000)
 vim.fn.delete(scratch, 'rf')
-io.stdout:write(('nvim-e2e (%s): %d passed, %d failed\n'):format(mode, #results - failed, failed))
+io.stdout:write(('nvim-e2e (%s): %d passed, %d failed\n'):format(mode, passed, failed))
 os.exit(failed == 0 and 0 or 1)

@@ -49,24 +49,7 @@ say('Neovim %s, scripted server %s', tostring(vim.version()), server)
 local lua, input, lines = child.lua, child.input, child.lines
 local wait_for, eq = rpc.wait_for, rpc.eq
 
---- The first `n` rows of the screen, trailing blanks removed.
-local function screen(n)
-  return lua([[
-    vim.cmd('redraw')
-    local rows = {}
-    for r = 1, ... do
-      local cells = {}
-      for c = 1, vim.o.columns do
-        cells[c] = vim.fn.screenstring(r, c)
-      end
-      rows[r] = (table.concat(cells):gsub('%s+$', ''))
-    end
-    return rows
-  ]], n)
-end
-local function cursor()
-  return lua('return vim.api.nvim_win_get_cursor(0)')
-end
+local screen, cursor = child.screen, child.cursor
 --- The next-edit extmarks: { row, col, end_row, end_col, hl_group, virt_text, virt_lines, above }.
 local function marks()
   return lua([[
@@ -116,13 +99,7 @@ local function change_and_wait(keys)
   end)
 end
 
-local results = {}
-local function test(name, body)
-  local started = vim.uv.now()
-  local ok, err = xpcall(body, debug.traceback)
-  results[#results + 1] = { name = name, ok = ok }
-  say('%s %s (%d ms)%s', ok and 'PASS' or 'FAIL', name, vim.uv.now() - started, ok and '' or ('\n' .. err))
-end
+local test, counts = rpc.suite(say)
 
 local SCALE = { 'def scale(size, xs):', '    out = []', '    for x in xs:', '        out.append(x * size)', '    return out' }
 local RENAMED = { 'def scale(factor, xs):', SCALE[2], SCALE[3], SCALE[4], SCALE[5] }
@@ -233,13 +210,8 @@ test('an answer for a buffer changed meanwhile is dropped', function()
   eq({}, marks(), 'nothing drawn from the stale answer')
 end)
 
-local failed = 0
-for _, r in ipairs(results) do
-  if not r.ok then
-    failed = failed + 1
-  end
-end
+local passed, failed = counts()
 child.quit(10000)
 vim.fn.delete(scratch, 'rf')
-io.stdout:write(('nvim-nextedit: %d passed, %d failed\n'):format(#results - failed, failed))
+io.stdout:write(('nvim-nextedit: %d passed, %d failed\n'):format(passed, failed))
 os.exit(failed == 0 and 0 or 1)

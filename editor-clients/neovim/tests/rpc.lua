@@ -1,4 +1,4 @@
--- What the headless Neovim test drivers share (scripted.lua and e2e.lua here, and
+-- What the headless Neovim test drivers share (scripted.lua, e2e.lua and nextedit.lua here, and
 -- tests/editors/clients/nvim_menus.lua): start the Neovim under test, talk to it over RPC,
 -- wait and compare. Load it with dofile(); it returns the module.
 local M = {}
@@ -42,6 +42,25 @@ function M.child(rtp, init, env, cwd)
   function child.lines()
     return vim.rpcrequest(chan, 'nvim_buf_get_lines', 0, 0, -1, false)
   end
+  --- The first `n` rows of the child's screen, trailing blanks removed.
+  function child.screen(n)
+    return child.lua([[
+      vim.cmd('redraw')
+      local rows = {}
+      for r = 1, ... do
+        local cells = {}
+        for c = 1, vim.o.columns do
+          cells[c] = vim.fn.screenstring(r, c)
+        end
+        rows[r] = (table.concat(cells):gsub('%s+$', ''))
+      end
+      return rows
+    ]], n)
+  end
+  --- The cursor in the child's current window, { row (1-based), byte column }.
+  function child.cursor()
+    return child.lua('return vim.api.nvim_win_get_cursor(0)')
+  end
   --- Quit the child and wait up to `ms` for it to end.
   function child.quit(ms)
     pcall(vim.rpcrequest, chan, 'nvim_command', 'qall!')
@@ -63,6 +82,25 @@ function M.wait_for(what, ms, probe)
     error(('timed out after %d ms waiting for %s (last: %s)'):format(ms, what, vim.inspect(value)), 2)
   end
   return value
+end
+
+--- A test runner reporting through `say`: `test(name, body)` runs one test (an error fails it,
+--- with its traceback), `counts()` returns the tests passed and failed so far.
+function M.suite(say)
+  local passed, failed = 0, 0
+  local function test(name, body)
+    local started = vim.uv.now()
+    local ok, err = xpcall(body, debug.traceback)
+    if ok then
+      passed = passed + 1
+    else
+      failed = failed + 1
+    end
+    say('%s %s (%d ms)%s', ok and 'PASS' or 'FAIL', name, vim.uv.now() - started, ok and '' or ('\n' .. err))
+  end
+  return test, function()
+    return passed, failed
+  end
 end
 
 function M.eq(want, got, what)

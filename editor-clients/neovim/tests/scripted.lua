@@ -44,24 +44,7 @@ say('Neovim %s, scripted server %s', tostring(vim.version()), server)
 local lua, input, lines = child.lua, child.input, child.lines
 local wait_for, eq = rpc.wait_for, rpc.eq
 
---- The first `n` rows of the screen, trailing blanks removed.
-local function screen(n)
-  return lua([[
-    vim.cmd('redraw')
-    local rows = {}
-    for r = 1, ... do
-      local cells = {}
-      for c = 1, vim.o.columns do
-        cells[c] = vim.fn.screenstring(r, c)
-      end
-      rows[r] = (table.concat(cells):gsub('%s+$', ''))
-    end
-    return rows
-  ]], n)
-end
-local function cursor()
-  return lua('return vim.api.nvim_win_get_cursor(0)')
-end
+local screen, cursor = child.screen, child.cursor
 local function ghost_shown()
   return lua("return #vim.api.nvim_buf_get_extmarks(0, require('fim_lsp.ghost').ns, 0, -1, {}) > 0")
 end
@@ -102,13 +85,7 @@ local function trigger_and_see(want)
   end
 end
 
-local results = {}
-local function test(name, body)
-  local started = vim.uv.now()
-  local ok, err = xpcall(body, debug.traceback)
-  results[#results + 1] = { name = name, ok = ok }
-  say('%s %s (%d ms)%s', ok and 'PASS' or 'FAIL', name, vim.uv.now() - started, ok and '' or ('\n' .. err))
-end
+local test, counts = rpc.suite(say)
 
 -- The line as it will read once the dedent is accepted, drawn over the auto-indentation.
 local DEDENT_SCREEN = { LOOP[1], LOOP[2], LOOP[3], LOOP[4], '    return result' }
@@ -265,13 +242,8 @@ test("default completeopt: <C-x><C-o> shows the lone item in a menu; <C-y> inser
   eq(whole, lines(), '<C-y> inserts all of its lines, nothing else')
 end)
 
-local failed = 0
-for _, r in ipairs(results) do
-  if not r.ok then
-    failed = failed + 1
-  end
-end
+local passed, failed = counts()
 child.quit(10000)
 vim.fn.delete(scratch, 'rf')
-io.stdout:write(('nvim-scripted: %d passed, %d failed\n'):format(#results - failed, failed))
+io.stdout:write(('nvim-scripted: %d passed, %d failed\n'):format(passed, failed))
 os.exit(failed == 0 and 0 or 1)

@@ -1,9 +1,9 @@
 -- Ghost text drawn with extmarks, for Neovim versions without vim.lsp.inline_completion
 -- (0.10, 0.11) or when `ghost_text.native = false`. One state per buffer.
+local buffers = require('fim_lsp.buffers')
 local text = require('fim_lsp.text')
 
 local api = vim.api
-local uv = vim.uv or vim.loop
 local M = {}
 
 M.ns = api.nvim_create_namespace('fim_lsp.ghost')
@@ -33,32 +33,12 @@ local states = {}
 ---@type fim_lsp.Config
 local config
 
-local function has011()
-  return vim.fn.has('nvim-0.11') == 1
-end
-
-local function client_request(client, method, params, handler, bufnr)
-  if has011() then
-    return client:request(method, params, handler, bufnr)
-  end
-  return client.request(method, params, handler, bufnr)
-end
-
-local function client_cancel(client, id)
-  if has011() then
-    return client:cancel_request(id)
-  end
-  return client.cancel_request(id)
-end
-
 local function cursor()
   local pos = api.nvim_win_get_cursor(0)
   return pos[1] - 1, pos[2]
 end
 
-local function line_at(bufnr, row)
-  return api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ''
-end
+local line_at = buffers.line_at
 
 --- Where item `i` stands at the cursor now (see text.place), or nil.
 ---@param st fim_lsp.GhostState
@@ -86,19 +66,7 @@ local function forget(st)
   st.items, st.index, st.origin, st.anchor = {}, 1, nil, nil
 end
 
----@param st fim_lsp.GhostState
-local function cancel_pending(st)
-  if st.timer then
-    st.timer:stop()
-  end
-  if st.request_id then
-    local client = vim.lsp.get_client_by_id(st.client_id)
-    if client then
-      pcall(client_cancel, client, st.request_id)
-    end
-    st.request_id = nil
-  end
-end
+local cancel_pending = buffers.cancel_pending
 
 --- Forgets the suggestion (and any request still out).
 ---@param st fim_lsp.GhostState
@@ -231,7 +199,7 @@ local function request(st, trigger)
   local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
   params.context = { triggerKind = trigger }
   local ok, id
-  ok, id = client_request(client, METHOD, params, function(err, result)
+  ok, id = buffers.request(client, METHOD, params, function(err, result)
     if st.request_id ~= id then
       return -- superseded or cancelled
     end
@@ -264,13 +232,11 @@ local function schedule(st)
   if not config.enabled then
     return
   end
-  st.timer = st.timer or uv.new_timer()
-  st.timer:stop()
-  st.timer:start(config.ghost_text.debounce_ms, 0, vim.schedule_wrap(function()
+  buffers.debounce(st, config.ghost_text.debounce_ms, function()
     if states[st.bufnr] == st then
       request(st, TRIGGER_AUTOMATIC)
     end
-  end))
+  end)
 end
 
 --- Text changed in insert mode: keep and trim the ghost on typing that agrees with it (for a
@@ -447,22 +413,7 @@ function M.attach(bufnr, client_id, cfg)
       clear(st)
     end,
   })
-  api.nvim_create_autocmd({ 'BufUnload', 'LspDetach' }, {
-    group = group,
-    buffer = bufnr,
-    callback = function(ev)
-      if ev.event == 'LspDetach' and ev.data and ev.data.client_id ~= st.client_id then
-        return
-      end
-      clear(st)
-      if st.timer then
-        st.timer:close()
-        st.timer = nil
-      end
-      states[bufnr] = nil
-      pcall(api.nvim_del_augroup_by_id, group)
-    end,
-  })
+  buffers.on_detach(group, bufnr, st, states, clear)
 end
 
 return M

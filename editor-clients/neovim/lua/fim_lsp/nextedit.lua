@@ -2,10 +2,10 @@
 -- that follow it near the cursor; they are drawn with extmarks (the replaced text struck
 -- through, the new text as virtual text or virtual lines) until a key jumps to one, accepts it
 -- or dismisses them. One state per buffer; off unless `next_edit.enabled`.
+local buffers = require('fim_lsp.buffers')
 local text = require('fim_lsp.text')
 
 local api = vim.api
-local uv = vim.uv or vim.loop
 local M = {}
 
 M.ns = api.nvim_create_namespace('fim_lsp.nextedit')
@@ -33,27 +33,7 @@ local states = {}
 ---@type fim_lsp.Config
 local config
 
-local function has011()
-  return vim.fn.has('nvim-0.11') == 1
-end
-
-local function client_request(client, method, params, handler, bufnr)
-  if has011() then
-    return client:request(method, params, handler, bufnr)
-  end
-  return client.request(method, params, handler, bufnr)
-end
-
-local function client_cancel(client, id)
-  if has011() then
-    return client:cancel_request(id)
-  end
-  return client.cancel_request(id)
-end
-
-local function line_at(bufnr, row)
-  return api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ''
-end
+local line_at = buffers.line_at
 
 --- Defines the highlight groups unless the user or the colour scheme did: the replaced text
 --- as DiffDelete struck through, the new text as DiffAdd.
@@ -150,19 +130,7 @@ local function undraw(st)
   pcall(api.nvim_buf_clear_namespace, st.bufnr, M.ns, 0, -1)
 end
 
----@param st fim_lsp.NextEditState
-local function cancel_pending(st)
-  if st.timer then
-    st.timer:stop()
-  end
-  if st.request_id then
-    local client = vim.lsp.get_client_by_id(st.client_id)
-    if client then
-      pcall(client_cancel, client, st.request_id)
-    end
-    st.request_id = nil
-  end
-end
+local cancel_pending = buffers.cancel_pending
 
 --- Forgets the shown edits (and any request still out).
 ---@param st fim_lsp.NextEditState
@@ -204,7 +172,7 @@ function M.request(st)
   params.textDocument.version = version
   local uri = params.textDocument.uri
   local ok, id
-  ok, id = client_request(client, M.METHOD, params, function(err, result)
+  ok, id = buffers.request(client, M.METHOD, params, function(err, result)
     if st.request_id ~= id then
       return -- superseded or cancelled
     end
@@ -230,13 +198,11 @@ local function schedule(st)
   if not config.enabled then
     return
   end
-  st.timer = st.timer or uv.new_timer()
-  st.timer:stop()
-  st.timer:start(config.next_edit.debounce_ms, 0, vim.schedule_wrap(function()
+  buffers.debounce(st, config.next_edit.debounce_ms, function()
     if states[st.bufnr] == st then
       M.request(st)
     end
-  end))
+  end)
 end
 
 --- The shown edit the cursor is in (from its start to its end), if any.
@@ -365,22 +331,7 @@ function M.attach(bufnr, client_id, cfg)
       clear(st)
     end,
   })
-  api.nvim_create_autocmd({ 'BufUnload', 'LspDetach' }, {
-    group = group,
-    buffer = bufnr,
-    callback = function(ev)
-      if ev.event == 'LspDetach' and ev.data and ev.data.client_id ~= st.client_id then
-        return
-      end
-      clear(st)
-      if st.timer then
-        st.timer:close()
-        st.timer = nil
-      end
-      states[bufnr] = nil
-      pcall(api.nvim_del_augroup_by_id, group)
-    end,
-  })
+  buffers.on_detach(group, bufnr, st, states, clear)
 end
 
 return M
