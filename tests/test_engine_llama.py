@@ -4,29 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
 
-from lsp_server import models
-from lsp_server.config import EngineSettings
 from lsp_server.context.types import Prompt
 from lsp_server.engine.base import CancelToken, GenerationJob
 from lsp_server.engine.llama_cpp import LlamaCppEngine
 
 pytestmark = pytest.mark.model
-MODEL = "qwen2.5-coder-0.5b-offline"
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[LlamaCppEngine]:
-    if models.local_path(MODEL) is None:
-        pytest.fail(f"test model missing: run `fim-lsp model pull {MODEL}`")
-    eng = LlamaCppEngine(EngineSettings(n_threads=2, n_ctx=2048, n_batch=32))
-    eng.load(lambda _m, _p: None)
-    yield eng
-    eng.close()
 
 
 def test_detects_qwen_format_from_the_gguf(engine: LlamaCppEngine) -> None:

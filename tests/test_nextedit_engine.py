@@ -4,12 +4,8 @@ completions' KV cache alone."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from lsp_server import models
-from lsp_server.config import EngineSettings
 from lsp_server.context.templates import Segment
 from lsp_server.context.types import Prompt
 from lsp_server.documents import Snapshot
@@ -19,18 +15,8 @@ from lsp_server.nextedit.history import EditHistory
 from lsp_server.nextedit.predict import predict
 
 pytestmark = pytest.mark.model
-MODEL = "qwen2.5-coder-0.5b-offline"
 REGION = "def area(w, h):\n    total = w * h\n    return total\n\n\nprint(area(2, 3))\n"
 
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[LlamaCppEngine]:
-    if models.local_path(MODEL) is None:
-        pytest.fail(f"test model missing: run `fim-lsp model pull {MODEL}`")
-    eng = LlamaCppEngine(EngineSettings(n_threads=2, n_ctx=2048, n_batch=32))
-    eng.load(lambda _m, _p: None)
-    yield eng
-    eng.close()
 
 
 def chat(region: str) -> tuple[Segment, ...]:
