@@ -18,7 +18,6 @@ pytestmark = pytest.mark.model
 REGION = "def area(w, h):\n    total = w * h\n    return total\n\n\nprint(area(2, 3))\n"
 
 
-
 def chat(region: str) -> tuple[Segment, ...]:
     return (
         Segment("<|im_start|>", True), Segment("user\nRepeat this code exactly:\n```python\n" + region + "```"),
