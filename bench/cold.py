@@ -51,6 +51,7 @@ from typing import Any
 from bench.editor import Position, offset_to_position
 from bench.fimlsp import FimLspServer, run_between
 from bench.long_lines import WARM_TEXT, blank_lines_in_bodies
+from bench.procs import add_server_args, settings_arg
 from bench.repo import git_commit
 from bench.scoring import percentile
 from lsp_server import models
@@ -328,19 +329,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="from didOpen to the first request (default: %(default)s)")  # fmt: skip
     ap.add_argument("--reps", type=int, default=1, help="rounds of the open part (default: %(default)s)")
     ap.add_argument("--parts", default="open,restart", help="comma list: open, restart")
-    ap.add_argument("--settings", default="{}",
-                    help=f"JSON merged into the initializationOptions (default ones: {json.dumps(SETTINGS)})")  # fmt: skip
     ap.add_argument("--out", type=Path, default=None, help="JSON record (default: /tmp/fim-cold-<UTC time>.json)")
-    ap.add_argument("--fim-lsp", default=str(Path(sys.executable).parent / "fim-lsp"),
-                    help="command that starts fim-lsp on stdio (split like a shell)")  # fmt: skip
+    add_server_args(ap, SETTINGS)
     return ap.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    extra = json.loads(args.settings)
-    if not isinstance(extra, dict):
-        raise SystemExit("--settings must be a JSON object")
+    extra = settings_arg(args.settings)
     parts = tuple(p for p in args.parts.split(",") if p)
     if set(parts) - set(TARGETS) or args.reps < 1:
         raise SystemExit("--parts takes open and restart; --reps at least 1")

@@ -45,6 +45,7 @@ from typing import Any
 
 from bench.editor import Position, offset_to_position, position_to_offset
 from bench.fimlsp import FimLspServer, run_between
+from bench.procs import add_server_args, settings_arg
 from bench.repo import git_commit
 from bench.scoring import percentile
 
@@ -207,18 +208,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--reps", type=int, default=3, help="rounds of the three cases (default: %(default)s)")
     ap.add_argument("--out", type=Path, default=None,
                     help="JSON record (default: /tmp/fim-long-lines-<UTC time>.json)")  # fmt: skip
-    ap.add_argument("--settings", default="{}",
-                    help=f"JSON merged into the initializationOptions (default ones: {json.dumps(SETTINGS)})")  # fmt: skip
-    ap.add_argument("--fim-lsp", default=str(Path(sys.executable).parent / "fim-lsp"),
-                    help="command that starts fim-lsp on stdio (split like a shell)")  # fmt: skip
+    add_server_args(ap, SETTINGS)
     return ap.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    extra = json.loads(args.settings)
-    if not isinstance(extra, dict):
-        raise SystemExit("--settings must be a JSON object")
+    extra = settings_arg(args.settings)
     if args.reps < 1:
         raise SystemExit("--reps must be at least 1")
     settings = {**SETTINGS, **extra}

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -84,3 +89,20 @@ def own_cpu_s() -> float:
     """CPU seconds of this process and of the children it has waited for."""
     t = os.times()
     return t.user + t.system + t.children_user + t.children_system
+
+
+def add_server_args(ap: argparse.ArgumentParser, defaults: dict[str, Any]) -> None:
+    """``--settings`` and ``--fim-lsp``, as the stand-alone benches that start real servers take
+    them (read ``--settings`` with `settings_arg`)."""
+    ap.add_argument("--settings", default="{}",
+                    help=f"JSON merged into the initializationOptions (default ones: {json.dumps(defaults)})")  # fmt: skip
+    ap.add_argument("--fim-lsp", default=str(Path(sys.executable).parent / "fim-lsp"),
+                    help="command that starts fim-lsp on stdio (split like a shell)")  # fmt: skip
+
+
+def settings_arg(text: str) -> dict[str, Any]:
+    """The ``--settings`` JSON object; anything else stops the run with a message."""
+    extra = json.loads(text)
+    if not isinstance(extra, dict):
+        raise SystemExit("--settings must be a JSON object")
+    return extra

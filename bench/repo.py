@@ -33,6 +33,7 @@ from typing import Any
 
 from bench import repotasks
 from bench.fimlsp import FimLspServer, run_between
+from bench.procs import settings_arg
 from bench.replay import Reply
 from bench.repotasks import RepoTask
 from bench.scoring import edit_similarity, exact_match, percentile
@@ -348,9 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     if unknown := [s for s in systems if s not in SYSTEMS]:
         raise SystemExit(f"unknown --systems {unknown}; known: {', '.join(SYSTEMS)}")
-    extra = json.loads(args.settings)
-    if not isinstance(extra, dict):
-        raise SystemExit("--settings must be a JSON object")
+    extra = settings_arg(args.settings)
     site = args.site_packages or repotasks.site_packages(REPO)
     if site is None:
         raise SystemExit("no .venv/lib/python3*/site-packages here; pass --site-packages")
