@@ -97,28 +97,25 @@ def test_plugin_unit(nvim: Path) -> None:
     assert not run.leaked
 
 
-def test_plugin_scripted_items(nvim: Path) -> None:
-    run = run_isolated(
-        [str(nvim), "-l", str(PLUGIN / "tests/scripted.lua")], cwd=PLUGIN, timeout=300
-    )
+def _scripted_driver(nvim: Path, name: str, least: int) -> None:
+    """Run the driver tests/<name>.lua against the scripted server: it must pass at least
+    ``least`` tests, fail none and leave no process behind."""
+    run = run_isolated([str(nvim), "-l", str(PLUGIN / f"tests/{name}.lua")], cwd=PLUGIN, timeout=300)
     print(run.output)
     assert run.returncode == 0, run.output
-    m = re.search(r"nvim-scripted: (\d+) passed, (\d+) failed", run.output)
-    assert m and int(m.group(2)) == 0 and int(m.group(1)) >= 6, run.output
+    m = re.search(rf"nvim-{name}: (\d+) passed, (\d+) failed", run.output)
+    assert m and int(m.group(2)) == 0 and int(m.group(1)) >= least, run.output
     assert not run.leaked, f"processes left behind: {run.leaked}"
+
+
+def test_plugin_scripted_items(nvim: Path) -> None:
+    _scripted_driver(nvim, "scripted", 6)
 
 
 def test_plugin_next_edit_scripted(nvim: Path) -> None:
     """Next-edit suggestions (lua/fim_lsp/nextedit.lua): extmarks drawn for scripted
     fimLsp/inlineEdit answers, jump, accept, dismiss, a stale answer dropped."""
-    run = run_isolated(
-        [str(nvim), "-l", str(PLUGIN / "tests/nextedit.lua")], cwd=PLUGIN, timeout=300
-    )
-    print(run.output)
-    assert run.returncode == 0, run.output
-    m = re.search(r"nvim-nextedit: (\d+) passed, (\d+) failed", run.output)
-    assert m and int(m.group(2)) == 0 and int(m.group(1)) >= 7, run.output
-    assert not run.leaked, f"processes left behind: {run.leaked}"
+    _scripted_driver(nvim, "nextedit", 7)
 
 
 def test_help_after_the_documented_runtimepath_install(nvim: Path, tmp_path: Path) -> None:
