@@ -20,9 +20,9 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-from bench.nextedit_set import CATEGORIES, Case, build
+from bench.nextedit_set import CATEGORIES, NO_EDIT, SELECTIONS, Case, build
 from bench.scoring import percentile
 from lsp_server.config import EngineSettings
 from lsp_server.documents import Snapshot
@@ -30,7 +30,7 @@ from lsp_server.engine.base import CancelToken
 from lsp_server.engine.llama_cpp import LlamaCppEngine
 from lsp_server.nextedit.edits import apply, region_edits
 from lsp_server.nextedit.history import EditHistory
-from lsp_server.nextedit.predict import Options, predict
+from lsp_server.nextedit.predict import MODES, Options, predict
 from lsp_server.nextedit.prompt import Region, RegionBudget, choose_region
 
 log = logging.getLogger("bench.nextedit")
@@ -52,6 +52,8 @@ class Score:
     n_generated: int = 0
     stop: str = ""
     dropped: str = ""
+    # carry mode: per proposed line, its variants' log-probabilities and which variant is expected
+    choices: list[dict[str, object]] = field(default_factory=list)
 
 
 def whole(text: str) -> Region:
@@ -97,6 +99,11 @@ def run_model(engine: LlamaCppEngine, case: Case, system: str, options: Options,
         r = found.result
         out.n_prompt, out.n_reused, out.n_generated, out.stop = r.n_prompt, r.n_reused, r.n_generated, r.stop_reason
     out.dropped = ",".join(f"{k}:{v}" for k, v in sorted(found.dropped.items()))
+    expected_lines = case.expected.splitlines(keepends=True)
+    for line, texts, logprobs in found.choices:
+        want = expected_lines[line] if line < len(expected_lines) else ""
+        out.choices.append({"line": line, "logprobs": [round(x, 3) for x in logprobs],
+                            "expected": texts.index(want) if want in texts else -1, "variants": list(texts)})
     return out
 
 
@@ -115,11 +122,13 @@ def summary(scores: list[Score]) -> dict[str, dict[str, object]]:
         groups[f"{s.system}/{s.category}"].append(s)
         if s.category in ("rename_param", "rename_local", "add_param", "swap_params"):
             groups[f"{s.system}/rename+signature"].append(s)
+        if s.category in NO_EDIT:
+            groups[f"{s.system}/no_edit+lookalike"].append(s)
     out: dict[str, dict[str, object]] = {}
     for key, group in sorted(groups.items()):
         times = [s.seconds for s in group if s.seconds]
         row: dict[str, object] = {"n": len(group)}
-        if key.endswith("/no_edit"):
+        if key.split("/")[1].startswith("no_edit"):
             row["false_edit_rate"] = round(sum(s.edits > 0 for s in group) / len(group), 3)
         else:
             row["exact"] = round(sum(s.exact for s in group) / len(group), 3)
@@ -151,30 +160,39 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-baseline", action="store_true", help="skip the no-history run")
     ap.add_argument("--min-confidence", type=float, default=Options().min_confidence)
     ap.add_argument("--warm", action="store_true", help="time from the last keystroke (previous one run first)")
+    ap.add_argument("--mode", choices=MODES, default=Options().mode,
+                    help="carry: the model chooses among follow-ups the edit proposes; rewrite: it rewrites freely")
+    ap.add_argument("--margin", type=float, default=Options().margin, help="carry: nats per change in its favour")
+    ap.add_argument("--selection", choices=sorted(SELECTIONS), default="dev",
+                    help="the modules the cases come from (heldout: scored only at the end of a round)")
+    ap.add_argument("--no-rules-baseline", action="store_true", help="skip carry-all (every proposed follow-up)")
     ap.add_argument("--details", help="write every case's scores to this JSON file")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     wanted = args.categories.split(",")
-    cases = [c for c in build() if c.category in wanted]
+    cases = [c for c in build(selection=args.selection) if c.category in wanted]
     if args.limit_per_category:
         cases = first_of_each(cases, args.limit_per_category)
     engine = LlamaCppEngine(EngineSettings(model=args.model, n_threads=args.threads))
     engine.load(lambda msg, _pct: log.info("%s", msg))
     # No time limit: quality figures must not depend on the load of a shared machine.
-    options = Options(min_confidence=args.min_confidence, budget_s=None)
+    options = Options(min_confidence=args.min_confidence, budget_s=None, mode=args.mode, margin=args.margin)
     scores: list[Score] = []
     t0 = time.monotonic()
     for i, case in enumerate(cases):
         scores.append(run_model(engine, case, "model", options, args.warm))
+        s = scores[-1]
         if not args.no_baseline:
             scores.append(run_model(engine, case, "no-history", replace(options, history=False)))
+        if not args.no_rules_baseline and args.mode == "carry":
+            scores.append(run_model(engine, case, "carry-all", replace(options, judge_all=True)))
         if case.category in RENAMES:
             scores.append(search_replace(engine, case, options.budget))
-        s = scores[-1 - (not args.no_baseline) - (case.category in RENAMES)]
         log.info("%d/%d %s exact=%s found=%.2f edits=%d %.2fs prompt=%d reused=%d gen=%d %s %s", i + 1, len(cases),
                  case.case_id, s.exact, s.found, s.edits, s.seconds, s.n_prompt, s.n_reused, s.n_generated, s.stop,
                  s.dropped)
-    report = {"model": args.model, "threads": args.threads, "cases": len(cases),
+    report = {"model": args.model, "threads": args.threads, "cases": len(cases), "mode": args.mode,
+              "margin": args.margin, "selection": args.selection,
               "wall_s": round(time.monotonic() - t0, 1), "summary": summary(scores)}
     print(json.dumps(report, indent=1))
     if args.details:

@@ -11,7 +11,11 @@ Categories (each case is found mechanically with `ast`, so the set is repeatable
   arguments;
 - ``twin_branch``: a literal changed in an ``if`` branch -> the same literal in the same
   statement of its ``else`` branch;
-- ``no_edit``: a first edit complete in itself (a literal used once changed, a comment added).
+- ``no_edit``: a first edit complete in itself (a literal used once changed, a comment added);
+- ``no_edit_lookalike``: a first edit complete in itself that has the shape of one that is not
+  (one call's argument changed from one parameter to another, both used elsewhere; one of a
+  function's several equal integer literals changed): what a rule that carries every change
+  gets wrong.
 
 Expected follow-ups lie within `SPAN_LINES` lines of the first edit, so the model's region can
 hold them. A case stores the edited buffer (the first edit made), the cursor, and the buffer
@@ -39,7 +43,28 @@ MODULES = ("textwrap.py", "difflib.py", "calendar.py", "pprint.py", "shlex.py", 
            "statistics.py", "typing.py", "enum.py", "logging/__init__.py", "subprocess.py", "pathlib.py",
            "datetime.py", "_pydecimal.py", "socket.py", "ssl.py", "unittest/case.py", "xml/dom/minidom.py",
            "json/encoder.py", "csv.py", "pydoc.py", "doctest.py", "codecs.py", "threading.py")  # fmt: skip
-CATEGORIES = ("rename_param", "rename_local", "add_param", "swap_params", "twin_branch", "no_edit")
+# The held-out selection: other modules, scored only at the end of a round (never tuned on).
+HELDOUT_MODULES = (
+    "_collections_abc.py", "_osx_support.py", "_pyio.py", "_strptime.py", "aifc.py", "asyncore.py", "base64.py",
+    "bdb.py", "cgi.py", "compileall.py", "contextlib.py", "dis.py", "fileinput.py", "functools.py", "gzip.py",
+    "heapq.py", "modulefinder.py", "nntplib.py", "ntpath.py", "os.py", "pdb.py", "pickle.py", "pkgutil.py",
+    "posixpath.py", "profile.py", "random.py", "selectors.py", "site.py", "smtpd.py", "socketserver.py", "sunau.py",
+    "sysconfig.py", "telnetlib.py", "tempfile.py", "tracemalloc.py", "turtle.py", "warnings.py", "weakref.py",
+    "webbrowser.py", "zipimport.py", "asyncio/base_events.py", "asyncio/events.py", "asyncio/locks.py",
+    "asyncio/proactor_events.py", "asyncio/selector_events.py", "asyncio/sslproto.py", "asyncio/streams.py",
+    "asyncio/tasks.py", "asyncio/unix_events.py", "collections/__init__.py", "ctypes/__init__.py",
+    "distutils/ccompiler.py", "distutils/cmd.py", "distutils/dist.py", "distutils/fancy_getopt.py",
+    "distutils/util.py", "email/_header_value_parser.py", "email/_parseaddr.py", "email/_policybase.py",
+    "email/charset.py", "email/feedparser.py", "email/generator.py", "email/header.py", "email/headerregistry.py",
+    "email/message.py", "html/parser.py", "http/client.py", "http/cookies.py", "http/server.py",
+    "importlib/_bootstrap.py", "importlib/_bootstrap_external.py", "logging/config.py", "logging/handlers.py",
+    "multiprocessing/connection.py", "multiprocessing/managers.py", "multiprocessing/pool.py", "re/_compiler.py",
+    "re/_parser.py", "tomllib/_parser.py", "urllib/request.py", "wsgiref/handlers.py", "wsgiref/validate.py",
+    "xmlrpc/client.py", "xmlrpc/server.py", "zoneinfo/_zoneinfo.py")  # fmt: skip
+SELECTIONS = {"dev": MODULES, "heldout": HELDOUT_MODULES}
+CATEGORIES = ("rename_param", "rename_local", "add_param", "swap_params", "twin_branch", "no_edit",
+              "no_edit_lookalike")
+NO_EDIT = ("no_edit", "no_edit_lookalike")
 SPAN_LINES = 18
 PER_CATEGORY = 15  # cases per category, taken in module order, one per module and category
 NEW_NAMES = {"s": "text", "n": "count", "i": "index", "k": "key", "v": "value", "x": "item", "f": "func",
@@ -268,11 +293,58 @@ def _no_edit_cases(src: str, tree: ast.Module, module: str, sha: str) -> Iterato
         return
 
 
-def build(root: Path | None = None) -> list[Case]:
-    """Every case of the set, in a fixed order (module, category)."""
+def _lookalike_cases(src: str, tree: ast.Module, module: str, sha: str) -> Iterator[Case]:
+    """A changed use or a changed shared literal, the one first that the file's hash picks (a mix)."""
+    functions = [f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and not _shadowed(f, "")]
+    kinds = [_changed_uses(src, functions, module, sha), _changed_shared_literals(src, functions, module, sha)]
+    if int(sha[:2], 16) % 2:
+        kinds.reverse()
+    for kind in kinds:
+        yield from kind
+
+
+def _changed_uses(src: str, functions: list[ast.FunctionDef], module: str, sha: str) -> Iterator[Case]:
+    starts = line_starts(src)
+    for fn in functions:
+        params = [a.arg for a in fn.args.args if a.arg not in ("self", "cls")]
+        for call in (c for c in ast.walk(fn) if isinstance(c, ast.Call)):
+            names = [a for a in call.args if isinstance(a, ast.Name) and a.id in params]
+            other = [p for p in params if p not in {a.id for a in names}]
+            for arg in names:
+                if not other or not _name_uses(fn, arg.id, arg.lineno)[:1]:
+                    continue
+                if _name_uses(fn, arg.id, arg.lineno)[0].lineno - arg.lineno > SPAN_LINES:
+                    continue
+                s = _offset(starts, arg.lineno, arg.col_offset)
+                buffer = _replace_at(src, [(s, s + len(arg.id), other[0])])
+                yield Case(f"{module}:{arg.lineno}:no_edit_lookalike:use", "no_edit_lookalike", module, sha, buffer,
+                           s + len(other[0]), buffer, s, s + len(other[0]), arg.id)
+                return
+
+
+def _changed_shared_literals(src: str, functions: list[ast.FunctionDef], module: str, sha: str) -> Iterator[Case]:
+    starts = line_starts(src)
+    for fn in functions:
+        consts = [c for c in ast.walk(fn) if isinstance(c, ast.Constant) and type(c.value) is int
+                  and c.value not in (0, 1) and c.lineno == c.end_lineno]  # ints: `int(c.value)` below
+        for c in consts:
+            same = [d for d in consts if d.value == c.value and d is not c and 0 < d.lineno - c.lineno <= SPAN_LINES]
+            if same:
+                s = _offset(starts, c.lineno, c.col_offset)
+                e = _offset(starts, c.lineno, c.end_col_offset or 0)
+                new = str(int(c.value) * 2)  # type: ignore[arg-type]
+                buffer = _replace_at(src, [(s, e, new)])
+                yield Case(f"{module}:{c.lineno}:no_edit_lookalike:literal", "no_edit_lookalike", module, sha, buffer,
+                           s + len(new), buffer, s, s + len(new), src[s:e])
+                return
+
+
+def build(root: Path | None = None, selection: str = "dev") -> list[Case]:
+    """Every case of the set, in a fixed order (module, category); ``selection`` names the
+    modules (`SELECTIONS`)."""
     root = root or stdlib_dir()
     cases: list[Case] = []
-    for module in MODULES:
+    for module in SELECTIONS[selection]:
         path = root / module
         if not path.is_file():
             continue
@@ -283,7 +355,8 @@ def build(root: Path | None = None) -> list[Case]:
         found = [*_rename_cases(src, tree, module, sha, local=False), *_rename_cases(src, tree, module, sha, local=True),
                  *_signature_cases(src, tree, module, sha, "add_param"),
                  *_signature_cases(src, tree, module, sha, "swap_params"),
-                 *_twin_cases(src, tree, module, sha), *_no_edit_cases(src, tree, module, sha)]
+                 *_twin_cases(src, tree, module, sha), *_no_edit_cases(src, tree, module, sha),
+                 *_lookalike_cases(src, tree, module, sha)]
         for category in CATEGORIES:
             first = next((c for c in found if c.category == category), None)
             if first is not None and sum(c.category == category for c in cases) < PER_CATEGORY:

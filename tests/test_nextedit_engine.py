@@ -9,10 +9,10 @@ import pytest
 from lsp_server.context.templates import Segment
 from lsp_server.context.types import Prompt
 from lsp_server.documents import Snapshot
-from lsp_server.engine.base import CancelToken, GenerationJob, RewriteJob
+from lsp_server.engine.base import CancelToken, GenerationJob, RewriteJob, ScoreJob
 from lsp_server.engine.llama_cpp import LlamaCppEngine, RegionDraft
 from lsp_server.nextedit.history import EditHistory
-from lsp_server.nextedit.predict import predict
+from lsp_server.nextedit.predict import Options, predict
 
 pytestmark = pytest.mark.model
 REGION = "def area(w, h):\n    total = w * h\n    return total\n\n\nprint(area(2, 3))\n"
@@ -61,8 +61,50 @@ def test_a_rename_prediction_on_the_real_model_returns_word_edits(engine: LlamaC
     history = EditHistory()
     history.record(before, after)
     cursor = after.text.index("width") + len("width")
-    found = predict(engine, engine.info(), after, cursor, history.recent(after.uri), lambda u: "a.py", CancelToken())
+    found = predict(engine, engine.info(), after, cursor, history.recent(after.uri), lambda u: "a.py", CancelToken(),
+                    Options(mode="rewrite"))
     assert found.result is not None and found.result.n_prompt > 100
     for edit in found.edits:  # whatever the small model proposes, it is a word-sized edit of the region
         assert found.region_start <= edit.start <= edit.end <= found.region_end
         assert "\n" not in edit.old
+
+
+def test_scoring_prefers_the_line_that_fits_the_renamed_code_and_keeps_the_completion_cache(
+    engine: LlamaCppEngine,
+) -> None:
+    prefix = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(10))
+    engine.generate(GenerationJob(Prompt(prefix, "\n", "def g("), max_tokens=2), CancelToken())
+    code = (Segment("def area(width, height):\n    total = width * height\n"),)
+    job = ScoreJob(code, ("    return total * width\n", "    return total * w\n"))
+    first = engine.score(job, CancelToken())
+    assert len(first.logprobs) == 2 and all(lp < 0 for lp in first.logprobs)
+    assert first.logprobs[0] > first.logprobs[1]  # `w` is not defined here
+    again = engine.score(job, CancelToken())
+    # the alternatives left no trace (a batch of another size rounds a little differently)
+    assert again.logprobs == pytest.approx(first.logprobs, abs=0.1)
+    assert again.n_reused == again.n_prompt - 1
+    after = engine.generate(GenerationJob(Prompt(prefix, "\n", "def g(a"), max_tokens=2), CancelToken())
+    assert after.n_reused >= after.n_prompt - 3
+
+
+def test_a_definition_is_carried_by_rule_and_a_changed_use_by_the_model(engine: LlamaCppEngine) -> None:
+    before = Snapshot("file:///a.py", REGION, 1, "python")
+    after = Snapshot("file:///a.py", REGION.replace("(w, h)", "(width, h)"), 2, "python")
+    history = EditHistory()
+    history.record(before, after)
+    cursor = after.text.index("width") + len("width")
+    found = predict(engine, engine.info(), after, cursor, history.recent(after.uri), lambda u: "a.py", CancelToken())
+    assert [(e.old, e.text) for e in found.edits] == [("w", "width")]
+    assert after.text[found.edits[0].start - 12 : found.edits[0].end] == "    total = w"
+    assert found.result is not None and found.result.n_prompt == 0  # a renamed parameter: no model run
+
+    used = "def area(w, h, width):\n    total = w * h\n    return total * w\n"
+    before = Snapshot("file:///b.py", used, 1, "python")
+    after = Snapshot("file:///b.py", used.replace("total = w", "total = width"), 2, "python")
+    history.record(before, after)
+    cursor = after.text.index("total = width") + len("total = width")
+    found = predict(engine, engine.info(), after, cursor, history.recent(after.uri), lambda u: "b.py", CancelToken())
+    (line, variants, logprobs), = found.choices  # one use changed: the model chooses for the other
+    assert variants == ("    return total * w\n", "    return total * width\n")
+    assert len(logprobs) == 2 and all(lp < 0 for lp in logprobs)
+    assert bool(found.edits) == (logprobs[1] > logprobs[0])

@@ -122,6 +122,24 @@ class RewriteJob:
     session: str = ""
 
 
+@dataclass(frozen=True)
+class ScoreJob:
+    """How likely is each of ``alternatives`` right after the prompt (next-edit: which variant
+    of a line fits the edited code)? The prompt as segments, as for `RewriteJob`."""
+
+    segments: tuple[Segment, ...]
+    alternatives: tuple[str, ...]
+    session: str = ""
+
+
+@dataclass
+class ScoreResult:
+    logprobs: tuple[float, ...]  # per alternative: the sum of its tokens' log-probabilities
+    n_prompt: int = 0
+    n_reused: int = 0
+    seconds: float = 0.0
+
+
 def first_word(code: str) -> str:
     """The word ``code`` starts with, as `FirstWords` counts words ("" for blank text)."""
     match = _WORD.match(code)
@@ -193,6 +211,11 @@ class Engine(Protocol):
 
     def rewrite(self, job: RewriteJob, cancel: CancelToken) -> GenerationResult:
         """Write a region anew (`RewriteJob`); raises EngineError where the engine cannot."""
+        ...
+
+    def score(self, job: ScoreJob, cancel: CancelToken) -> ScoreResult:
+        """Score alternatives after a prompt (`ScoreJob`); raises EngineError where the engine
+        cannot."""
         ...
 
     def close(self) -> None: ...

@@ -40,6 +40,8 @@ from lsp_server.engine.base import (
     GenerationResult,
     ProgressCallback,
     RewriteJob,
+    ScoreJob,
+    ScoreResult,
     first_line_fits,
 )
 from lsp_server.engine.kv_store import DocumentStates, KvStore, common_prefix
@@ -127,6 +129,12 @@ def _probability(logits: np.ndarray, token: int) -> float:
     top = float(np.max(logits))
     weights = np.exp(logits.astype(np.float64) - top)
     return float(weights[token] / weights.sum())
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    x = logits.astype(np.float64)
+    top = float(np.max(x))
+    return x - top - float(np.log(np.exp(x - top).sum()))
 
 
 class LlamaCppEngine:
@@ -542,6 +550,33 @@ class LlamaCppEngine:
             text, reason, n_gen, departures, drafted, accepted = self._decode_rewrite(job, cancel, draft)
         return GenerationResult(text, reason, len(tokens), reused, n_gen, t1 - t0, time.monotonic() - t1,
                                 tuple(departures), drafted, accepted)
+
+    def score(self, job: ScoreJob, cancel: CancelToken) -> ScoreResult:
+        """Each alternative's log-probability after the prompt, in the edit context (its cache
+        keeps the prompt for the next call, which mostly extends it: `predict` scores a region's
+        lines in order). One batch per alternative: its tokens, the logits after each."""
+        assert self._loaded is not None
+        with self._edit_context():
+            tokens = self._fit(self._tokens(list(job.segments)), 64)
+            t0 = time.monotonic()
+            reused = self._reuse_prefix(tokens)
+            if not self._eval_prompt(tokens[reused:], cancel):
+                return ScoreResult((), len(tokens), reused, time.monotonic() - t0)
+            first = _log_softmax(self._llm.logits())
+            base = self._llm.n_cached
+            out = []
+            for alt in job.alternatives:
+                ids = self._llm.tokenize(alt)
+                total = float(first[ids[0]]) if ids else 0.0
+                if len(ids) > 1:
+                    try:
+                        self._llm.eval_each(ids[:-1])
+                    except RuntimeError as err:
+                        raise self._decode_failed(err) from err
+                    total += sum(float(_log_softmax(self._llm.logits(i))[t]) for i, t in enumerate(ids[1:]))
+                    self._llm.truncate(base)
+                out.append(total)
+        return ScoreResult(tuple(out), len(tokens), reused, time.monotonic() - t0)
 
     @contextlib.contextmanager
     def _edit_context(self) -> Iterator[None]:

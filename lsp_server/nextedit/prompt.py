@@ -29,6 +29,7 @@ from lsp_server.documents import Snapshot
 from lsp_server.nextedit.history import Hunk
 
 TokenCounter = Callable[[str], int]
+Segments = tuple[Segment, ...]
 _PIECE = re.compile(r"\w+|\s+|[^\w\s]")
 
 MAX_LINE_CHARS = 400  # a longer line is not part of a region (minified code, data)
@@ -91,10 +92,11 @@ def choose_region(doc: Snapshot, cursor: int, budget: RegionBudget, count: Token
         used += cost
         first, last = (first, nxt) if down else (nxt, last)
         step += 1
-    return _region(doc, first, last + 1, cursor)
+    return line_region(doc, first, last + 1, cursor)
 
 
-def _region(doc: Snapshot, first: int, end_line: int, cursor: int) -> Region:
+def line_region(doc: Snapshot, first: int, end_line: int, cursor: int) -> Region:
+    """Lines ``first`` to ``end_line`` (exclusive) of ``doc`` as a region."""
     starts = doc.line_starts
     start = starts[first]
     end = starts[end_line] if end_line < len(starts) else len(doc.text)
@@ -125,6 +127,19 @@ def _above(doc: Snapshot, region: Region, budget: int, count: TokenCounter) -> s
 def _below(doc: Snapshot, region: Region, budget: int, count: TokenCounter) -> str:
     lines = _lines_within(doc, range(region.end_line, doc.line_count), budget, count)
     return "".join(f"{t}\n" for t in lines)
+
+
+def code_above(doc: Snapshot, region: Region, budget: int, count: TokenCounter) -> Segments:
+    """The file's whole lines above the region within ``budget`` tokens, as code: what the model
+    reads before the region when it judges proposed lines (`predict`'s carry mode)."""
+    return (Segment(_above(doc, region, budget, count)),)
+
+
+def followed_by(head: Segments, text: str) -> Segments:
+    """``head`` and then ``text``; a line break where both are empty (the region opens the
+    file), as the model needs a token to start from."""
+    out = (*head, Segment(text)) if text else head
+    return out if "".join(s.text for s in out) else (Segment("\n"),)
 
 
 def unified_diff(hunk: Hunk, path: str) -> str:

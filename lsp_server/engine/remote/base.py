@@ -25,6 +25,8 @@ from lsp_server.engine.base import (
     GenerationResult,
     ProgressCallback,
     RewriteJob,
+    ScoreJob,
+    ScoreResult,
 )
 from lsp_server.engine.remote.gate import ProblemGate
 from lsp_server.engine.remote.stream import Chunk, collect, stream_error
@@ -77,6 +79,10 @@ class RemoteEngine:
     def rewrite(self, job: RewriteJob, cancel: CancelToken) -> GenerationResult:
         """Not supported yet: the rewrite's prompt carries control tokens by id, which the remote
         APIs used here cannot take, and its speed depends on verifying a draft in process."""
+        raise EngineError(f"next-edit suggestions need the in-process engine, not the {self.label}")
+
+    def score(self, job: ScoreJob, cancel: CancelToken) -> ScoreResult:
+        """Not supported: next-edit suggestions need the in-process engine (see `rewrite`)."""
         raise EngineError(f"next-edit suggestions need the in-process engine, not the {self.label}")
 
     def generate(self, job: GenerationJob, cancel: CancelToken) -> GenerationResult:
