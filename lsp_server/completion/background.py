@@ -123,11 +123,13 @@ class BackgroundWork:
         """Compute the next suggestion as if ``accepted`` were, while the user reads it."""
         self._start(query.accepting(accepted), "prefetch")
 
-    def prewarm(self, query: CompletionQuery, at_cursor: bool) -> None:
+    def prewarm(self, query: CompletionQuery, at_cursor: bool, grow: bool = False) -> None:
         """Evaluate the head of the document's next prompt while the user reads or types (see
         `Runner.warm`). One document at a time: the KV cache holds one prompt, so the latest
-        document wins; a document's own prefetch or speculation warms it anyway."""
-        if not self._host.settings.serving.prewarm:
+        document wins; a document's own prefetch or speculation warms it anyway. ``grow``: the
+        full window after a cold-start one (cold.py), which is part of that and not of the
+        ``prewarm`` setting."""
+        if not (grow or self._host.settings.serving.prewarm):
             return
         running = self._jobs.get(query.uri)
         if running is not None and running.kind != "prewarm" and not running.task.done():

@@ -22,6 +22,7 @@ class RequestStats:
     tGenS: float = 0.0
     stopReason: str = ""
     totalS: float = 0.0
+    cold: str = ""  # hurried while cold: "window" or "first" (completion/cold.py)
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Stats:
     prefetched: int = 0  # background runs finished: the accepted state
     speculated: int = 0  # ... and the state the user just typed
     prewarmed: int = 0  # prompt heads evaluated in advance (a document opened or first changed)
+    coldWindows: int = 0  # requests' runs on the smaller cold-start window (completion/cold.py)
     nPrompt: int = 0
     nReused: int = 0
     nGenerated: int = 0
@@ -51,8 +53,9 @@ class Stats:
         self.completed += result.stop_reason != "cancelled"
         self.cancelled += result.stop_reason == "cancelled"
         self.record_background(result)
+        self.coldWindows += result.cold == "window"
         self.last = RequestStats(request, "model", result.n_prompt, result.n_reused, result.n_generated,
-                                 result.t_prompt_s, result.t_gen_s, result.stop_reason, total_s)
+                                 result.t_prompt_s, result.t_gen_s, result.stop_reason, total_s, result.cold)
 
     def record_background(self, result: GenerationResult) -> None:
         """Token counts of any run, finished or not; alone for background work, so the reuse
