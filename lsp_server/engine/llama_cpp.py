@@ -31,6 +31,7 @@ from lsp_server.context.templates import (
     choose_template,
 )
 from lsp_server.context.types import Prompt
+from lsp_server.engine import probe
 from lsp_server.engine.base import (
     CancelToken,
     Capabilities,
@@ -157,7 +158,8 @@ class LlamaCppEngine:
     def load(self, progress: ProgressCallback) -> EngineInfo:
         try:
             gpu = self.settings.model == models.AUTO and self.settings.n_gpu_layers != 0 and gpu_offload()
-            path = models.resolve(self.settings.model, progress, gpu=gpu)
+            name = self._auto(progress) if self.settings.model == models.AUTO and not gpu else self.settings.model
+            path = models.resolve(name, progress, gpu=gpu)
         except models.ModelError as err:
             raise EngineError(str(err), err.hint) from err
         load_library()
@@ -171,6 +173,19 @@ class LlamaCppEngine:
         self.states = self._document_states(path)
         log.info("model %s loaded; FIM format %s", path.name, template.name)
         return self.info()
+
+    def _auto(self, progress: ProgressCallback) -> str:
+        """The preset ``auto`` stands for on this CPU, chosen from measured speeds: on first run
+        the 0.5B is fetched (it is the fallback anyway) and probed for a few seconds, the 1.5B
+        too where it is on disk (engine/probe.py); later starts read the kept figures."""
+        if models.this_machine(speeds={}).memory_gib < models.BIG_MODEL_MEMORY_GIB:
+            return models.choose(models.this_machine(speeds={})).preset
+        models.resolve(models.SIZES["0.5B"][0], progress)
+        load_library()
+        speeds = probe.machine_speeds(self.settings.n_threads or physical_cores(), progress)
+        choice = models.choose(models.this_machine(speeds=speeds))
+        log.info("model auto: %s (%s)", choice.preset, choice.reason)
+        return choice.preset
 
     def _open(self, path: Path) -> LlamaAdapter:
         s = self.settings
