@@ -144,3 +144,20 @@ def test_an_explicit_model_wins_over_auto() -> None:
 def test_this_machine_reads_real_facts() -> None:
     machine = models.this_machine()
     assert machine.cores >= 1 and machine.memory_gib > 0 and not machine.gpu
+
+
+def test_doctor_prints_the_kept_speeds_and_the_estimate_for_a_missing_1_5b(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lsp_server import doctor
+
+    monkeypatch.setenv("FIM_LSP_CACHE", str(tmp_path))
+    path = models.preset_path(models.PRESETS["qwen2.5-coder-0.5b-offline"])
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"GGUF" + b"x" * 10)  # never loaded: its speed is already kept
+    models.remember_speed(path, 2, SLOW)
+    speeds = doctor._speed_rows(2)
+    out = capsys.readouterr().out
+    assert speeds == {"0.5B": SLOW}
+    assert f"prompt 180, generation 45 tokens/s on 2 threads (measured); a typing request: {SLOW.typing_s():.2f} s" in out
+    assert "speed 1.5B" in out and "estimated from the 0.5B's probe" in out
