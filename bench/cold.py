@@ -170,9 +170,22 @@ async def unrelated(server: FimLspServer, uri: str) -> None:
     leaves the KV cache holding a prompt that shares nothing with the next file's (two cursors
     in one file share the file's head: the second would not be cold)."""
     server.open(uri, WARM_TEXT, "python")
+    before = await server.stats() or {}
     await asyncio.wait_for(server.complete(uri, offset_to_position(WARM_TEXT, len(WARM_TEXT) - 1), automatic=False),
                            REQUEST_TIMEOUT_S)  # fmt: skip
+    await settled(server, before)
     server.close(uri)
+
+
+async def settled(server: FimLspServer, before: dict[str, Any]) -> None:
+    """Wait for the full window a cold-start answer grows in the background (completion/cold.py)
+    to be evaluated, so it does not run into another server's measurement."""
+    end = time.monotonic() + REQUEST_TIMEOUT_S
+    while time.monotonic() < end:
+        now = await server.stats() or {}
+        if now.get("grown", 0) - before.get("grown", 0) >= now.get("coldWindows", 0) - before.get("coldWindows", 0):
+            return
+        await asyncio.sleep(0.1)
 
 
 async def open_part(setup: Setup, files: list[ColdFile], gap_s: float, reps: int, root: Path,

@@ -159,6 +159,11 @@ async def test_a_cold_request_gets_a_small_window_then_the_next_one_todays() -> 
         assert len(engine._words(cold.prompt)) <= MIN_WINDOW_TOKENS + OVERHEAD_TOKENS
         assert cold.time_budget_s == 1000 * GENERATION_SHARE / 1000
         await _settle(service, engine, 1)  # the full window grows in the background
+        for _ in range(100):
+            if service.stats.grown:
+                break
+            await asyncio.sleep(0.01)
+        assert service.stats.grown == 1 and service.stats.prewarmed == 0
         full = engine.warmed[-1]
         await service.complete(_query(TEXT + "v"))  # the user typed: the next request
         warm = engine.jobs[-1]

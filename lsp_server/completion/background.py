@@ -30,6 +30,7 @@ from lsp_server.postprocess import Suggestion
 log = logging.getLogger(__name__)
 
 PREFETCH = "#prefetch"  # worker key suffix of background jobs: a didChange does not cancel them
+WARMS = ("prewarm", "grow")  # the kinds that only evaluate a prompt's head
 
 
 @dataclass
@@ -38,12 +39,14 @@ class Background:
 
     target: CursorState
     task: asyncio.Future[GenerationResult | None]
-    kind: str  # "prefetch" (the accepted suggestion), "speculate" (what the user just typed), "prewarm"
+    # "prefetch" (the accepted suggestion), "speculate" (what the user just typed), "prewarm",
+    # "grow" (a prewarm of the full window after a cold-start answer)
+    kind: str
     partial: Partial = field(default_factory=Partial)
 
     def serves(self, before: str, after: str) -> bool:
         """True for its own state, and while running, for states typed through what it writes."""
-        if self.kind == "prewarm":  # it writes nothing: a request goes on from what it evaluated
+        if self.kind in WARMS:  # it writes nothing: a request goes on from what it evaluated
             return False
         if self.target == CursorState.of(before, after):
             return True
@@ -132,14 +135,15 @@ class BackgroundWork:
         if not (grow or self._host.settings.serving.prewarm):
             return
         running = self._jobs.get(query.uri)
-        if running is not None and running.kind != "prewarm" and not running.task.done():
+        if running is not None and running.kind not in WARMS and not running.task.done():
             return
-        for uri in [u for u, job in self._jobs.items() if job.kind == "prewarm"]:
+        for uri in [u for u, job in self._jobs.items() if job.kind in WARMS]:
             self.cancel(uri)
-        task = asyncio.ensure_future(self._warm(query, at_cursor))
-        self._jobs[query.uri] = Background(CursorState.of(*query.around()), task, "prewarm")
+        kind = "grow" if grow else "prewarm"
+        task = asyncio.ensure_future(self._warm(query, at_cursor, kind))
+        self._jobs[query.uri] = Background(CursorState.of(*query.around()), task, kind)
 
-    async def _warm(self, query: CompletionQuery, at_cursor: bool) -> GenerationResult | None:
+    async def _warm(self, query: CompletionQuery, at_cursor: bool, kind: str) -> GenerationResult | None:
         engine, settings = self._host.engine, self._host.settings
         if engine is None:
             return None
@@ -152,7 +156,7 @@ class BackgroundWork:
             log.debug("prewarm of %s failed: %s", query.uri, err)
             return None
         if result is not None and result.stop_reason == "warm":
-            self._stats.record_finished("prewarm")
+            self._stats.record_finished(kind)
         return result
 
     def _record(self, result: GenerationResult, _seconds: float) -> None:

@@ -35,6 +35,7 @@ class Stats:
     speculated: int = 0  # ... and the state the user just typed
     prewarmed: int = 0  # prompt heads evaluated in advance (a document opened or first changed)
     coldWindows: int = 0  # requests' runs on the smaller cold-start window (completion/cold.py)
+    grown: int = 0  # ... and full windows evaluated after them, to their end
     nPrompt: int = 0
     nReused: int = 0
     nGenerated: int = 0
@@ -67,11 +68,13 @@ class Stats:
         self.tGenS += result.t_gen_s
 
     def record_finished(self, kind: str) -> None:
-        """A background run of ``kind`` ("prefetch", "speculate", "prewarm") that ran to its end."""
+        """A background run of ``kind`` ("prefetch", "speculate", "prewarm", "grow") that ran to its end."""
         if kind == "prefetch":
             self.prefetched += 1
         elif kind == "prewarm":
             self.prewarmed += 1
+        elif kind == "grow":
+            self.grown += 1
         else:
             self.speculated += 1
 
