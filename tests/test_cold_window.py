@@ -41,6 +41,9 @@ def test_a_prompt_that_fits_the_budget_keeps_todays_shape() -> None:
     shape = PromptSettings()
     assert cold_settings(shape, missing=200, total=520, fits=200) is None
     assert cold_settings(shape, missing=1, total=520, fits=100) is None  # warm: all but a token cached
+    # however slow the machine, what is missing costs no more than the smallest window would
+    assert cold_settings(shape, missing=MIN_WINDOW_TOKENS + OVERHEAD_TOKENS, total=520, fits=2) is None
+    assert cold_settings(shape, missing=MIN_WINDOW_TOKENS + OVERHEAD_TOKENS + 1, total=520, fits=2) is not None
 
 
 def test_the_budget_off_keeps_todays_shape() -> None:

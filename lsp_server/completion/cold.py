@@ -37,9 +37,10 @@ def cold_settings(shape: PromptSettings, missing: int, total: int, fits: int) ->
     """The prompt shape of a cold request: the windows scaled down so the prompt's ``total``
     tokens, ``missing`` of them not in the KV cache, become about ``fits``; context from other
     files is left out (it comes before the file's text and is the first thing to wait for).
-    None when the request is not cold: what it must evaluate fits, so it gets today's prompt."""
-    if shape.cold_budget_ms <= 0 or missing <= fits:
-        return None
+    None when the request is not cold: what it must evaluate fits (or a smaller window would
+    cost as much), so it gets today's prompt."""
+    if shape.cold_budget_ms <= 0 or missing <= max(fits, MIN_WINDOW_TOKENS + OVERHEAD_TOKENS):
+        return None  # in budget, or no more than the smallest window would cost
     windows = shape.prefix_tokens + shape.suffix_tokens
     if windows <= 0:
         return None

@@ -155,6 +155,6 @@ async def test_a_cold_request_gets_a_small_window_and_the_next_one_the_full_wind
             [types.TextDocumentContentChangePartial(types.Range(CURSOR, CURSOR), "r")]))  # fmt: skip
         warm = await invoked_run(client, uri, types.Position(CURSOR.line, CURSOR.character + 1))
         stats = await _stats(client)
-    assert cold["cold"] == "window" and warm["cold"] == "" and stats["coldWindows"] == stats["grown"] == 1, stats
+    assert cold["cold"] == "window" and warm["cold"] == "" and stats["coldWindows"] == stats["grown"] == 1, (cold, warm)
     assert cold["nPrompt"] < warm["nPrompt"] * 0.6, (cold, warm)
     assert warm["nReused"] >= warm["nPrompt"] - 4, warm
