@@ -124,6 +124,10 @@ async def first_suggestion(server: FimLspServer, uri: str, f: ColdFile, cursor: 
     seconds = time.monotonic() - t0
     after = await server.stats()
     last = run_between(before, after)
+    # A cold-start answer grows the full window in the background (completion/cold.py), as the
+    # user reads it: let it finish, so the state left (and saved, in the restart part) is the
+    # one a user who stayed a moment in the file leaves, and it runs into no other measurement.
+    await settled(server, before or {})
     return {"file": f.name, "cursor": cursor, "line": pos.line + 1, "uri": uri, "seconds": seconds,
             "gap_s": t0 - t_open, "empty": not (items and items[0].text.strip()), "error": error,
             "suggestion": items[0].text[:200] if items else None,
@@ -178,8 +182,8 @@ async def unrelated(server: FimLspServer, uri: str) -> None:
 
 
 async def settled(server: FimLspServer, before: dict[str, Any]) -> None:
-    """Wait for the full window a cold-start answer grows in the background (completion/cold.py)
-    to be evaluated, so it does not run into another server's measurement."""
+    """Wait for the full windows that cold-start answers since ``before`` grow in the background
+    (completion/cold.py) to be evaluated."""
     end = time.monotonic() + REQUEST_TIMEOUT_S
     while time.monotonic() < end:
         now = await server.stats() or {}
