@@ -127,10 +127,11 @@ BIG_MODEL_MEMORY_GIB = 8.0  # the 1.5B takes 1.9 GB beside the editor and everyt
 # (the typing budget cuts there) is about a dozen tokens.
 TYPING_PROMPT_TOKENS = 32
 TYPING_GEN_TOKENS = 12
-# The typing request's predicted time for the 0.5B on 2 cores, from its probe on the 2-core
-# machine where it fills 31 of 31 typing pauses (bench/README.md, "model: auto"): a model whose
-# predicted time is within this fills them as well. The 1.5B's there: 28 and 27 of 31.
-TYPING_REFERENCE_S = 0.42
+# The typing request's predicted time for the 0.5B on the 2-core machine where it fills 31 of 31
+# typing pauses, from llama-bench there in a quiet run (bench/HISTORY.md, 2026-11-28: pp32 134,
+# pp128 157 tokens/s, so ~145 in the probe's 64-token chunks; tg 45.5): 32/145 + 12/45.5 s. A
+# model predicted within it fills them as well; the 1.5B, 0.76 s there, filled 28 and 27 of 31.
+TYPING_REFERENCE_S = 0.48
 # Where the 1.5B was not probed (not downloaded): its speeds from the 0.5B's, by the ratios
 # measured on one machine (bench/HISTORY.md, "Quality and speed of the 1.5B preset"): 1.6x the
 # time per cold request, generation 27 against 42 tokens/s.
