@@ -3,9 +3,10 @@
 A request whose prompt is mostly not in the KV cache (a file just opened: about 4 s for a
 500-token prompt with the 0.5B on 2 cores) would wait for all of it. Instead it gets a smaller
 window around the cursor, as many tokens as the engine evaluates in ``coldBudgetMs`` at its
-measured speed, and its generation stops at the first line end past half that time; the full
-window is then evaluated in the background, so the requests after it get today's prompt. Pure:
-the runner (run.py) asks the engine for the counts and applies the plan.
+measured speed, and its generation stops at the first line end past half that time (a block
+opened there gets its first line); the full window is then evaluated in the background, so the
+requests after it get today's prompt. Pure: the runner (run.py) asks the engine for the counts
+and applies the plan.
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ def cold_settings(shape: PromptSettings, missing: int, total: int, fits: int) ->
 
 
 def hurried(prepared: Prepared, cold_budget_ms: int) -> Prepared:
-    """The run cut at the first line end past its share of ``cold_budget_ms`` of generation
-    (and given no longer to finish a block it opened): a cold request's suggestion is one line,
-    or a few."""
-    budget_ms = int(cold_budget_ms * GENERATION_SHARE)
-    return replace(prepared, budget_ms=min(prepared.budget_ms, budget_ms), grace_ms=min(prepared.grace_ms, budget_ms))
+    """The run cut at the first line end past its share of ``cold_budget_ms`` of generation: a
+    cold request's suggestion is one line, or a few. A line that opens a block still gets its
+    body's first line, within the run's own budget (cut right after the opener, the gate drops
+    it: an empty answer, as bench.cold showed)."""
+    budget_ms = min(prepared.budget_ms, int(cold_budget_ms * GENERATION_SHARE))
+    return replace(prepared, budget_ms=budget_ms, grace_ms=prepared.budget_ms + prepared.grace_ms - budget_ms)
