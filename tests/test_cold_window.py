@@ -212,3 +212,27 @@ async def test_the_budget_off_leaves_every_run_as_today() -> None:
     finally:
         service.shutdown()
         await service.host.shutdown()
+
+
+async def test_a_speculation_on_a_cold_document_is_hurried_as_the_request_it_stands_for() -> None:
+    """An editor that completes as the user types: the first keystroke in a newly opened file
+    starts a speculation, and the request adopts it. Run on the full window, the request would
+    wait for all of it; it gets the small window, and the full one grows after it."""
+    engine = MeteredEngine(rate=100.0)
+    service = await _service(engine, speculate=True)
+    try:
+        service.speculate(_query())
+        await service.complete(_query())  # adopts the speculation
+        assert len(engine.jobs) == 1
+        assert len(engine._words(engine.jobs[0].prompt)) <= MIN_WINDOW_TOKENS + OVERHEAD_TOKENS
+        assert service.stats.last.source == "speculate" and service.stats.last.cold == "window"
+        await _settle(service, engine, 1)
+        for _ in range(100):
+            if service.stats.grown:
+                break
+            await asyncio.sleep(0.01)
+        assert service.stats.coldWindows == service.stats.grown == 1
+        assert len(engine.warmed[-1].prefix.split()) > 2 * MIN_WINDOW_TOKENS  # the full prefix window
+    finally:
+        service.shutdown()
+        await service.host.shutdown()

@@ -135,7 +135,8 @@ class BackgroundWork:
         if not (grow or self._host.settings.serving.prewarm):
             return
         running = self._jobs.get(query.uri)
-        if running is not None and running.kind not in WARMS and not running.task.done():
+        if (running is not None and running.kind not in WARMS and not running.task.done()
+                and running.task is not asyncio.current_task()):  # a speculation grows after itself
             return
         for uri in [u for u, job in self._jobs.items() if job.kind in WARMS]:
             self.cancel(uri)
@@ -186,7 +187,10 @@ class BackgroundWork:
             return None
 
         try:
-            result, found = await self._runner.run(engine, settings, query, query.uri + PREFETCH, self._record, partial)
+            # A speculation is the request the editor is about to send: hurried while cold as
+            # that request would be (cold.py), or the request that adopts it waits for it all.
+            result, found = await self._runner.run(engine, settings, query, query.uri + PREFETCH, self._record, partial,
+                                                   foreground=kind == "speculate")  # fmt: skip
         except (StaleJob, asyncio.CancelledError):
             return None
         except EngineError as err:
@@ -194,7 +198,9 @@ class BackgroundWork:
             return None
         if result.stop_reason == "cancelled":
             return None
-        self._stats.record_finished(kind)
+        self._stats.record_finished(kind, result.cold)
         if kind == "speculate" and found and settings.serving.prefetch:
             self.prefetch(query, found[0])  # as a request does after a model answer
+        elif result.cold == "window":  # as a request does after a cold-start answer
+            self.prewarm(query, at_cursor=True, grow=True)
         return result

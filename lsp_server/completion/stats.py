@@ -67,8 +67,10 @@ class Stats:
         self.tPromptS += result.t_prompt_s
         self.tGenS += result.t_gen_s
 
-    def record_finished(self, kind: str) -> None:
-        """A background run of ``kind`` ("prefetch", "speculate", "prewarm", "grow") that ran to its end."""
+    def record_finished(self, kind: str, cold: str = "") -> None:
+        """A background run of ``kind`` ("prefetch", "speculate", "prewarm", "grow") that ran to
+        its end; ``cold``: a speculation's cold-start window (GenerationResult.cold)."""
+        self.coldWindows += cold == "window"
         if kind == "prefetch":
             self.prefetched += 1
         elif kind == "prewarm":
@@ -83,7 +85,7 @@ class Stats:
         self.completed += 1
         self.last = RequestStats(request, kind, result.n_prompt, result.n_reused, result.n_generated,
                                  result.t_prompt_s, result.t_gen_s, result.stop_reason,
-                                 result.t_prompt_s + result.t_gen_s)
+                                 result.t_prompt_s + result.t_gen_s, result.cold)
 
     def record_cache_hit(self, request: int) -> None:
         self.cacheHits += 1
