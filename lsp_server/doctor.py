@@ -61,13 +61,17 @@ def _model_rows(result: SettingsResult) -> bool:
     settings = result.settings.engine
     gpu = _gpu_offload(settings.n_gpu_layers)
     _row("model", settings.model)
+    name = settings.model
     if settings.model == models.AUTO:
         speeds = {} if gpu else _speed_rows(settings.n_threads or models.this_machine(speeds={}).cores)
         choice = models.choose(models.this_machine(gpu, speeds))
         _row("model choice", f"{choice.preset}: {choice.reason} (set fimLsp.model to choose another)")
-    path = models.local_path(settings.model, gpu)
+        # the file of this choice: `local_path("auto")` would read the speeds kept for one
+        # thread per core, not those of nThreads that the server (and this choice) uses
+        name = choice.preset
+    path = models.local_path(name, gpu)
     if path is None:
-        name = models.preset_for(settings.model, gpu)
+        name = models.preset_for(name, gpu)
         _row("model file", f"not downloaded (run: fim-lsp model pull {name})")
         return False
     _row("model file", f"{path} ({path.stat().st_size / 2**20:.0f} MiB)")

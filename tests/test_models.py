@@ -161,3 +161,31 @@ def test_doctor_prints_the_kept_speeds_and_the_estimate_for_a_missing_1_5b(
     assert speeds == {"0.5B": SLOW}
     assert f"prompt 180, generation 45 tokens/s on 2 threads (measured); a typing request: {SLOW.typing_s():.2f} s" in out
     assert "speed 1.5B" in out and "estimated from the 0.5B's probe" in out
+
+
+def test_doctor_names_the_file_of_the_choice_made_with_the_threads_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nThreads 1 on a machine of more cores: the speeds kept for 1 thread choose the 1.5B, and
+    the model file row names the 1.5B's file, not the one the per-core speeds (none) would."""
+    from lsp_server import doctor
+    from lsp_server.config import Settings, SettingsResult
+    from lsp_server.engine.base import EngineError
+    from lsp_server.engine.llama_cpp import LlamaCppEngine
+
+    monkeypatch.setenv("FIM_LSP_CACHE", str(tmp_path))
+    monkeypatch.setattr(models, "_cores", lambda: 4)
+    paths = {size: models.preset_path(models.PRESETS[offline]) for size, (offline, _hub) in models.SIZES.items()}
+    paths["0.5B"].parent.mkdir(parents=True)
+    for size, speed in (("0.5B", FAST), ("1.5B", FAST)):
+        paths[size].write_bytes(b"GGUF" + size.encode())
+        models.remember_speed(paths[size], 1, speed)
+
+    def no_load(_engine: LlamaCppEngine, _progress: object) -> None:
+        raise EngineError("not loaded in this test")
+
+    monkeypatch.setattr(LlamaCppEngine, "load", no_load)
+    assert not doctor._model_rows(SettingsResult(Settings.of(model="auto", n_threads=1), []))
+    out = capsys.readouterr().out
+    assert "model choice" in out and "qwen2.5-coder-1.5b-offline:" in out
+    assert str(paths["1.5B"]) in next(line for line in out.splitlines() if line.startswith("model file"))
