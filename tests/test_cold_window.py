@@ -236,3 +236,16 @@ async def test_a_speculation_on_a_cold_document_is_hurried_as_the_request_it_sta
     finally:
         service.shutdown()
         await service.host.shutdown()
+
+
+async def test_without_kv_reuse_every_run_is_as_today() -> None:
+    """No KV cache kept between requests: a small window would be every request's, never grown."""
+    engine = MeteredEngine(rate=1.0)
+    service = await _service(engine, kv_reuse=False)
+    try:
+        await service.complete(_query())
+        assert service.stats.last.cold == "" and engine.jobs[-1].time_budget_s == 3.0
+        assert len(engine._words(engine.jobs[-1].prompt)) > 384  # the full prefix window
+    finally:
+        service.shutdown()
+        await service.host.shutdown()

@@ -145,7 +145,9 @@ class Runner:
                                    extra)  # fmt: skip
         self._anchors[uri] = anchor
         cold = ""
-        if foreground and shape.cold_budget_ms > 0 and isinstance(engine, PromptMeter):
+        # Without KV reuse every prompt is evaluated whole and no window grows for the next
+        # request: a cold window would be every request's, so it is today's run there.
+        if foreground and shape.cold_budget_ms > 0 and settings.engine.kv_reuse and isinstance(engine, PromptMeter):
             prepared, cold = self._hurry(engine, engine.count_tokens, shape, query, prepared)
         stop = prepared.should_stop()
 
