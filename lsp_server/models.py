@@ -127,16 +127,18 @@ BIG_MODEL_MEMORY_GIB = 8.0  # the 1.5B takes 1.9 GB beside the editor and everyt
 # (the typing budget cuts there) is about a dozen tokens.
 TYPING_PROMPT_TOKENS = 32
 TYPING_GEN_TOKENS = 12
-# The typing request's predicted time for the 0.5B on the 2-core machine where it fills 31 of 31
-# typing pauses, from llama-bench there in a quiet run (bench/HISTORY.md, 2026-11-28: pp32 134,
-# pp128 157 tokens/s, so ~145 in the probe's 64-token chunks; tg 45.5): 32/145 + 12/45.5 s. A
-# model predicted within it fills them as well; the 1.5B, 0.76 s there, filled 28 and 27 of 31.
-TYPING_REFERENCE_S = 0.48
-# Where the 1.5B was not probed (not downloaded): its speeds from the 0.5B's, by the ratios
-# measured on one machine (bench/HISTORY.md, "Quality and speed of the 1.5B preset"): 1.6x the
-# time per cold request, generation 27 against 42 tokens/s.
-BIG_PROMPT_RATIO = 1 / 1.6
-BIG_GEN_RATIO = 27 / 42
+# The typing request's time predicted by the probe (engine/probe.py) for the 0.5B on the 2-core
+# machine where it fills 31 of 31 typing pauses: 0.59-0.61 s in 4 probes on 2 threads, quiet
+# machine, 2026-12-07 (prompt 215-219, generation 26-27 tokens/s; bench/HISTORY.md). It must come
+# from the probe itself: llama-bench there (tg 45.5 tokens/s) gave 0.48 s, a figure the probe,
+# which generates slower, would not reach even with the 0.5B on that machine. A model predicted
+# within it fills the pauses as the 0.5B does; the 1.5B, 1.02-1.05 s there, filled 28 and 27 of 31.
+TYPING_REFERENCE_S = 0.60
+# Where the 1.5B was not probed (not downloaded): its speeds from the 0.5B's, by the ratios the
+# probe measured on that machine (same 4 probes: prompt 103-108 against 215-219, generation 16-17
+# against 26-27 tokens/s).
+BIG_PROMPT_RATIO = 0.48
+BIG_GEN_RATIO = 0.61
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ class Speed:
     def scaled_to_big(self) -> Speed:
         """The 1.5B's speed estimated from the 0.5B's (BIG_*_RATIO)."""
         return Speed(self.prompt_tps * BIG_PROMPT_RATIO, self.gen_tps * BIG_GEN_RATIO,
-                     "estimated from the 0.5B's probe by the ratios measured on a 2-core machine")  # fmt: skip
+                     "estimated from the 0.5B's probe by the ratios the probe measured on a 2-core machine")  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -68,8 +68,8 @@ def test_offline_default_preset_is_pinned() -> None:
 # -- the default model chosen for the machine (models.choose), on made-up machine facts --------
 
 
-# The 0.5B on 2 cores as measured here, and a machine three times as fast.
-SLOW = models.Speed(prompt_tps=180.0, gen_tps=45.0)
+# The 0.5B on 2 cores as the probe measured it here, and a machine several times as fast.
+SLOW = models.Speed(prompt_tps=217.0, gen_tps=27.0)
 FAST = models.Speed(prompt_tps=900.0, gen_tps=150.0)
 
 
@@ -77,7 +77,8 @@ def test_the_typing_request_is_predicted_from_both_speeds() -> None:
     speed = models.Speed(prompt_tps=320.0, gen_tps=60.0)
     assert speed.typing_s() == pytest.approx(models.TYPING_PROMPT_TOKENS / 320 + models.TYPING_GEN_TOKENS / 60)
     big = speed.scaled_to_big()
-    assert big.prompt_tps == pytest.approx(320 / 1.6) and big.gen_tps == pytest.approx(60 * 27 / 42)
+    assert big.prompt_tps == pytest.approx(320 * models.BIG_PROMPT_RATIO)
+    assert big.gen_tps == pytest.approx(60 * models.BIG_GEN_RATIO)
     assert "estimated" in big.source and big.typing_s() > speed.typing_s()
 
 
@@ -159,7 +160,7 @@ def test_doctor_prints_the_kept_speeds_and_the_estimate_for_a_missing_1_5b(
     speeds = doctor._speed_rows(2)
     out = capsys.readouterr().out
     assert speeds == {"0.5B": SLOW}
-    assert f"prompt 180, generation 45 tokens/s on 2 threads (measured); a typing request: {SLOW.typing_s():.2f} s" in out
+    assert f"prompt 217, generation 27 tokens/s on 2 threads (measured); a typing request: {SLOW.typing_s():.2f} s" in out
     assert "speed 1.5B" in out and "estimated from the 0.5B's probe" in out
 
 
