@@ -240,9 +240,12 @@ def measure_floor(
 
 def fim_lsp(args: argparse.Namespace, sel: Selection, out_dir: Path) -> FimLsp:
     # No KV states on disk: a run would start warm from the last run's states (its timings would
-    # depend on what ran before); the cold part (bench/cold.py) measures the store on its own.
+    # depend on what ran before); the cold part (bench/cold.py) measures the store on its own. No
+    # cold-start window either: its size follows the speed measured under the machine's load, so
+    # every first request in a file (most quality requests) would get a prompt the load chose;
+    # bench/cold.py measures it, with what it costs (--settings '{"coldBudgetMs": 1000}' puts it back).
     settings = {"model": str(args.model), "nThreads": args.threads, "nCtx": args.ctx, "kvStoreFiles": 0,
-                **json.loads(args.settings)}  # fmt: skip
+                "coldBudgetMs": 0, **json.loads(args.settings)}  # fmt: skip
     root = stdlib_dir() if args.typing_workspace else None
     return FimLsp.launch(args.fim_lsp, settings, out_dir, sel.states, root)
 

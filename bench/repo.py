@@ -192,7 +192,9 @@ async def ask(
 async def run_system(system: System, tasks: list[RepoTask], sources: dict[str, str], ws: Path, command: list[str],
                      extra: dict[str, Any], out_dir: Path, log: Log,
                      state: str = "auto-indent") -> list[dict[str, Any]]:  # fmt: skip
-    settings = {**system.settings, **extra}
+    # No cold-start window: every hole is a first request in its file, and the window the load
+    # would size leaves out the very context the systems compare (bench/cold.py measures it).
+    settings = {"coldBudgetMs": 0, **system.settings, **extra}
     server = FimLspServer([*command, "--log-file", str(out_dir / f"fim-lsp-{system.name}.log")], settings,
                           out_dir / f"fim-lsp-{system.name}.stderr", root=ws)  # fmt: skip
     completer = OursCompleter(server, track_last=False)

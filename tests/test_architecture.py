@@ -31,6 +31,7 @@ LAYER = {
     "lsp_server.completion.service": "service",
     "lsp_server.completion.background": "background",
     "lsp_server.completion.run": "run",
+    "lsp_server.completion.cold": "cold",  # pure: the cold-start window's plan
     "lsp_server.completion.stats": "stats",
     "lsp_server.completion.cache": "cache",
     "lsp_server.completion.query": "query",
@@ -66,7 +67,8 @@ MAY_USE: dict[str, set[str]] = {
     # joins the stages; each stage imports only the ones below it.
     "stats": {"engine"},
     "host": {"config", "engine", "worker"},
-    "run": {"config", "context", "engine", "pipeline", "postprocess", "query", "cache", "worker", "workspace"},
+    "cold": {"config", "pipeline"},
+    "run": {"config", "context", "engine", "pipeline", "postprocess", "query", "cache", "cold", "worker", "workspace"},
     "background": {"engine", "postprocess", "query", "cache", "stats", "run", "host", "worker"},
     "service": {"config", "engine", "postprocess", "query", "cache", "stats", "run", "background", "host",
                 "worker", "workspace"},

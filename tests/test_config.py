@@ -22,7 +22,7 @@ FLAT_KEYS = {
     "apiKeyEnv": "engine", "nThreads": "engine", "nCtx": "engine", "nGpuLayers": "engine",
     "nBatch": "engine", "fimTemplate": "engine", "lookupDecoding": "engine", "kvReuse": "engine",
     "kvStoreFiles": "engine", "kvStoreMb": "engine",
-    "maxTokens": "prompt", "timeBudgetMs": "prompt", "typingBudgetMs": "prompt",
+    "maxTokens": "prompt", "timeBudgetMs": "prompt", "typingBudgetMs": "prompt", "coldBudgetMs": "prompt",
     "prefixTokens": "prompt", "suffixTokens": "prompt", "multiline": "prompt",
     "extraContext": "prompt", "extraContextTokens": "prompt", "promptLayout": "prompt",
     "repoContext": "prompt", "repoContextTokens": "prompt", "importContextTokens": "prompt",

@@ -30,6 +30,7 @@ from lsp_server.postprocess import Suggestion
 log = logging.getLogger(__name__)
 
 PREFETCH = "#prefetch"  # worker key suffix of background jobs: a didChange does not cancel them
+WARMS = ("prewarm", "grow")  # the kinds that only evaluate a prompt's head
 
 
 @dataclass
@@ -38,12 +39,14 @@ class Background:
 
     target: CursorState
     task: asyncio.Future[GenerationResult | None]
-    kind: str  # "prefetch" (the accepted suggestion), "speculate" (what the user just typed), "prewarm"
+    # "prefetch" (the accepted suggestion), "speculate" (what the user just typed), "prewarm",
+    # "grow" (a prewarm of the full window after a cold-start answer)
+    kind: str
     partial: Partial = field(default_factory=Partial)
 
     def serves(self, before: str, after: str) -> bool:
         """True for its own state, and while running, for states typed through what it writes."""
-        if self.kind == "prewarm":  # it writes nothing: a request goes on from what it evaluated
+        if self.kind in WARMS:  # it writes nothing: a request goes on from what it evaluated
             return False
         if self.target == CursorState.of(before, after):
             return True
@@ -123,21 +126,25 @@ class BackgroundWork:
         """Compute the next suggestion as if ``accepted`` were, while the user reads it."""
         self._start(query.accepting(accepted), "prefetch")
 
-    def prewarm(self, query: CompletionQuery, at_cursor: bool) -> None:
+    def prewarm(self, query: CompletionQuery, at_cursor: bool, grow: bool = False) -> None:
         """Evaluate the head of the document's next prompt while the user reads or types (see
         `Runner.warm`). One document at a time: the KV cache holds one prompt, so the latest
-        document wins; a document's own prefetch or speculation warms it anyway."""
-        if not self._host.settings.serving.prewarm:
+        document wins; a document's own prefetch or speculation warms it anyway. ``grow``: the
+        full window after a cold-start one (cold.py), which is part of that and not of the
+        ``prewarm`` setting."""
+        if not (grow or self._host.settings.serving.prewarm):
             return
         running = self._jobs.get(query.uri)
-        if running is not None and running.kind != "prewarm" and not running.task.done():
+        if (running is not None and running.kind not in WARMS and not running.task.done()
+                and running.task is not asyncio.current_task()):  # a speculation grows after itself
             return
-        for uri in [u for u, job in self._jobs.items() if job.kind == "prewarm"]:
+        for uri in [u for u, job in self._jobs.items() if job.kind in WARMS]:
             self.cancel(uri)
-        task = asyncio.ensure_future(self._warm(query, at_cursor))
-        self._jobs[query.uri] = Background(CursorState.of(*query.around()), task, "prewarm")
+        kind = "grow" if grow else "prewarm"
+        task = asyncio.ensure_future(self._warm(query, at_cursor, kind))
+        self._jobs[query.uri] = Background(CursorState.of(*query.around()), task, kind)
 
-    async def _warm(self, query: CompletionQuery, at_cursor: bool) -> GenerationResult | None:
+    async def _warm(self, query: CompletionQuery, at_cursor: bool, kind: str) -> GenerationResult | None:
         engine, settings = self._host.engine, self._host.settings
         if engine is None:
             return None
@@ -150,7 +157,7 @@ class BackgroundWork:
             log.debug("prewarm of %s failed: %s", query.uri, err)
             return None
         if result is not None and result.stop_reason == "warm":
-            self._stats.record_finished("prewarm")
+            self._stats.record_finished(kind)
         return result
 
     def _record(self, result: GenerationResult, _seconds: float) -> None:
@@ -180,7 +187,10 @@ class BackgroundWork:
             return None
 
         try:
-            result, found = await self._runner.run(engine, settings, query, query.uri + PREFETCH, self._record, partial)
+            # A speculation is the request the editor is about to send: hurried while cold as
+            # that request would be (cold.py), or the request that adopts it waits for it all.
+            result, found = await self._runner.run(engine, settings, query, query.uri + PREFETCH, self._record, partial,
+                                                   foreground=kind == "speculate")  # fmt: skip
         except (StaleJob, asyncio.CancelledError):
             return None
         except EngineError as err:
@@ -188,7 +198,9 @@ class BackgroundWork:
             return None
         if result.stop_reason == "cancelled":
             return None
-        self._stats.record_finished(kind)
+        self._stats.record_finished(kind, result.cold)
         if kind == "speculate" and found and settings.serving.prefetch:
             self.prefetch(query, found[0])  # as a request does after a model answer
+        elif result.cold == "window":  # as a request does after a cold-start answer
+            self.prewarm(query, at_cursor=True, grow=True)
         return result

@@ -20,13 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from lsp_server.completion.cache import SuggestionCache
+from lsp_server.completion.cold import cold_settings, hurried, tokens_within
 from lsp_server.completion.query import CompletionQuery
 from lsp_server.config import PromptSettings, Settings
 from lsp_server.context.definitions import pack
 from lsp_server.context.types import ExtraChunk
 from lsp_server.context.window import MAX_TOKEN_CHARS, Anchor, extra_chunks
 from lsp_server.engine import Engine, GenerationResult
-from lsp_server.engine.base import CancelToken, WarmEngine
+from lsp_server.engine.base import CancelToken, PromptMeter, WarmEngine
 from lsp_server.engine.worker import EngineWorker
 from lsp_server.pipeline import Prepared, job_for, prepare
 from lsp_server.postprocess import Suggestion
@@ -56,12 +57,15 @@ class Runner:
         self._index = index
         self._in_process = in_process  # is the loaded engine this process's (it chooses its tokens)?
         self._anchors: dict[str, Anchor] = {}  # the worker thread's alone (module docstring)
+        self._cold_anchors: dict[str, Anchor] = {}  # ... and those of cold-start windows (cold.py)
+        self._served: set[str] = set()  # ... and the documents a request's own run has served
 
     async def run(
         self, engine: Engine, settings: Settings, query: CompletionQuery, key: str, record: Record,
-        partial: Partial | None = None,
+        partial: Partial | None = None, foreground: bool = False,
     ) -> tuple[GenerationResult, list[Suggestion]]:
         """Run ``query`` as the worker's job ``key``; its suggestions ([] when cancelled).
+        ``foreground``: a request waits for it, so it is hurried while cold (cold.py).
 
         Raises StaleJob when a newer job for ``key`` came before this one ran; cancelling the
         awaiting task stops the run at its next token.
@@ -70,7 +74,7 @@ class Runner:
         started = time.monotonic()
 
         def job(token: CancelToken) -> tuple[GenerationResult, Suggestion | None]:
-            result, found = self._generate(engine, settings, query, token, partial)
+            result, found = self._generate(engine, settings, query, token, partial, foreground)
             _on_loop(loop, record, result, time.monotonic() - started)
             return result, found
 
@@ -111,16 +115,26 @@ class Runner:
         return await self._worker.submit(key, job)
 
     def forget(self, uri: str) -> None:
-        """Drop a closed document's anchor (on the worker, after its queued jobs)."""
-        self._worker.post(functools.partial(self._anchors.pop, uri, None))
+        """Drop a closed document's anchors (on the worker, after its queued jobs)."""
+        self._worker.post(functools.partial(self._forget, uri))
+
+    def _forget(self, uri: str) -> None:
+        self._anchors.pop(uri, None)
+        self._cold_anchors.pop(uri, None)
+        self._served.discard(uri)
 
     def reset(self) -> None:
         """Drop every anchor: a new engine starts cold (on the worker, after the queued jobs)."""
-        self._worker.post(self._anchors.clear)
+        self._worker.post(self._reset)
+
+    def _reset(self) -> None:
+        self._anchors.clear()
+        self._cold_anchors.clear()
+        self._served.clear()
 
     def _generate(
         self, engine: Engine, settings: Settings, query: CompletionQuery, token: CancelToken,
-        partial: Partial | None,
+        partial: Partial | None, foreground: bool = False,
     ) -> tuple[GenerationResult, Suggestion | None]:
         """On the worker thread: the pipeline's stages, once."""
         shape = settings.prompt
@@ -130,6 +144,11 @@ class Runner:
                                    self._anchors.get(uri), query.path, query.repo, query.snapshot.language_id,
                                    extra)  # fmt: skip
         self._anchors[uri] = anchor
+        cold = ""
+        # Without KV reuse every prompt is evaluated whole and no window grows for the next
+        # request: a cold window would be every request's, so it is today's run there.
+        if foreground and shape.cold_budget_ms > 0 and settings.engine.kv_reuse and isinstance(engine, PromptMeter):
+            prepared, cold = self._hurry(engine, engine.count_tokens, shape, query, prepared)
         stop = prepared.should_stop()
 
         def should_stop(generated: str) -> bool:
@@ -137,7 +156,26 @@ class Runner:
                 partial.text = prepared.on_screen(generated)
             return stop(generated)
 
-        return run_prepared(engine, prepared, token, should_stop, uri, second_chance=self._in_process())
+        result, found = run_prepared(engine, prepared, token, should_stop, uri, second_chance=self._in_process())
+        return (replace(result, cold=cold) if cold else result), found
+
+    def _hurry(self, engine: PromptMeter, count: Callable[[str], int], shape: PromptSettings, query: CompletionQuery,
+               prepared: Prepared) -> tuple[Prepared, str]:
+        """A request's run while cold (cold.py): a smaller window where the prompt would not be
+        evaluated in the cold budget, its generation cut short there and in the document's first
+        run; the window kind ("window", "first" or "" for today's run unchanged). The anchor
+        of the full window stays the document's: the request after it gets today's prompt."""
+        uri = query.uri
+        first = uri not in self._served
+        self._served.add(uri)
+        total, missing = engine.unevaluated(prepared.prompt, uri)
+        small = cold_settings(shape, missing, total, tokens_within(engine.prompt_rate(), shape.cold_budget_ms))
+        if small is not None:
+            prepared, self._cold_anchors[uri] = prepare(
+                query.snapshot.text, query.offset, small, count, self._cold_anchors.get(uri),
+                query.path, query.repo, query.snapshot.language_id)  # fmt: skip
+            return hurried(prepared, shape.cold_budget_ms), "window"
+        return (hurried(prepared, shape.cold_budget_ms), "first") if first else (prepared, "")
 
     def _context(self, shape: PromptSettings, query: CompletionQuery, count: Callable[[str], int]) -> tuple[ExtraChunk, ...]:
         """Repository context, the sources that change least often first (the prompt puts it

@@ -153,14 +153,16 @@ class CompletionService:
         record = functools.partial(self._stats.record, request)
         try:
             # Cancelled, the worker stops at its next token.
-            result, found = await self._runner.run(engine, settings, query, query.uri, record)
+            result, found = await self._runner.run(engine, settings, query, query.uri, record, foreground=True)
         except (StaleJob, asyncio.CancelledError):  # a newer request for the document, or nobody waits
             return []
         if result.stop_reason == "cancelled":
             return []
         self._stats.record_answer(time.monotonic() - self._started)
         if found and settings.serving.prefetch and settings.serving.suggestion_cache:
-            self._background.prefetch(query, found[0])
+            self._background.prefetch(query, found[0])  # on the full window: it grows it too
+        elif result.cold == "window":  # grow the full window for the requests that follow
+            self._background.prewarm(query, at_cursor=True, grow=True)
         return found
 
 

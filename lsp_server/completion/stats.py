@@ -22,6 +22,7 @@ class RequestStats:
     tGenS: float = 0.0
     stopReason: str = ""
     totalS: float = 0.0
+    cold: str = ""  # hurried while cold: "window" or "first" (completion/cold.py)
 
 
 @dataclass
@@ -33,6 +34,8 @@ class Stats:
     prefetched: int = 0  # background runs finished: the accepted state
     speculated: int = 0  # ... and the state the user just typed
     prewarmed: int = 0  # prompt heads evaluated in advance (a document opened or first changed)
+    coldWindows: int = 0  # requests' runs on the smaller cold-start window (completion/cold.py)
+    grown: int = 0  # ... and full windows evaluated after them, to their end
     nPrompt: int = 0
     nReused: int = 0
     nGenerated: int = 0
@@ -51,8 +54,9 @@ class Stats:
         self.completed += result.stop_reason != "cancelled"
         self.cancelled += result.stop_reason == "cancelled"
         self.record_background(result)
+        self.coldWindows += result.cold == "window"
         self.last = RequestStats(request, "model", result.n_prompt, result.n_reused, result.n_generated,
-                                 result.t_prompt_s, result.t_gen_s, result.stop_reason, total_s)
+                                 result.t_prompt_s, result.t_gen_s, result.stop_reason, total_s, result.cold)
 
     def record_background(self, result: GenerationResult) -> None:
         """Token counts of any run, finished or not; alone for background work, so the reuse
@@ -63,12 +67,16 @@ class Stats:
         self.tPromptS += result.t_prompt_s
         self.tGenS += result.t_gen_s
 
-    def record_finished(self, kind: str) -> None:
-        """A background run of ``kind`` ("prefetch", "speculate", "prewarm") that ran to its end."""
+    def record_finished(self, kind: str, cold: str = "") -> None:
+        """A background run of ``kind`` ("prefetch", "speculate", "prewarm", "grow") that ran to
+        its end; ``cold``: a speculation's cold-start window (GenerationResult.cold)."""
+        self.coldWindows += cold == "window"
         if kind == "prefetch":
             self.prefetched += 1
         elif kind == "prewarm":
             self.prewarmed += 1
+        elif kind == "grow":
+            self.grown += 1
         else:
             self.speculated += 1
 
@@ -77,7 +85,7 @@ class Stats:
         self.completed += 1
         self.last = RequestStats(request, kind, result.n_prompt, result.n_reused, result.n_generated,
                                  result.t_prompt_s, result.t_gen_s, result.stop_reason,
-                                 result.t_prompt_s + result.t_gen_s)
+                                 result.t_prompt_s + result.t_gen_s, result.cold)
 
     def record_cache_hit(self, request: int) -> None:
         self.cacheHits += 1

@@ -194,6 +194,9 @@ class GenerationResult:
     departures: tuple[tuple[int, float], ...] = ()
     drafted: int = 0  # draft tokens checked, and of those, kept (rewrites)
     accepted: int = 0
+    # A completion run hurried while cold (completion/cold.py): "window" (a smaller prompt and a
+    # cut generation), "first" (the document's first run: the generation cut only), "" (neither).
+    cold: str = ""
 
 
 class Engine(Protocol):
@@ -219,6 +222,21 @@ class Engine(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class PromptMeter(Protocol):
+    """An engine that tells, before a run, how much of a prompt it would evaluate, and how fast
+    it evaluates (the in-process one): for the cold-start window (completion/cold.py)."""
+
+    def unevaluated(self, prompt: Prompt, session: str) -> tuple[int, int]:
+        """The prompt's tokens, and how many of them are neither in the KV cache nor in the
+        session's state on disk."""
+        ...
+
+    def prompt_rate(self) -> float | None:
+        """Prompt tokens evaluated per second, as measured lately; None before any."""
+        ...
 
 
 @runtime_checkable

@@ -218,6 +218,12 @@ class DocumentStates:
         self.restored += len(state.tokens)
         return len(state.tokens)
 
+    def stored_prefix(self, session: str, tokens: list[int]) -> int:
+        """The tokens of ``tokens`` the session's state on disk, not yet used, would restore (0:
+        none), without restoring it."""
+        stored = self._stored if session == self._session else self.store.tokens(session)
+        return common_prefix(stored, tokens) if stored else 0
+
     def leave(self) -> None:
         """Save the current document's state unless it is short or already on disk as it is."""
         session, self._session, self._stored = self._session, None, None

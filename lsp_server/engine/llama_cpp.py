@@ -31,6 +31,7 @@ from lsp_server.context.templates import (
     choose_template,
 )
 from lsp_server.context.types import Prompt
+from lsp_server.engine import probe
 from lsp_server.engine.base import (
     CancelToken,
     Capabilities,
@@ -61,6 +62,10 @@ MAX_HEAL_CHARS = 24  # a longer last token is a whole word or string: nothing to
 # and the match lengths tried to find where the answer rejoined the original after a change.
 REWRITE_DRAFT = 12
 REWRITE_NGRAM = (3, 2, 1)
+# Prompt speed: evaluations of fewer tokens say little about it (their fixed cost dominates);
+# each new measure counts for this share of the estimate (the load of a shared machine moves).
+RATE_MIN_TOKENS = 32
+RATE_WEIGHT = 0.5
 
 
 def physical_cores() -> int:
@@ -154,13 +159,15 @@ class LlamaCppEngine:
         self.drafted = 0  # lookup decoding: tokens drafted, and of those, kept
         self.accepted = 0
         self.states: DocumentStates | None = None  # documents' KV states on disk (kv_store.py)
+        self._rate: float | None = None  # prompt tokens/s, measured (`prompt_rate`)
 
     # -- loading ---------------------------------------------------------------------------
 
     def load(self, progress: ProgressCallback) -> EngineInfo:
         try:
             gpu = self.settings.model == models.AUTO and self.settings.n_gpu_layers != 0 and gpu_offload()
-            path = models.resolve(self.settings.model, progress, gpu=gpu)
+            name = self._auto(progress) if self.settings.model == models.AUTO and not gpu else self.settings.model
+            path = models.resolve(name, progress, gpu=gpu)
         except models.ModelError as err:
             raise EngineError(str(err), err.hint) from err
         load_library()
@@ -174,6 +181,19 @@ class LlamaCppEngine:
         self.states = self._document_states(path)
         log.info("model %s loaded; FIM format %s", path.name, template.name)
         return self.info()
+
+    def _auto(self, progress: ProgressCallback) -> str:
+        """The preset ``auto`` stands for on this CPU, chosen from measured speeds: on first run
+        the 0.5B is fetched (it is the fallback anyway) and probed for a few seconds, the 1.5B
+        too where it is on disk (engine/probe.py); later starts read the kept figures."""
+        if models.this_machine(speeds={}).memory_gib < models.BIG_MODEL_MEMORY_GIB:
+            return models.choose(models.this_machine(speeds={})).preset
+        models.resolve(models.SIZES["0.5B"][0], progress)
+        load_library()
+        speeds = probe.machine_speeds(self.settings.n_threads or physical_cores(), progress)
+        choice = models.choose(models.this_machine(speeds=speeds))
+        log.info("model auto: %s (%s)", choice.preset, choice.reason)
+        return choice.preset
 
     def _open(self, path: Path) -> LlamaAdapter:
         s = self.settings
@@ -354,11 +374,35 @@ class LlamaCppEngine:
         What was evaluated before a cancel stays cached: the next keystroke's prompt shares it.
         """
         step = self.settings.n_batch
+        t0 = time.monotonic()
         for i in range(0, len(tokens), step):
             if cancel.cancelled:
+                self._measure(i, time.monotonic() - t0)
                 return False
             self._eval(tokens[i : i + step])
+        self._measure(len(tokens), time.monotonic() - t0)
         return True
+
+    def _measure(self, n_tokens: int, seconds: float) -> None:
+        if n_tokens < RATE_MIN_TOKENS or seconds <= 0:
+            return
+        rate = n_tokens / seconds
+        self._rate = rate if self._rate is None else RATE_WEIGHT * rate + (1 - RATE_WEIGHT) * self._rate
+
+    def prompt_rate(self) -> float | None:
+        """Prompt tokens evaluated per second, as measured lately (see `_measure`); None before any."""
+        return self._rate
+
+    def unevaluated(self, prompt: Prompt, session: str) -> tuple[int, int]:
+        """The prompt's tokens, and how many a run for ``session`` would evaluate: those past
+        both the KV cache's common prefix and what the session's state on disk would restore."""
+        tokens = self.tokens_for(prompt)
+        if not self.settings.kv_reuse:
+            return len(tokens), len(tokens)
+        kept = common_prefix(self._llm.cached_tokens(), tokens)
+        if self.states is not None and session:
+            kept = max(kept, self.states.stored_prefix(session, tokens))
+        return len(tokens), len(tokens) - kept
 
     def _eval(self, tokens: list[int]) -> None:
         try:

@@ -1,6 +1,7 @@
 """No cold wait where it can be avoided, through the real server and model: the head of a newly
-opened document's prompt is evaluated before the first request (prewarm), and the KV state of a
-document survives a restart (engine/kv_store.py). Evidence from the server's own counts
+opened document's prompt is evaluated before the first request (prewarm), the KV state of a
+document survives a restart (engine/kv_store.py), and a request that would evaluate more than its
+cold budget gets a smaller window, the full one grown after it (completion/cold.py). Evidence from the server's own counts
 (``fimLsp/stats``: prompt tokens reused from the KV cache), never from a clock.
 
 Each test starts its servers itself, with ``FIM_LSP_CACHE`` in a temporary directory (the test
@@ -74,6 +75,15 @@ async def _wait_prewarmed(client: LanguageClient, count: int, timeout: float = 3
     raise TimeoutError("the prewarm never finished")
 
 
+async def _wait_grown(client: LanguageClient, timeout: float = 300) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if (await _stats(client))["grown"]:
+            return
+        await asyncio.sleep(0.2)
+    raise TimeoutError("the full window never grew")
+
+
 def _open(client: LanguageClient, uri: str, text: str = TEXT) -> None:
     client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "python", 1, text)))
 
@@ -129,3 +139,22 @@ async def test_a_reopened_file_is_answered_from_its_stored_state_with_prewarm_on
         await _wait_prewarmed(client, 1)
         after = await invoked_run(client, uri, LONG_CURSOR)
     assert after["nPrompt"] == before["nPrompt"] and after["nReused"] >= after["nPrompt"] - 2, (before, after)
+
+
+async def test_a_cold_request_gets_a_small_window_and_the_next_one_the_full_window(cache: Path) -> None:
+    """A 100 ms cold budget: far less than the ~300-token prompt takes on a CPU. The full window
+    is evaluated in the background after the answer (a prewarm), and the next request, one
+    character typed, evaluates only that."""
+    uri = "file:///work/demo/shapes.py"
+    async with server(cache, prewarm=False, kvStoreFiles=0, coldBudgetMs=100) as client:
+        _open(client, uri)
+        cold = await invoked_run(client, uri, CURSOR)
+        await _wait_grown(client)
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            types.VersionedTextDocumentIdentifier(version=2, uri=uri),
+            [types.TextDocumentContentChangePartial(types.Range(CURSOR, CURSOR), "r")]))  # fmt: skip
+        warm = await invoked_run(client, uri, types.Position(CURSOR.line, CURSOR.character + 1))
+        stats = await _stats(client)
+    assert cold["cold"] == "window" and warm["cold"] == "" and stats["coldWindows"] == stats["grown"] == 1, (cold, warm)
+    assert cold["nPrompt"] < warm["nPrompt"] * 0.6, (cold, warm)
+    assert warm["nReused"] >= warm["nPrompt"] - 4, warm

@@ -1,0 +1,63 @@
+"""The cold-start window: a first suggestion in seconds where the full prompt would take many.
+
+A request whose prompt is mostly not in the KV cache (a file just opened: about 4 s for a
+500-token prompt with the 0.5B on 2 cores) would wait for all of it. Instead it gets a smaller
+window around the cursor, as many tokens as the engine evaluates in ``coldBudgetMs`` at its
+measured speed, and its generation stops at the first line end past half that time (a block
+opened there gets its first line); the full window is then evaluated in the background, so the
+requests after it get today's prompt. Pure: the runner (run.py) asks the engine for the counts
+and applies the plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from lsp_server.config import PromptSettings
+from lsp_server.pipeline import Prepared
+
+# Prompt tokens/s assumed before the engine measured any: the 0.5B on 2 busy cores evaluates
+# 100-250 (bench/README.md), so a guess from the low end keeps the first window in budget.
+DEFAULT_RATE = 100.0
+# Fewer file tokens than this is too little context to be worth a suggestion: below it, the
+# window keeps this many and the budget is overrun rather than the answer spoilt.
+MIN_WINDOW_TOKENS = 96
+# Tokens of a prompt outside its windows (FIM markers, the file name): not scaled.
+OVERHEAD_TOKENS = 16
+# The share of ``coldBudgetMs`` a cold request generates for before it stops at a line end.
+GENERATION_SHARE = 0.5
+
+
+def tokens_within(rate: float | None, budget_ms: int) -> int:
+    """Prompt tokens the engine evaluates in ``budget_ms`` at ``rate`` tokens/s (the default
+    rate when none was measured yet)."""
+    return int((rate if rate and rate > 0 else DEFAULT_RATE) * budget_ms / 1000)
+
+
+def cold_settings(shape: PromptSettings, missing: int, total: int, fits: int) -> PromptSettings | None:
+    """The prompt shape of a cold request: the windows scaled down so the prompt's ``total``
+    tokens, ``missing`` of them not in the KV cache, become about ``fits``; context from other
+    files is left out (it comes before the file's text and is the first thing to wait for).
+    None when the request is not cold: what it must evaluate fits (or a smaller window would
+    cost as much), so it gets today's prompt."""
+    if shape.cold_budget_ms <= 0 or missing <= max(fits, MIN_WINDOW_TOKENS + OVERHEAD_TOKENS):
+        return None  # in budget, or no more than the smallest window would cost
+    windows = shape.prefix_tokens + shape.suffix_tokens
+    if windows <= 0:
+        return None
+    room = max(MIN_WINDOW_TOKENS, fits - OVERHEAD_TOKENS)
+    if room >= windows:  # the other context is what does not fit: leave it out only
+        scale = 1.0
+    else:
+        scale = room / windows
+    return replace(shape, prefix_tokens=int(shape.prefix_tokens * scale), suffix_tokens=int(shape.suffix_tokens * scale),
+                   import_context_tokens=0, extra_context=False, repo_context=False)  # fmt: skip
+
+
+def hurried(prepared: Prepared, cold_budget_ms: int) -> Prepared:
+    """The run cut at the first line end past its share of ``cold_budget_ms`` of generation: a
+    cold request's suggestion is one line, or a few. A line that opens a block still gets its
+    body's first line, within the run's own budget (cut right after the opener, the gate drops
+    it: an empty answer, as bench.cold showed)."""
+    budget_ms = min(prepared.budget_ms, int(cold_budget_ms * GENERATION_SHARE))
+    return replace(prepared, budget_ms=budget_ms, grace_ms=prepared.budget_ms + prepared.grace_ms - budget_ms)
