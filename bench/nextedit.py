@@ -6,8 +6,9 @@ server runs, on the in-process engine, and score them.
 Scores per category: exact (the buffer after the predicted edits equals the expected one),
 found (share of the expected word edits among the predicted ones), false edits (no-edit cases
 with any edit shown), latency p50/p95 of `predict` (the keystroke's prompt to the edits). Beside
-the model with history: the same prompt without the edit history, and for rename cases a plain
-search-and-replace of the renamed identifier in the same region. See bench/nextedit.md.
+the product (`model`): every follow-up the rules propose, made without the model (`carry-all`:
+is the model worth it?); for rename cases a plain search-and-replace of the renamed identifier in
+the same region; in rewrite mode, the same prompt without the edit history. See bench/nextedit.md.
 """
 
 from __future__ import annotations
@@ -61,7 +62,18 @@ def whole(text: str) -> Region:
 
 
 def word_edits(old: str, new: str) -> set[tuple[int, int, str]]:
-    return {(e.start, e.end, e.text) for e in region_edits(whole(old), new)}
+    """The word edits from ``old`` to ``new``, offsets in ``old``; only the lines between the
+    common first and last ones are diffed (a whole module through difflib takes seconds)."""
+    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    at = sum(map(len, a[:head]))
+    middle = "".join(a[head : len(a) - tail])
+    return {(at + e.start, at + e.end, e.text) for e in region_edits(whole(middle), "".join(b[head : len(b) - tail]))}
 
 
 def score(case: Case, system: str, predicted: str, shown: int, seconds: float = 0.0) -> Score:
@@ -157,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit-per-category", type=int, default=0, help="0: every case")
     ap.add_argument("--categories", default=",".join(CATEGORIES))
-    ap.add_argument("--no-baseline", action="store_true", help="skip the no-history run")
+    ap.add_argument("--no-baseline", action="store_true",
+                    help="skip the no-history run (rewrite mode only: carry mode proposes nothing without history)")
     ap.add_argument("--min-confidence", type=float, default=Options().min_confidence)
     ap.add_argument("--warm", action="store_true", help="time from the last keystroke (previous one run first)")
     ap.add_argument("--mode", choices=MODES, default=Options().mode,
@@ -182,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     for i, case in enumerate(cases):
         scores.append(run_model(engine, case, "model", options, args.warm))
         s = scores[-1]
-        if not args.no_baseline:
+        if not args.no_baseline and args.mode == "rewrite":  # carry mode without history has nothing to carry
             scores.append(run_model(engine, case, "no-history", replace(options, history=False)))
         if not args.no_rules_baseline and args.mode == "carry":
             scores.append(run_model(engine, case, "carry-all", replace(options, judge_all=True)))

@@ -98,7 +98,7 @@ def test_a_definition_is_carried_by_rule_and_a_changed_use_by_the_model(engine: 
     assert after.text[found.edits[0].start - 12 : found.edits[0].end] == "    total = w"
     assert found.result is not None and found.result.n_prompt == 0  # a renamed parameter: no model run
 
-    used = "def area(w, h, width):\n    total = w * h\n    return total * w\n"
+    used = "def area(w, h):\n    total = w * h\n    return total * w\n"
     before = Snapshot("file:///b.py", used, 1, "python")
     after = Snapshot("file:///b.py", used.replace("total = w", "total = width"), 2, "python")
     history.record(before, after)

@@ -48,6 +48,11 @@ def test_a_renamed_parameter_reaches_its_uses_in_its_function_only() -> None:
     assert got.endswith("def other(w):\n    return w\n")  # another function's own w
 
 
+def test_a_use_after_a_line_ending_in_a_dot_is_not_an_attribute() -> None:
+    text = "def check(frame, f):\n    # Entered for the 1st time.\n    b.line = frame\n"
+    assert carried(text, 0, "def check(b, f):").splitlines()[2] == "    frame.line = frame"
+
+
 def test_an_edit_with_nothing_to_carry_proposes_nothing() -> None:
     text = "def f(a):\n    # checked below\n    return a\n"
     doc = Snapshot(URI, text, 1, "python")
@@ -95,8 +100,13 @@ def test_the_lexer_tells_code_from_strings_and_comments() -> None:
     assert [lexed.kind(c.index(ch)) for ch in "axsqz"] == ["code", "comment", "code", "string", "comment"]
 
 
+def test_a_use_switched_to_another_existing_name_is_not_carried() -> None:
+    text = "def f(x, y):\n    h(y)\n    return g(x)\n"
+    assert carried(text, 1, "    h(x)") == text
+
+
 def test_a_line_with_several_changes_offers_every_subset() -> None:
-    text = "def f(x, y):\n    h(y)\n    return g(x, x)\n"  # a use changed: the model decides
+    text = "def f(x):\n    h(y)\n    return g(x, x)\n"  # a use renamed to a new name: the model decides
     doc = Snapshot(URI, text, 1, "python")
     hunk = Hunk(URI, 1, ("    h(x)",), ("    h(y)",))
     (cand,) = propose(hunk, doc.text, line_region(doc, 0, 3, 0))

@@ -25,7 +25,7 @@ URI = "file:///a.py"
 OLD = "def f(n):\n    a = n + 1\n    return a * n\n"
 NEW = OLD.replace("f(n)", "f(count)")
 # a use changed, not the definition: whether the other uses follow is the model's call
-USE_OLD = "def f(n, count):\n    a = g(n)\n    return a * n\n"
+USE_OLD = "def f(n):\n    a = g(n)\n    return a * n\n"
 USE_NEW = USE_OLD.replace("g(n)", "g(count)")
 
 

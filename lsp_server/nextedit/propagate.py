@@ -7,7 +7,8 @@ So the edit's own shape proposes where follow-ups may go, and the model chooses 
 (`predict`, `Engine.score`):
 
 - a word replaced by another (a renamed name, a changed literal): its other whole-word
-  occurrences, where they play the same part (an attribute only for an attribute);
+  occurrences, where they play the same part (an attribute only for an attribute); not when a
+  use was changed to a name the region already has (another variable picked, not a rename);
 - a parameter list's items swapped, or an item inserted or removed, in ``name(...)``: the calls
   of ``name`` whose arguments match the old list get the same change.
 
@@ -128,14 +129,23 @@ def _word_changes(before: str, after: str, latest: Hunk, region: Region, kinds: 
         return
     kind = kinds.kind(edited)
     sure = kind == "code" and not attribute and binds(text, edited, len(new), kinds.python)
+    if not sure and kind == "code" and _switched(text, new):
+        return
     lo, hi = _scope(text, edited, kinds.python)
     for m in re.finditer(rf"(?<![\w$]){re.escape(old)}(?![\w$])", text[lo:hi]):
         at = lo + m.start()
         if _in_hunk(text, at, latest, region) or kinds.kind(at) != kind:
             continue
-        dotted = text[:at].rstrip().endswith(".")
+        dotted = text[:at].rstrip(" \t").endswith(".")
         if dotted == attribute and not (kinds.python and _keyword_argument(text, at, len(old))):
             yield Change(at, at + len(old), new, sure)
+
+
+def _switched(text: str, new: str) -> bool:
+    """A use changed to a name the region already has: the user picked another variable there
+    (``f(a)`` -> ``f(b)``), not a new name for the old one, so the other uses stay."""
+    return _NAME.fullmatch(new) is not None and not new[0].isdigit() and len(
+        re.findall(rf"(?<![\w$]){re.escape(new)}(?![\w$])", text)) > 1
 
 
 def _keyword_argument(text: str, at: int, size: int) -> bool:
@@ -335,7 +345,7 @@ def _signature_changes(before: str, after: str, latest: Hunk, region: Region, ki
         call = _call_items(line, m.end() - 1 - line_start)
         if call is None:
             continue
-        receiver = text[: m.start()].rstrip().endswith(".")
+        receiver = text[: m.start()].rstrip(" \t").endswith(".")
         edit = _carry(old, new, call, receiver)
         if edit is not None:
             s, e, replacement = edit

@@ -198,9 +198,12 @@ test('the default command falls back to ~/.local/bin/fim-lsp (scripts/install.sh
   assert(ok, err)
 end)
 
-test('next_edit: off by default; on, it sends nextEdit = true unless settings say otherwise', function()
+test('next_edit: on by default, sending nextEdit = true unless settings say otherwise; off sends nothing', function()
   local fim = require('fim_lsp')
   fim.setup({ cmd = { 'true' } })
+  eq(true, fim.config.next_edit.enabled)
+  eq(true, fim.server_settings().nextEdit)
+  fim.setup({ cmd = { 'true' }, next_edit = { enabled = false } })
   eq(false, fim.config.next_edit.enabled)
   eq(nil, fim.server_settings().nextEdit)
   fim.setup({ cmd = { 'true' }, next_edit = { enabled = true } })

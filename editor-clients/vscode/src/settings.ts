@@ -64,7 +64,7 @@ export const DEFAULT_SETTINGS: Readonly<ExtensionSettings> = Object.freeze({
   url: "",
   remoteModel: "",
   apiKeyEnv: "",
-  nextEdit: false,
+  nextEdit: true,
 });
 
 const MULTILINE: readonly Multiline[] = ["auto", "always", "never"];

@@ -70,7 +70,7 @@ function M.check()
       health.warn('next_edit.enabled, but settings.nextEdit = false: the server proposes no edits')
     end
   else
-    health.info('next-edit suggestions off (setup({ next_edit = { enabled = true } }))')
+    health.info('next-edit suggestions off (on by default; setup({ next_edit = { enabled = false } }) turned them off)')
   end
 end
 

@@ -44,11 +44,11 @@ M.defaults = {
     trigger = '<M-\\>',
   },
   --- Next-edit suggestions (fimLsp/inlineEdit): after a change, the edits that follow it near
-  --- the cursor, drawn with extmarks (see nextedit.lua). Off unless enabled; turning it on also
-  --- sends the server setting `nextEdit = true` (unless `settings.nextEdit` says otherwise).
-  --- Keys work in Normal and Insert mode and fall through when no edit is shown.
+  --- the cursor, drawn with extmarks (see nextedit.lua). On by default (`enabled = false` turns
+  --- it off); on, it sends the server setting `nextEdit = true` (unless `settings.nextEdit` says
+  --- otherwise). Keys work in Normal and Insert mode and fall through when no edit is shown.
   next_edit = {
-    enabled = false,
+    enabled = true,
     debounce_ms = 300,
     keymaps = { jump = '<M-n>', accept = '<M-y>', dismiss = '<M-e>' },
   },

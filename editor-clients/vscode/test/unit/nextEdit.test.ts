@@ -132,11 +132,11 @@ describe("NextEditSession (shown → jumped → accepted / dismissed; stale answ
 });
 
 describe("settings and keybindings", () => {
-  it("fimLsp.nextEdit is off by default and always sent to the server as nextEdit", () => {
+  it("fimLsp.nextEdit is on by default and always sent to the server as nextEdit", () => {
     const from = (values: Record<string, unknown>) => readSettings((k) => values[k], ["llama_cpp"]);
-    expect(toServerSettings(from({})).nextEdit).toBe(false);
-    expect(toServerSettings(from({ nextEdit: true })).nextEdit).toBe(true);
-    expect(from({ nextEdit: "yes" }).nextEdit).toBe(false);
+    expect(toServerSettings(from({})).nextEdit).toBe(true);
+    expect(toServerSettings(from({ nextEdit: false })).nextEdit).toBe(false);
+    expect(from({ nextEdit: "no" }).nextEdit).toBe(true);
   });
 
   const manifest = JSON.parse(readFileSync(path.join(__dirname, "../../package.json"), "utf8"));
@@ -151,6 +151,6 @@ describe("settings and keybindings", () => {
     const escape = bindings.find((b) => b.command === "fimLsp.hideNextEdit");
     expect(escape?.key).toBe("escape");
     expect(escape?.when.split(" && ")).toContain(NEXT_EDIT_VISIBLE);
-    expect(manifest.contributes.configuration.properties["fimLsp.nextEdit"].default).toBe(false);
+    expect(manifest.contributes.configuration.properties["fimLsp.nextEdit"].default).toBe(true);
   });
 });
