@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import hashlib
 
-from bench.nextedit_set import CATEGORIES, NO_EDIT, build
+import pytest
+
+from bench.nextedit_set import CATEGORIES, NO_EDIT, Case, build
 from bench.traces import stdlib_dir
 
 
-def test_the_set_has_every_category_and_expectations_that_match_it() -> None:
-    cases = build(selection="dev")
+@pytest.fixture(scope="module")
+def dev() -> list[Case]:
+    return build(selection="dev")
+
+
+def test_the_set_has_every_category_and_expectations_that_match_it(dev: list[Case]) -> None:
+    cases = dev
     assert {c.category for c in cases} == set(CATEGORIES)
     for case in cases:
         assert case.buffer[case.first_start : case.first_end] != case.first_old  # the first edit is made
@@ -21,7 +28,6 @@ def test_the_set_has_every_category_and_expectations_that_match_it() -> None:
     assert hashlib.sha256((stdlib_dir() / first.module).read_bytes()).hexdigest() == first.sha256
 
 
-def test_the_held_out_selection_shares_no_module_with_the_dev_one() -> None:
-    dev = {c.module for c in build(selection="dev")}
+def test_the_held_out_selection_shares_no_module_with_the_dev_one(dev: list[Case]) -> None:
     held = {c.module for c in build(selection="heldout")}
-    assert held and not dev & held
+    assert held and not {c.module for c in dev} & held

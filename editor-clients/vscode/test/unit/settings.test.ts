@@ -115,7 +115,7 @@ describe("toServerSettings", () => {
       enabled: true,
       disabledLanguages: [],
       multiline: "auto",
-      nextEdit: false,
+      nextEdit: true,
     });
   });
 
@@ -131,7 +131,7 @@ describe("toServerSettings", () => {
       enabled: true,
       disabledLanguages: ["markdown", "plaintext"],
       multiline: "auto",
-      nextEdit: false,
+      nextEdit: true,
       model: "/m/a.gguf",
       nThreads: 2,
       nGpuLayers: 0,
@@ -150,7 +150,7 @@ describe("toServerSettings", () => {
       enabled: true,
       disabledLanguages: [],
       multiline: "auto",
-      nextEdit: false,
+      nextEdit: true,
       backend: "llama-server",
       url: "http://gpu-box.internal:8080",
       remoteModel: "qwen2.5-coder:7b-base",
@@ -163,13 +163,13 @@ describe("toServerSettings", () => {
       enabled: true,
       disabledLanguages: [],
       multiline: "auto",
-      nextEdit: false,
+      nextEdit: true,
     });
     expect(toServerSettings(from({ backend: "ollama" }))).toEqual({
       enabled: true,
       disabledLanguages: [],
       multiline: "auto",
-      nextEdit: false,
+      nextEdit: true,
       backend: "ollama",
     });
   });
