@@ -151,7 +151,11 @@ def test_follow_ups_of_a_definition_are_made_without_a_choice() -> None:
     ("  int count;", "count", False, True),
     ("static int add(int a, int count) {", "count", False, True),
     ("function add(a, count) {", "count", False, True),
+    ("  char *count = p;", "count", False, True),
+    ("  Map<String, Integer> count = new HashMap<>();", "count", False, True),
     ("  return count;", "count", False, False),
+    ("  return a * count;", "count", False, False),
+    ("  x = a & count;", "count", False, False),
     ("  total = count + 1;", "count", False, False),
     ("  if (count) {", "count", False, False),
 ])

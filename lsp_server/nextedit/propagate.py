@@ -160,6 +160,10 @@ _PY_BINDS_AFTER = re.compile(r"(?:^\s*(?:async\s+)?(?:def|class)\s+|\b(?:as|glob
 _TARGETS = re.compile(r"^\s*(?:[\w.\[\]*]+\s*,\s*)*\(?$")  # what may stand before a name an assignment binds
 _ASSIGNS = re.compile(r"\s*(?:\)\s*)?(?:,[\w\s.,*()\[\]]*)?(?::[^=\n]*)?(?:=(?!=)|:=)")
 _DECLARES = re.compile(r"\s*(?:=(?!=)|;|,|\)|:|\[|\bin\b|\bof\b)")
+# a brace language's declaration up to its name: qualifiers, then a type (``int``, ``Map<K, V>``,
+# ``char *``, ``std::string&``, ``int[]``) and nothing else on the line before it
+_C_DECLARATION = re.compile(r"^\s*(?:(?:const|static|final|unsigned|signed|struct|public|private|protected|readonly"
+                            r"|volatile|extern|register|mut)\s+)*([A-Za-z_$][\w$:.]*)(?:<[^()=;]*>)?(?:\[\])*\s*[*&]*\s*$")
 _NOT_TYPES = frozenset({"return", "case", "throw", "else", "new", "delete", "typeof", "in", "of", "await", "yield",
                         "goto", "sizeof", "instanceof", "and", "or", "not", "is", "if", "while", "for", "do"})
 _CONTROL = frozenset({"if", "while", "for", "switch", "catch", "return", "with", "elif", "print", "assert"})
@@ -183,8 +187,8 @@ def binds(text: str, at: int, size: int, python: bool) -> bool:
         return bool(_TARGETS.match(head)) and bool(_ASSIGNS.match(tail)) and not _keyword_argument(text, at, size)
     if re.search(r"\b(?:let|const|var|auto)\s+(?:[\w$]+\s*,\s*)*$", head):
         return True
-    word = re.search(r"([\w$]+|[>*&\]])\s*$", head)
-    return word is not None and word.group(1) not in _NOT_TYPES and bool(_DECLARES.match(tail))
+    decl = _C_DECLARATION.match(head)
+    return decl is not None and decl.group(1) not in _NOT_TYPES and bool(_DECLARES.match(tail))
 
 
 def _in_definition_header(head: str, python: bool) -> bool:
