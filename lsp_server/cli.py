@@ -82,7 +82,8 @@ def _complete(args: argparse.Namespace) -> int:
     result = SettingsSources(cli_model=args.model).resolve()
     for problem in result.problems:
         print(f"fim-lsp: {problem}", file=sys.stderr)
-    host = EngineHost(result.settings)
+    # One request and no next one: the cold-start window's smaller prompt would only cost quality.
+    host = EngineHost(result.settings.replace(cold_budget_ms=0))
     service = CompletionService(host)
 
     async def run() -> list[Suggestion]:

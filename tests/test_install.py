@@ -113,6 +113,10 @@ def test_the_installed_command_completes_the_demo(installed: Install) -> None:
     body = run.stdout.strip()  # the suggestion alone is on stdout
     assert body, run.stderr
     assert re.search(r"\b(values|m)\b", body), body
+    # One request, no next one: the whole file (125 tokens) is the prompt, not a cold-start
+    # window's smaller one (78 tokens before this was fixed).
+    prompt = re.search(r"completion: [\d.]+s \((\d+) prompt tokens", run.stderr)
+    assert prompt and int(prompt.group(1)) > 100, run.stderr
 
 
 def test_a_second_run_updates_in_place(installed: Install, tmp_path: Path) -> None:
