@@ -19,6 +19,8 @@ from lsp_server.engine.base import (
     ScoreResult,
 )
 from lsp_server.engine.worker import EngineWorker
+from lsp_server.nextedit.history import EditHistory
+from lsp_server.nextedit.predict import Options, predict
 from lsp_server.nextedit.service import NextEditQuery, NextEditService
 
 URI = "file:///a.py"
@@ -117,3 +119,14 @@ def test_a_completion_cancels_a_running_prediction_and_off_means_off() -> None:
         assert (await service.suggest(query(USE_NEW))).edits == [] and engine.jobs == []
 
     asyncio.run(run())
+
+
+def test_a_carry_past_its_budget_shows_nothing() -> None:
+    engine = ScriptedEngine()
+    history = EditHistory()
+    history.record(Snapshot(URI, USE_OLD, 1, "python"), Snapshot(URI, USE_NEW, 2, "python"))
+    doc, info = Snapshot(URI, USE_NEW, 2, "python"), Host(engine).info
+    args = (engine, info, doc, USE_NEW.index("count") + 5, history.recent(URI), lambda u: "a.py", CancelToken())
+    assert predict(*args, Options(budget_s=None)).edits  # type: ignore[arg-type]
+    late = predict(*args, Options(budget_s=-1.0))  # type: ignore[arg-type]
+    assert late.edits == [] and late.dropped == {"budget": 1}

@@ -112,10 +112,10 @@ def predict(engine: Engine, info: EngineInfo, doc: Snapshot, cursor: int, hunks:
 
 def _carry(engine: Engine, fmt: str, doc: Snapshot, cursor: int, hunks: Sequence[Hunk], paths: Callable[[str], str],
            latest: Hunk, cancel: CancelToken, options: Options, t0: float) -> Prediction:
-    """The follow-ups the latest edit proposes (`propagate.propose`) within `REACH_LINES`, each
-    line's variant chosen by the model: the region (grown to hold them) rewritten line by line
-    in the answer, a proposed line scored in each of its variants after the lines chosen before
-    it. No proposal: no edit, no model run."""
+    """The follow-ups the latest edit proposes (`propagate.propose`) within `REACH_LINES`: the
+    region (grown to hold them) rewritten line by line, a line with a choice scored in each of
+    its variants after the lines chosen before it, a line with only sure changes taken as it is.
+    No proposal: no edit, no model run. Past ``budget_s`` (checked between lines): no edits."""
     at_line = doc.position_at(cursor, "utf-32")[0]
     reach = line_region(doc, max(0, at_line - REACH_LINES), min(doc.line_count, at_line + REACH_LINES + 1), cursor)
     found = propose(latest, doc.text, reach, doc.language_id)
@@ -136,6 +136,8 @@ def _carry(engine: Engine, fmt: str, doc: Snapshot, cursor: int, hunks: Sequence
     new, at, reused, n_prompt = "", 0, 0, 0
     choices = []
     for line in lines:
+        if options.budget_s is not None and time.monotonic() - t0 > options.budget_s:
+            return Prediction([], region.start, region.end, region.text, {"budget": 1}, None, time.monotonic() - t0)
         new += region.text[at : line.start]
         at = line.start + len(line.text)
         choice, result = _choose(engine, head, new, line, doc.uri, cancel, options)
@@ -160,8 +162,8 @@ Scored = tuple[int, int, tuple[str, ...], tuple[float, ...]]
 def _choose(engine: Engine, head: Segments, before: str, line: CandidateLine, session: str,
             cancel: CancelToken, options: Options) -> tuple[str, Scored | None]:
     """The variant of ``line`` the model finds likeliest (``margin`` per change in its favour of
-    the line as it stands; a line with only sure changes has one variant and no model run); with it, (tokens reused, prompt tokens, variants, their scores), or
-    None when cancelled."""
+    the line as it stands; a line with only sure changes has one variant and no model run); with
+    it, (tokens reused, prompt tokens, variants, their scores), or None when cancelled."""
     variants = line_choices(line)
     texts = tuple(v for v, _ in variants)
     if options.judge_all or len(variants) == 1:
