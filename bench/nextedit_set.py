@@ -311,9 +311,8 @@ def _changed_uses(src: str, functions: list[ast.FunctionDef], module: str, sha: 
             names = [a for a in call.args if isinstance(a, ast.Name) and a.id in params]
             other = [p for p in params if p not in {a.id for a in names}]
             for arg in names:
-                if not other or not _name_uses(fn, arg.id, arg.lineno)[:1]:
-                    continue
-                if _name_uses(fn, arg.id, arg.lineno)[0].lineno - arg.lineno > SPAN_LINES:
+                later = _name_uses(fn, arg.id, arg.lineno)
+                if not other or not later or later[0].lineno - arg.lineno > SPAN_LINES:
                     continue
                 s = _offset(starts, arg.lineno, arg.col_offset)
                 buffer = _replace_at(src, [(s, s + len(arg.id), other[0])])

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+import pytest
+
 from lsp_server.completion import CompletionQuery, CompletionService
 from lsp_server.completion.cold import (
     DEFAULT_RATE,
@@ -202,9 +204,14 @@ async def test_a_fast_engine_gets_the_full_window_and_only_the_first_run_is_hurr
         await service.host.shutdown()
 
 
-async def test_the_budget_off_leaves_every_run_as_today() -> None:
+@pytest.mark.parametrize("settings", [
+    {"cold_budget_ms": 0},
+    # no KV cache kept between requests: a small window would be every request's, never grown
+    {"kv_reuse": False},
+], ids=["budget off", "no kv reuse"])
+async def test_where_the_window_is_off_every_run_is_as_today(settings: dict[str, object]) -> None:
     engine = MeteredEngine(rate=1.0)
-    service = await _service(engine, cold_budget_ms=0)
+    service = await _service(engine, **settings)
     try:
         await service.complete(_query())
         assert service.stats.last.cold == "" and engine.jobs[-1].time_budget_s == 3.0
@@ -233,19 +240,6 @@ async def test_a_speculation_on_a_cold_document_is_hurried_as_the_request_it_sta
             await asyncio.sleep(0.01)
         assert service.stats.coldWindows == service.stats.grown == 1
         assert len(engine.warmed[-1].prefix.split()) > 2 * MIN_WINDOW_TOKENS  # the full prefix window
-    finally:
-        service.shutdown()
-        await service.host.shutdown()
-
-
-async def test_without_kv_reuse_every_run_is_as_today() -> None:
-    """No KV cache kept between requests: a small window would be every request's, never grown."""
-    engine = MeteredEngine(rate=1.0)
-    service = await _service(engine, kv_reuse=False)
-    try:
-        await service.complete(_query())
-        assert service.stats.last.cold == "" and engine.jobs[-1].time_budget_s == 3.0
-        assert len(engine._words(engine.jobs[-1].prompt)) > 384  # the full prefix window
     finally:
         service.shutdown()
         await service.host.shutdown()

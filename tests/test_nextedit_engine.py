@@ -12,7 +12,7 @@ from lsp_server.documents import Snapshot
 from lsp_server.engine.base import CancelToken, GenerationJob, RewriteJob, ScoreJob
 from lsp_server.engine.llama_cpp import LlamaCppEngine, RegionDraft
 from lsp_server.nextedit.history import EditHistory
-from lsp_server.nextedit.predict import Options, predict
+from lsp_server.nextedit.predict import Options, Prediction, predict
 
 pytestmark = pytest.mark.model
 REGION = "def area(w, h):\n    total = w * h\n    return total\n\n\nprint(area(2, 3))\n"
@@ -55,14 +55,20 @@ def test_the_rewrite_reuses_its_own_prefix_and_keeps_the_completion_cache(engine
     assert after.n_reused >= after.n_prompt - 3  # the completion's cache survived the rewrites
 
 
-def test_a_rename_prediction_on_the_real_model_returns_word_edits(engine: LlamaCppEngine) -> None:
-    before = Snapshot("file:///a.py", REGION, 1, "python")
-    after = Snapshot("file:///a.py", REGION.replace("(w, h)", "(width, h)"), 2, "python")
+def edited(engine: LlamaCppEngine, text: str, old: str, new: str, options: Options | None = None,
+           uri: str = "file:///a.py") -> tuple[Snapshot, Prediction]:
+    """``text`` with the first ``old`` typed over as ``new`` (the cursor after it), and the
+    prediction."""
+    after = Snapshot(uri, text.replace(old, new, 1), 2, "python")
     history = EditHistory()
-    history.record(before, after)
-    cursor = after.text.index("width") + len("width")
-    found = predict(engine, engine.info(), after, cursor, history.recent(after.uri), lambda u: "a.py", CancelToken(),
-                    Options(mode="rewrite"))
+    history.record(Snapshot(uri, text, 1, "python"), after)
+    cursor = text.index(old) + len(new)
+    return after, predict(engine, engine.info(), after, cursor, history.recent(uri), lambda u: "a.py", CancelToken(),
+                          options or Options())
+
+
+def test_a_rename_prediction_on_the_real_model_returns_word_edits(engine: LlamaCppEngine) -> None:
+    _, found = edited(engine, REGION, "w", "width", Options(mode="rewrite"))
     assert found.result is not None and found.result.n_prompt > 100
     for edit in found.edits:  # whatever the small model proposes, it is a word-sized edit of the region
         assert found.region_start <= edit.start <= edit.end <= found.region_end
@@ -88,22 +94,13 @@ def test_scoring_prefers_the_line_that_fits_the_renamed_code_and_keeps_the_compl
 
 
 def test_a_definition_is_carried_by_rule_and_a_changed_use_by_the_model(engine: LlamaCppEngine) -> None:
-    before = Snapshot("file:///a.py", REGION, 1, "python")
-    after = Snapshot("file:///a.py", REGION.replace("(w, h)", "(width, h)"), 2, "python")
-    history = EditHistory()
-    history.record(before, after)
-    cursor = after.text.index("width") + len("width")
-    found = predict(engine, engine.info(), after, cursor, history.recent(after.uri), lambda u: "a.py", CancelToken())
+    after, found = edited(engine, REGION, "w", "width")
     assert [(e.old, e.text) for e in found.edits] == [("w", "width")]
     assert after.text[found.edits[0].start - 12 : found.edits[0].end] == "    total = w"
     assert found.result is not None and found.result.n_prompt == 0  # a renamed parameter: no model run
 
     used = "def area(w, h):\n    total = w * h\n    return total * w\n"
-    before = Snapshot("file:///b.py", used, 1, "python")
-    after = Snapshot("file:///b.py", used.replace("total = w", "total = width"), 2, "python")
-    history.record(before, after)
-    cursor = after.text.index("total = width") + len("total = width")
-    found = predict(engine, engine.info(), after, cursor, history.recent(after.uri), lambda u: "b.py", CancelToken())
+    _, found = edited(engine, used, "total = w", "total = width", uri="file:///b.py")
     (line, variants, logprobs), = found.choices  # one use changed: the model chooses for the other
     assert variants == ("    return total * w\n", "    return total * width\n")
     assert len(logprobs) == 2 and all(lp < 0 for lp in logprobs)
