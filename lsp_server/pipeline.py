@@ -22,7 +22,7 @@ from lsp_server.context.window import (
 )
 from lsp_server.engine.base import FirstWords, GenerationJob, first_word
 from lsp_server.postprocess import CursorContext, Suggestion, finish, should_stop
-from lsp_server.postprocess.cursor import FLOW_ENDS
+from lsp_server.postprocess.cursor import FLOW_ENDS, left_open
 from lsp_server.postprocess.gate import MAX_REGION
 
 SINGLE_LINE_TOKENS = 48
@@ -47,11 +47,13 @@ class Prepared:
     def may_end(self, raw: str) -> bool:
         """May the time budget end the suggestion at the last line end of ``raw``? Not right
         after a line that opens a block: the block would have no body (and the gate would drop
-        it), as when the user stops typing in the middle of ``for x in it``."""
+        it), as when the user stops typing in the middle of ``for x in it``. Nor inside a
+        bracket it opened (``raise Error(`` then one argument line; a literal's first rows):
+        the gate drops a statement left open, so a cold request's hurried answer was empty."""
         complete = raw[: raw.rfind("\n")] if "\n" in raw else ""
         lines = (self.ctx.line_before + complete).split("\n")
         last = next((ln for ln in reversed(lines) if ln.strip()), "")
-        return not self.ctx.opens_block(last)
+        return not self.ctx.opens_block(last) and not left_open(lines, self.ctx.indent_sensitive)
 
     @property
     def heal(self) -> bool:

@@ -121,6 +121,23 @@ def test_the_budget_may_not_end_a_suggestion_right_after_an_opener() -> None:
     assert job_for(p).may_end == p.may_end
 
 
+def test_the_budget_may_not_end_a_suggestion_inside_a_bracket_it_opened() -> None:
+    # A cold request's hurried run ended after `raise IDNAError(`: the gate dropped it, and the
+    # user got nothing.
+    p = _prepare(FUNC + "        \n" + BELOW, len(FUNC) + 8)
+    assert not p.may_end("        raise ValueError(\n")
+    assert not p.may_end("        raise ValueError(\n            'bad',\n")
+    assert p.may_end("        raise ValueError(\n            'bad',\n        )\n")
+    text = "function f(h) {\n  \n  return h;\n}\n"
+    js, _ = prepare(text, text.index("  \n") + 2, PromptSettings(), lambda s: len(s.split()), language="javascript")
+    assert not js.may_end("h = {\n    ...h,\n")  # a literal's first rows
+    assert js.may_end("h = {\n    ...h,\n  };\n")
+    mid = "def f(a, b):\n    return g(a, \n"
+    call = _prepare(mid, mid.index(", \n") + 2)
+    assert call.may_end("b)\n")  # it closes the bracket its line opened
+    assert not call.may_end("b, [\n")
+
+
 def test_import_lines_come_before_a_window_that_starts_below_them() -> None:
     head = "import os\nfrom .shapes import Circle\n\n\n"
     text = head + "def area(c):\n" + "    x = Circle(1)\n" * 60 + "    \n"

@@ -154,6 +154,16 @@ def continues(lines: tuple[str, ...] | list[str], logical: bool) -> bool:
     return inside or stack[-1:] in ("(", "[")
 
 
+def left_open(lines: tuple[str, ...] | list[str], logical: bool) -> bool:
+    """Is a bracket, string or comment opened in ``lines`` (text from a line's start) still open
+    after them? Closers of brackets opened above are ignored. Unlike `continues`, a brace
+    block counts: a suggestion that opened one is not complete until it closes it."""
+    if logical:
+        return continues(lines, True)
+    stack, inside = _brace_scan(lines)
+    return bool(stack) or inside
+
+
 def statements(lines: tuple[str, ...] | list[str], logical: bool) -> tuple[Statement, ...]:
     """Non-blank lines grouped into statements, comments left out. With ``logical`` (an
     indentation language) lines inside open brackets or a triple-quoted string, or after a
