@@ -30,7 +30,7 @@ from lsp_server.documents import Snapshot
 from lsp_server.engine.base import CancelToken
 from lsp_server.engine.llama_cpp import LlamaCppEngine
 from lsp_server.nextedit.edits import apply, region_edits
-from lsp_server.nextedit.history import EditHistory
+from lsp_server.nextedit.history import EditHistory, changed_lines
 from lsp_server.nextedit.predict import MODES, Options, predict
 from lsp_server.nextedit.prompt import Region, RegionBudget, choose_region
 
@@ -62,18 +62,16 @@ def whole(text: str) -> Region:
 
 
 def word_edits(old: str, new: str) -> set[tuple[int, int, str]]:
-    """The word edits from ``old`` to ``new``, offsets in ``old``; only the lines between the
-    common first and last ones are diffed (a whole module through difflib takes seconds)."""
+    """The word edits from ``old`` to ``new``, offsets in ``old``; only the lines that differ
+    (`history.changed_lines`) are diffed: a whole module through difflib takes seconds."""
+    span = changed_lines(Snapshot("", old, 1), Snapshot("", new, 2))
+    if span is None:
+        return set()
+    first, old_last, new_last = span
     a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
-    head = 0
-    while head < min(len(a), len(b)) and a[head] == b[head]:
-        head += 1
-    tail = 0
-    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
-        tail += 1
-    at = sum(map(len, a[:head]))
-    middle = "".join(a[head : len(a) - tail])
-    return {(at + e.start, at + e.end, e.text) for e in region_edits(whole(middle), "".join(b[head : len(b) - tail]))}
+    at = sum(map(len, a[:first]))
+    middle = whole("".join(a[first : old_last + 1]))
+    return {(at + e.start, at + e.end, e.text) for e in region_edits(middle, "".join(b[first : new_last + 1]))}
 
 
 def score(case: Case, system: str, predicted: str, shown: int, seconds: float = 0.0) -> Score:

@@ -132,20 +132,32 @@ def _word_changes(before: str, after: str, latest: Hunk, region: Region, kinds: 
     if not sure and kind == "code" and _switched(text, new):
         return
     lo, hi = _scope(text, edited, kinds.python)
-    for m in re.finditer(rf"(?<![\w$]){re.escape(old)}(?![\w$])", text[lo:hi]):
+    for m in re.finditer(_word(old), text[lo:hi]):
         at = lo + m.start()
         if _in_hunk(text, at, latest, region) or kinds.kind(at) != kind:
             continue
-        dotted = text[:at].rstrip(" \t").endswith(".")
+        dotted = _after_dot(text, at)
         if dotted == attribute and not (kinds.python and _keyword_argument(text, at, len(old))):
             yield Change(at, at + len(old), new, sure)
+
+
+def _word(word: str, then: str = r"(?![\w$])") -> str:
+    """A regex for ``word`` as a whole identifier (``$`` counts as a word character, as in
+    JavaScript), followed by ``then``."""
+    return rf"(?<![\w$]){re.escape(word)}{then}"
+
+
+def _after_dot(text: str, at: int) -> bool:
+    """Does ``text[at]`` follow a dot on its own line (an attribute or a method call)? Spaces
+    only are skipped: a line before that ends in a full stop says nothing."""
+    return text[:at].rstrip(" \t").endswith(".")
 
 
 def _switched(text: str, new: str) -> bool:
     """A use changed to a name the region already has: the user picked another variable there
     (``f(a)`` -> ``f(b)``), not a new name for the old one, so the other uses stay."""
     return _NAME.fullmatch(new) is not None and not new[0].isdigit() and len(
-        re.findall(rf"(?<![\w$]){re.escape(new)}(?![\w$])", text)) > 1
+        re.findall(_word(new), text)) > 1
 
 
 def _keyword_argument(text: str, at: int, size: int) -> bool:
@@ -221,7 +233,7 @@ def _edited_offset(text: str, latest: Hunk, region: Region, new: str) -> int | N
         return None
     start = sum(len(x) for x in lines[:first])
     hunk_text = "".join(lines[first : first + max(1, len(latest.after))])
-    m = re.search(rf"(?<![\w$]){re.escape(new)}(?![\w$])", hunk_text)
+    m = re.search(_word(new), hunk_text)
     return start + m.start() if m else None
 
 
@@ -327,7 +339,7 @@ def _signature(before: str, after: str) -> tuple[str, list[str], list[str], bool
         new = _call_items(after, m.end() - 1)
         if new is None or not new.name:
             continue
-        for n in re.finditer(rf"(?<![\w$]){re.escape(new.name)}\s*\(", before):
+        for n in re.finditer(_word(new.name, r"\s*\("), before):
             old = _call_items(before, n.end() - 1)
             if old is not None and old.items != new.items:
                 return new.name, list(old.items), list(new.items), _defines(after, m.start())
@@ -340,7 +352,7 @@ def _signature_changes(before: str, after: str, latest: Hunk, region: Region, ki
         return
     name, old, new, definition = sig
     text = region.text
-    for m in re.finditer(rf"(?<![\w$]){re.escape(name)}\s*\(", text):
+    for m in re.finditer(_word(name, r"\s*\("), text):
         if _in_hunk(text, m.start(), latest, region) or _defines(text, m.start()) or kinds.kind(m.start()) != "code":
             continue
         line_start = text.rfind("\n", 0, m.start()) + 1
@@ -349,7 +361,7 @@ def _signature_changes(before: str, after: str, latest: Hunk, region: Region, ki
         call = _call_items(line, m.end() - 1 - line_start)
         if call is None:
             continue
-        receiver = text[: m.start()].rstrip(" \t").endswith(".")
+        receiver = _after_dot(text, m.start())
         edit = _carry(old, new, call, receiver)
         if edit is not None:
             s, e, replacement = edit
