@@ -243,3 +243,28 @@ async def test_a_speculation_on_a_cold_document_is_hurried_as_the_request_it_sta
     finally:
         service.shutdown()
         await service.host.shutdown()
+
+
+async def test_no_second_cold_window_before_the_full_window_is_warm_again() -> None:
+    """The cold window and the full one share no prompt start: a request that comes while the
+    full window is still growing (the user typed on) evaluates the rest of the full window, not
+    the small one over it; once the full window is warm, a later cold prompt (a jump) may take
+    a small window again."""
+    engine = MeteredEngine(rate=100.0)
+    service = await _service(engine)
+    try:
+        await service.complete(_query())
+        assert service.stats.last.cold == "window"
+        await _settle(service, engine, 1)
+        engine.cached = engine.cached[:40]  # the grow was displaced after 40 of its tokens
+        await service.complete(_query(TEXT + "v"))
+        assert service.stats.last.cold == "" and service.stats.coldWindows == 1
+        assert len(engine._words(engine.jobs[-1].prompt)) > 384  # the full window's prompt
+        await service.complete(_query(TEXT + "v1"))  # the full window is warm now
+        assert service.stats.last.cold == ""
+        engine.cached = []  # another file took the cache, or the user jumped far away
+        await service.complete(_query(TEXT + "v12"))
+        assert service.stats.last.cold == "window" and service.stats.coldWindows == 2
+    finally:
+        service.shutdown()
+        await service.host.shutdown()

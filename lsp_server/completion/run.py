@@ -59,6 +59,7 @@ class Runner:
         self._anchors: dict[str, Anchor] = {}  # the worker thread's alone (module docstring)
         self._cold_anchors: dict[str, Anchor] = {}  # ... and those of cold-start windows (cold.py)
         self._served: set[str] = set()  # ... and the documents a request's own run has served
+        self._windowed: set[str] = set()  # ... and those given a cold window since their full one was last warm
 
     async def run(
         self, engine: Engine, settings: Settings, query: CompletionQuery, key: str, record: Record,
@@ -122,6 +123,7 @@ class Runner:
         self._anchors.pop(uri, None)
         self._cold_anchors.pop(uri, None)
         self._served.discard(uri)
+        self._windowed.discard(uri)
 
     def reset(self) -> None:
         """Drop every anchor: a new engine starts cold (on the worker, after the queued jobs)."""
@@ -131,6 +133,7 @@ class Runner:
         self._anchors.clear()
         self._cold_anchors.clear()
         self._served.clear()
+        self._windowed.clear()
 
     def _generate(
         self, engine: Engine, settings: Settings, query: CompletionQuery, token: CancelToken,
@@ -164,13 +167,21 @@ class Runner:
         """A request's run while cold (cold.py): a smaller window where the prompt would not be
         evaluated in the cold budget, its generation cut short there and in the document's first
         run; the window kind ("window", "first" or "" for today's run unchanged). The anchor
-        of the full window stays the document's: the request after it gets today's prompt."""
+        of the full window stays the document's: the request after it gets today's prompt.
+
+        One cold window until the full one is warm again: the two share no prompt start, so a
+        request that came while the full window was still growing would evaluate the small one
+        over it, and the next the full one over that (typing traces: 17,357 prompt tokens
+        against 400 without the cold window). It evaluates the rest of the full window instead."""
         uri = query.uri
         first = uri not in self._served
         self._served.add(uri)
         total, missing = engine.unevaluated(prepared.prompt, uri)
         small = cold_settings(shape, missing, total, tokens_within(engine.prompt_rate(), shape.cold_budget_ms))
-        if small is not None:
+        if small is None:
+            self._windowed.discard(uri)
+        elif uri not in self._windowed:
+            self._windowed.add(uri)
             prepared, self._cold_anchors[uri] = prepare(
                 query.snapshot.text, query.offset, small, count, self._cold_anchors.get(uri),
                 query.path, query.repo, query.snapshot.language_id)  # fmt: skip
