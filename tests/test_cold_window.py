@@ -44,8 +44,18 @@ def test_a_prompt_that_fits_the_budget_keeps_todays_shape() -> None:
     assert cold_settings(shape, missing=200, total=520, fits=200) is None
     assert cold_settings(shape, missing=1, total=520, fits=100) is None  # warm: all but a token cached
     # however slow the machine, what is missing costs no more than the smallest window would
-    assert cold_settings(shape, missing=MIN_WINDOW_TOKENS + OVERHEAD_TOKENS, total=520, fits=2) is None
-    assert cold_settings(shape, missing=MIN_WINDOW_TOKENS + OVERHEAD_TOKENS + 1, total=520, fits=2) is not None
+    least = MIN_WINDOW_TOKENS + OVERHEAD_TOKENS
+    assert cold_settings(shape, missing=least, total=least, fits=2) is None
+    assert cold_settings(shape, missing=least + 1, total=least + 1, fits=2) is not None
+
+
+def test_a_prompt_mostly_in_the_cache_keeps_todays_shape() -> None:
+    """A re-anchor while typing: the prefix window is cached and the new lines and the suffix
+    are not. A small window would evict the cached prefix (it shares no start with it)."""
+    shape = PromptSettings()
+    assert cold_settings(shape, missing=300, total=600, fits=200) is None  # 300 cached
+    assert cold_settings(shape, missing=300, total=499, fits=200) is not None  # 199 cached
+    assert cold_settings(shape, missing=500, total=500 + MIN_WINDOW_TOKENS + OVERHEAD_TOKENS, fits=2) is None
 
 
 def test_the_budget_off_keeps_todays_shape() -> None:

@@ -39,9 +39,12 @@ def cold_settings(shape: PromptSettings, missing: int, total: int, fits: int) ->
     tokens, ``missing`` of them not in the KV cache, become about ``fits``; context from other
     files is left out (it comes before the file's text and is the first thing to wait for).
     None when the request is not cold: what it must evaluate fits (or a smaller window would
-    cost as much), so it gets today's prompt."""
-    if shape.cold_budget_ms <= 0 or missing <= max(fits, MIN_WINDOW_TOKENS + OVERHEAD_TOKENS):
-        return None  # in budget, or no more than the smallest window would cost
+    cost as much), or the cache already holds more of the prompt than the small window would
+    be (a re-anchor while typing: the small window shares no start with the full one, so it
+    would evict that and leave the next request all of it), so it gets today's prompt."""
+    least = max(fits, MIN_WINDOW_TOKENS + OVERHEAD_TOKENS)
+    if shape.cold_budget_ms <= 0 or missing <= least or total - missing >= least:
+        return None  # in budget, no more than the smallest window would cost, or mostly warm
     windows = shape.prefix_tokens + shape.suffix_tokens
     if windows <= 0:
         return None
