@@ -57,6 +57,8 @@ def test_cancel_during_prompt_keeps_what_was_evaluated(engine: LlamaCppEngine) -
     token.cancel()
     result = engine.generate(GenerationJob(Prompt("x = 1\n" * 50, ""), max_tokens=8), token)
     assert result.stop_reason == "cancelled" and result.n_generated == 0
+    # the counts say what was done: nothing past the cache's own prefix was evaluated
+    assert result.n_prompt == result.n_reused < 300
 
 
 def test_lookup_decoding_keeps_the_greedy_text_and_accepts_drafts(engine: LlamaCppEngine) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -32,6 +33,8 @@ from lsp_server.engine.worker import EngineWorker
 from lsp_server.pipeline import Prepared, job_for, prepare
 from lsp_server.postprocess import Suggestion
 from lsp_server.workspace import WorkspaceIndex
+
+log = logging.getLogger(__name__)
 
 # Called on the event loop with a run's result and its time on the worker (seconds), whether
 # or not anyone still awaits it.
@@ -76,6 +79,7 @@ class Runner:
 
         def job(token: CancelToken) -> tuple[GenerationResult, Suggestion | None]:
             result, found = self._generate(engine, settings, query, token, partial, foreground)
+            _log_run(key, result)
             _on_loop(loop, record, result, time.monotonic() - started)
             return result, found
 
@@ -110,6 +114,7 @@ class Runner:
                                        query.path, query.repo, query.snapshot.language_id, extra)  # fmt: skip
             self._anchors[uri] = anchor  # the request's prompt then splits the text where this one did
             result = engine.warm(prepared.prompt, uri, token, at_cursor)
+            _log_run(key, result)
             _on_loop(loop, record, result, time.monotonic() - started)
             return result
 
@@ -245,6 +250,12 @@ def alternatives(found: Suggestion | None, several: bool) -> list[Suggestion]:
         return []
     short = found.first_line()
     return [found, short] if several and short != found else [found]
+
+
+def _log_run(key: str, result: GenerationResult) -> None:
+    """Where a run's prompt time went (debug): the evidence for KV-cache and cold-window work."""
+    log.debug("run %s: %s%s, prompt %d tokens (%d reused), %d generated", key, result.stop_reason,
+              f", cold {result.cold}" if result.cold else "", result.n_prompt, result.n_reused, result.n_generated)
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop, record: Record, result: GenerationResult, seconds: float) -> None:

@@ -184,7 +184,7 @@ def first_line_fits(text: str, indents: tuple[int, ...] | None, avoid: FirstWord
 class GenerationResult:
     text: str
     stop_reason: str  # "eos" | "max_tokens" | "deadline" | "stop" | "cancelled" | "error"
-    n_prompt: int = 0  # prompt tokens in the request
+    n_prompt: int = 0  # prompt tokens in the request (cancelled while evaluated: those that reached the cache)
     n_reused: int = 0  # of those, tokens reused from the KV cache
     n_generated: int = 0
     t_prompt_s: float = 0.0

@@ -318,7 +318,7 @@ class LlamaCppEngine:
         self._enter(job.session, tokens)
         reused = self._reuse_prefix(tokens)
         if not self._eval_prompt(tokens[reused:], cancel):
-            return GenerationResult("", "cancelled", len(tokens), reused, 0, time.monotonic() - t0)
+            return self._cancelled(tokens, reused, t0)
         t1 = time.monotonic()
         text, reason, n_gen = self._decode(job, cancel, heal)
         return GenerationResult(text, reason, len(tokens), reused, n_gen, t1 - t0, time.monotonic() - t1)
@@ -382,6 +382,13 @@ class LlamaCppEngine:
             self._eval(tokens[i : i + step])
         self._measure(len(tokens), time.monotonic() - t0)
         return True
+
+    def _cancelled(self, tokens: list[int], reused: int, t0: float) -> GenerationResult:
+        """A run cancelled while its prompt was evaluated. Its prompt count is what reached the
+        KV cache, not the whole prompt: typing cancels runs every few chunks, and counting each
+        one's whole prompt as evaluated made the stats claim many times the work done."""
+        reached = max(reused, common_prefix(self._llm.cached_tokens(), tokens))
+        return GenerationResult("", "cancelled", reached, reused, 0, time.monotonic() - t0)
 
     def _measure(self, n_tokens: int, seconds: float) -> None:
         if n_tokens < RATE_MIN_TOKENS or seconds <= 0:
@@ -548,8 +555,9 @@ class LlamaCppEngine:
         reused = common_prefix(self._llm.cached_tokens(), tokens)
         if reused < len(tokens):  # else the cache holds the head already, and maybe more: keep it
             self._llm.truncate(reused)
-        done = self._eval_prompt(tokens[reused:], cancel)
-        return GenerationResult("", "warm" if done else "cancelled", len(tokens), reused, 0, time.monotonic() - t0)
+        if not self._eval_prompt(tokens[reused:], cancel):
+            return self._cancelled(tokens, reused, t0)
+        return GenerationResult("", "warm", len(tokens), reused, 0, time.monotonic() - t0)
 
     def _document_states(self, path: Path) -> DocumentStates | None:
         s = self.settings
