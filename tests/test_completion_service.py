@@ -345,7 +345,7 @@ async def test_a_prompt_over_the_servers_request_share_is_warned_at_load(caplog:
     # prefix + suffix (128) + maxTokens (96) + importContextTokens (128): 480 fits 512, 736 does not
     for prefix, warned in ((128, False), (384, True)):
         caplog.clear()
-        service = await _service(SlotEngine({}), prefix_tokens=prefix)
+        service = await _service(SlotEngine({}), prefix_tokens=prefix, suffix_tokens=128)
         assert ("a request may need" in caplog.text) == warned
         await _stop(service)
 

@@ -30,7 +30,7 @@ MAX_TOKEN_CHARS = 16
 @dataclass(frozen=True)
 class PromptBudget:
     prefix_tokens: int = 384
-    suffix_tokens: int = 128
+    suffix_tokens: int = 384
     import_tokens: int = 0  # the file's import statements above the window (context/header.py)
 
 
