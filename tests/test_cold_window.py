@@ -53,9 +53,19 @@ def test_a_prompt_mostly_in_the_cache_keeps_todays_shape() -> None:
     """A re-anchor while typing: the prefix window is cached and the new lines and the suffix
     are not. A small window would evict the cached prefix (it shares no start with it)."""
     shape = PromptSettings()
-    assert cold_settings(shape, missing=300, total=600, fits=200) is None  # 300 cached
-    assert cold_settings(shape, missing=300, total=499, fits=200) is not None  # 199 cached
-    assert cold_settings(shape, missing=500, total=500 + MIN_WINDOW_TOKENS + OVERHEAD_TOKENS, fits=2) is None
+    assert cold_settings(shape, missing=400, total=600, fits=200) is None  # 200 cached: half what is missing
+    assert cold_settings(shape, missing=400, total=599, fits=200) is not None  # 199 cached
+    # slow engine: the smallest window is all that fits, and the cached prefix still wins
+    assert cold_settings(shape, missing=500, total=800, fits=2) is None
+
+
+def test_a_cached_head_alone_does_not_keep_the_small_window_away() -> None:
+    """A jump, or a file just opened: the import lines (up to 128 tokens) or the prewarmed start
+    of the file are cached, and the window at the cursor is not. That is not a warm prompt, even
+    where the engine is slow enough that the smallest window is all that fits."""
+    shape = PromptSettings()
+    assert cold_settings(shape, missing=700, total=830, fits=100) is not None
+    assert cold_settings(shape, missing=700, total=830, fits=200) is not None
 
 
 def test_the_budget_off_keeps_todays_shape() -> None:

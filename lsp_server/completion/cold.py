@@ -24,6 +24,9 @@ DEFAULT_RATE = 100.0
 MIN_WINDOW_TOKENS = 96
 # Tokens of a prompt outside its windows (FIM markers, the file name): not scaled.
 OVERHEAD_TOKENS = 16
+# A prompt with this share of its missing tokens already cached is warm enough for its full
+# window: the small one would evict that share, and the requests after it evaluate it again.
+WARM_SHARE = 0.5
 # The share of ``coldBudgetMs`` a cold request generates for before it stops at a line end.
 GENERATION_SHARE = 0.5
 
@@ -39,11 +42,13 @@ def cold_settings(shape: PromptSettings, missing: int, total: int, fits: int) ->
     tokens, ``missing`` of them not in the KV cache, become about ``fits``; context from other
     files is left out (it comes before the file's text and is the first thing to wait for).
     None when the request is not cold: what it must evaluate fits (or a smaller window would
-    cost as much), or the cache already holds more of the prompt than the small window would
-    be (a re-anchor while typing: the small window shares no start with the full one, so it
-    would evict that and leave the next request all of it), so it gets today's prompt."""
+    cost as much), or the cache holds at least ``WARM_SHARE`` of what is missing (a re-anchor
+    while typing: the small window shares no start with the full one, so it would evict the
+    cached prefix and leave the next request all of it), so it gets today's prompt. A cached
+    head alone (the import lines, other files' context: a jump, or a file just opened) is
+    less than that, and does not keep a small window away."""
     least = max(fits, MIN_WINDOW_TOKENS + OVERHEAD_TOKENS)
-    if shape.cold_budget_ms <= 0 or missing <= least or total - missing >= least:
+    if shape.cold_budget_ms <= 0 or missing <= least or total - missing >= missing * WARM_SHARE:
         return None  # in budget, no more than the smallest window would cost, or mostly warm
     windows = shape.prefix_tokens + shape.suffix_tokens
     if windows <= 0:
