@@ -45,8 +45,8 @@ def cold_settings(shape: PromptSettings, missing: int, total: int, fits: int) ->
     cost as much), or the cache holds at least ``WARM_SHARE`` of what is missing (a re-anchor
     while typing: the small window shares no start with the full one, so it would evict the
     cached prefix and leave the next request all of it), so it gets today's prompt. A cached
-    head alone (the import lines, other files' context: a jump, or a file just opened) is
-    less than that, and does not keep a small window away."""
+    head alone (the import lines at a jump, a prewarmed file start) is less than that, and
+    does not keep a small window away; other files' context on top of it may be."""
     least = max(fits, MIN_WINDOW_TOKENS + OVERHEAD_TOKENS)
     if shape.cold_budget_ms <= 0 or missing <= least or total - missing >= missing * WARM_SHARE:
         return None  # in budget, no more than the smallest window would cost, or mostly warm
