@@ -7,7 +7,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from lsp_server.features.completion import CompletionFeature
+from lsp_server.features.completion import CURSOR_NOTIFICATION, CompletionFeature
 from lsp_server.features.nextedit import COPILOT_INLINE_EDIT, INLINE_EDIT, NextEditFeature
 from lsp_server.items import TRIGGER_CHARACTERS
 from lsp_server.server import STATS_REQUEST, FimServer
@@ -53,6 +53,10 @@ def register(server: FimServer) -> FimServer:
                     types.CompletionOptions(trigger_characters=list(TRIGGER_CHARACTERS)))
     async def completion_menu(ls: FimServer, params: types.CompletionParams) -> types.CompletionList:
         return await completion.completion(params)
+
+    @server.feature(CURSOR_NOTIFICATION)
+    def cursor(ls: FimServer, params: Any) -> None:
+        completion.cursor(params)
 
     @server.feature(INLINE_EDIT)
     async def inline_edit(ls: FimServer, params: Any) -> dict[str, object]:

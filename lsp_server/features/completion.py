@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 from lsprotocol import types
 from pygls.uris import to_fs_path
@@ -30,8 +31,13 @@ from lsp_server.items import (
 )
 from lsp_server.postprocess import Suggestion
 from lsp_server.server import FimServer
+from lsp_server.server.protocol import param as _field
 
 log = logging.getLogger(__name__)
+
+# A client's notification of where the cursor rests (our VS Code and Neovim clients send it, a
+# moment after the cursor stops): the full window there is evaluated before the user types.
+CURSOR_NOTIFICATION = "fimLsp/cursor"
 
 # The editor counts as completing as you type for this long after its last automatic request
 # (in any document: it is a property of the editor); while it does, keystrokes start speculative
@@ -72,6 +78,24 @@ class CompletionFeature:
     def did_close(self, uri: str) -> None:
         self._unchanged.discard(uri)
         self.service.forget(uri)
+
+    def cursor(self, params: Any) -> None:
+        """The cursor rests at a position (`CURSOR_NOTIFICATION`): evaluate the prompt a request
+        there would have, so the first one after a file is opened or the cursor jumps is warm
+        and gets the full window, not the cold one (cold.py). Anything running for the document
+        goes on (`CompletionService.prewarm`); the latest document wins the KV cache."""
+        document, position = _field(params, "textDocument"), _field(params, "position")
+        uri = _field(document, "uri")
+        doc = self._servable(uri) if isinstance(uri, str) else None
+        if doc is None or position is None:
+            return
+        try:
+            offset = doc.offset_at(int(_field(position, "line")), int(_field(position, "character")),
+                                   self._server.encoding)  # fmt: skip
+        except (PositionError, TypeError, ValueError) as err:
+            log.debug("cursor at a bad position in %s: %s", uri, err)
+            return
+        self._prewarm(uri, offset)
 
     def stats(self) -> dict[str, object]:
         return self.service.stats_json()

@@ -16,17 +16,13 @@ from lsp_server.documents import PositionError, Snapshot, TextChange
 from lsp_server.nextedit.edits import TextEdit
 from lsp_server.nextedit.service import NextEditQuery, NextEditService
 from lsp_server.server import FimServer
+from lsp_server.server.protocol import param as _field
 
 log = logging.getLogger(__name__)
 
 INLINE_EDIT = "fimLsp/inlineEdit"
 COPILOT_INLINE_EDIT = "textDocument/copilotInlineEdit"
 NO_EDITS: dict[str, object] = {"edits": []}
-
-
-def _field(obj: Any, name: str) -> Any:
-    """A field of params pygls hands over as a namedtuple (custom methods) or a dict."""
-    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 
 
 class NextEditFeature:

@@ -169,3 +169,8 @@ def pending_requests(protocol: JsonRPCProtocol) -> int:
     """Requests pygls still tracks (it has no public count); flat over a session when no
     future leaks (see `FimProtocol._execute_handler`)."""
     return len(protocol._request_futures)
+
+
+def param(obj: Any, name: str) -> Any:
+    """A field of params pygls hands over as a namedtuple (custom methods) or a dict."""
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)

@@ -158,3 +158,34 @@ async def test_a_cold_request_gets_a_small_window_and_the_next_one_the_full_wind
     assert cold["cold"] == "window" and warm["cold"] == "" and stats["coldWindows"] == stats["grown"] == 1, (cold, warm)
     assert cold["nPrompt"] < warm["nPrompt"] * 0.6, (cold, warm)
     assert warm["nReused"] >= warm["nPrompt"] - 4, warm
+
+
+async def test_the_cursor_a_client_reports_is_warm_before_the_first_request(cache: Path) -> None:
+    """A client that says where the cursor rests (``fimLsp/cursor``: the VS Code and Neovim
+    clients do) has the full window there evaluated before the first request. The cold budget is
+    far below what the prompt costs, so without it the request would get the cold window (as in
+    the test above); with it, the request evaluates only the last prompt tokens."""
+    uri = "file:///work/demo/solids.py"
+    async with server(cache, kvStoreFiles=0, coldBudgetMs=100) as client:
+        _open(client, uri, LONG)
+        head = await _wait_prewarmed(client, 1)  # the file's start, on opening it
+        client.protocol.notify("fimLsp/cursor", {"textDocument": {"uri": uri},
+                                                 "position": {"line": LONG_CURSOR.line, "character": LONG_CURSOR.character}})
+        at_cursor = await _wait_prewarmed(client, 2)
+        warm = await invoked_run(client, uri, LONG_CURSOR)
+    assert at_cursor["nPrompt"] - head["nPrompt"] > 300, (head, at_cursor)  # the window at the cursor
+    # "first": a document's first answer is still cut short (cold.py), but its window is whole.
+    assert warm["cold"] == "first" and warm["nReused"] >= warm["nPrompt"] - 4, warm
+
+
+async def test_a_cursor_at_a_bad_position_or_in_an_unknown_file_is_ignored(cache: Path) -> None:
+    uri = "file:///work/demo/shapes.py"
+    async with server(cache, prewarm=False, kvStoreFiles=0) as client:
+        _open(client, uri)
+        client.protocol.notify("fimLsp/cursor", {"textDocument": {"uri": uri}, "position": {"line": 999, "character": 0}})
+        client.protocol.notify("fimLsp/cursor", {"textDocument": {"uri": "file:///nowhere.py"},
+                                                 "position": {"line": 0, "character": 0}})
+        client.protocol.notify("fimLsp/cursor", {"position": None})
+        answer = await invoked_run(client, uri, CURSOR)  # the server still answers
+        stats = await _stats(client)
+    assert stats["prewarmed"] == 0 and answer["nReused"] <= 2, (stats, answer)

@@ -28,6 +28,9 @@ version the request names, in fim-lsp's shape; each is `{"start": [line, charact
 test can change the buffer meanwhile (a stale answer). A request for an older version gets no
 edits, as from fim-lsp.
 
+Each `fimLsp/cursor` notification (where the client reports the cursor resting) is kept;
+the request `scripted/cursors` answers them all, oldest first, for a client test to check.
+
 `--shutdown-delay S` answers `shutdown` after S seconds, as fim-lsp does while its engine
 finishes a model load. Other arguments (-v, --log-file PATH) are accepted and ignored, as
 fim-lsp's are.
@@ -191,6 +194,7 @@ def main(argv: list[str]) -> int:
     texts: dict[str, str] = {}
     versions: dict[str, int | None] = {}
     client: dict[str, Any] = {}
+    cursors: list[Any] = []
     while (msg := read_message(stdin)) is not None:
         method, params = msg.get("method"), msg.get("params") or {}
         result: Any = None
@@ -227,6 +231,10 @@ def main(argv: list[str]) -> int:
             else:
                 text = texts.get(uri, "")
                 result = edits_answer(rules, uri, version, text, pos["line"], pos["character"])
+        elif method == "fimLsp/cursor":
+            cursors.append(params)
+        elif method == "scripted/cursors":
+            result = cursors
         elif method == "shutdown":
             time.sleep(shutdown_delay)
         elif method == "exit":

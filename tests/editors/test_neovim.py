@@ -109,7 +109,7 @@ def _scripted_driver(nvim: Path, name: str, least: int) -> None:
 
 
 def test_plugin_scripted_items(nvim: Path) -> None:
-    _scripted_driver(nvim, "scripted", 6)
+    _scripted_driver(nvim, "scripted", 9)
 
 
 def test_plugin_next_edit_scripted(nvim: Path) -> None:

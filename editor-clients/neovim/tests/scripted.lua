@@ -242,6 +242,31 @@ test("default completeopt: <C-x><C-o> shows the lone item in a menu; <C-y> inser
   eq(whole, lines(), '<C-y> inserts all of its lines, nothing else')
 end)
 
+test('the cursor resting in Normal mode is reported (fimLsp/cursor); typing in Insert mode is not', function()
+  local function cursors()
+    return lua([[
+      local client = vim.lsp.get_clients({ bufnr = 0, name = 'fim_lsp' })[1]
+      local reply = client and client.request_sync('scripted/cursors', {}, 2000, 0)
+      return reply and reply.result or {}
+    ]])
+  end
+  start(LOOP, 4, 0)
+  input('<Esc>')
+  local before = #cursors()
+  input('gg2jw') -- row 3, the `for` after its indentation, in Normal mode
+  local seen = wait_for('a cursor report at the motion', 5000, function()
+    local all = cursors()
+    local last = all[#all]
+    return #all > before and last.position.line == 2 and last.position.character == 4 and all or nil
+  end)
+  eq(true, vim.endswith(seen[#seen].textDocument.uri, '/proj/total.py'), 'the buffer reported')
+  local count = #seen
+  input('A x')
+  vim.wait(800)
+  input('<Esc>')
+  eq(count, #cursors(), 'nothing reported while typing')
+end)
+
 local passed, failed = counts()
 child.quit(10000)
 vim.fn.delete(scratch, 'rf')

@@ -19,6 +19,7 @@ import { delay } from "./common/delay";
 import { DedentPreview } from "./dedentPreview";
 import { lspTriggerKind } from "./common/triggerKind";
 import { NextEditView } from "./nextEditView";
+import { CursorReporter } from "./cursor";
 import { SECTION, firstWorkspaceFolder, getSettings, updateSetting } from "./common/vscodeapi";
 import {
   installCommandLine,
@@ -87,6 +88,11 @@ export class FimServer implements vscode.Disposable {
   readonly dedents = new DedentPreview();
   /** Next-edit suggestions (fimLsp/inlineEdit) drawn with decorations, when fimLsp.nextEdit is on. */
   readonly nextEdits = new NextEditView(
+    () => this.client,
+    () => this.settings,
+  );
+  /** Where the cursor rests, told to the server (fimLsp/cursor) so the prompt there is warm. */
+  readonly cursors = new CursorReporter(
     () => this.client,
     () => this.settings,
   );
@@ -325,6 +331,7 @@ export class FimServer implements vscode.Disposable {
     this.inlineItems.dispose();
     this.dedents.dispose();
     this.nextEdits.dispose();
+    this.cursors.dispose();
     this.configurationAnswers.dispose();
     void this.stop();
   }

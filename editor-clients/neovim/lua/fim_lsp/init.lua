@@ -274,6 +274,7 @@ local function on_attach(client, bufnr)
   if cfg.completion.enabled then
     require('fim_lsp.completion').attach(bufnr, client.id, cfg.completion)
   end
+  require('fim_lsp.cursor').attach(bufnr, client.id, cfg)
   local k = cfg.keymaps
   map(bufnr, k.accept, M.accept, 'accept suggestion')
   map(bufnr, k.accept_word, M.accept_word, 'accept next word')

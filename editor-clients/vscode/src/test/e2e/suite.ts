@@ -194,6 +194,27 @@ const tests: Test[] = [
     },
   ],
   [
+    "a cursor resting without an edit is reported, and the server warms the prompt there",
+    async (api) => {
+      const client = await waitFor("the language client", 30_000, () => api.server.languageClient);
+      const prewarmed = async () => ((await client.sendRequest("fimLsp/stats")) as { prewarmed: number }).prewarmed;
+      const folder = vscode.workspace.workspaceFolders?.[0];
+      assert.ok(folder, "a workspace folder is open");
+      const doc = await vscode.workspace.openTextDocument(vscode.Uri.joinPath(folder.uri, "sample.py"));
+      const editor = await vscode.window.showTextDocument(doc);
+      await sleep(2_000); // the file's own prewarm on opening it, and the report of where it opened
+      const [sent, before] = [api.server.cursors.sent, await prewarmed()];
+      const at = new vscode.Position(Math.max(0, doc.lineCount - 2), 0);
+      editor.selection = new vscode.Selection(at, at);
+      await waitFor("the cursor reported", 10_000, () => (api.server.cursors.sent > sent ? true : undefined));
+      const after = await waitFor("the server's prewarm at the cursor", 60_000, async () => {
+        const n = await prewarmed();
+        return n > before ? n : undefined;
+      });
+      log(`cursor reports ${sent} -> ${api.server.cursors.sent}; server prewarms ${before} -> ${after}`);
+    },
+  ],
+  [
     "trigger + commit inserts the real model's suggestion",
     async (api) => {
       const { doc, line, at, item, insert } = await triggerAtEnd(api);
