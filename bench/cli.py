@@ -80,6 +80,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=20261127)
     ap.add_argument("--tasks", type=int, default=None, help="tasks per split (default: plan)")
     ap.add_argument("--traces", type=int, default=None, help="typing traces (default: plan)")
+    ap.add_argument("--look", type=float, default=0.0,
+                    help="typing: seconds the user looks at the opened file before the warm-up request, the cursor "
+                         "reported by fim-lsp's client (default: %(default)s, asks at once)")
     ap.add_argument("--skip", default="", help=f"comma list of parts to skip: {','.join(PARTS)}")
     ap.add_argument("--llama-prefix", type=Path, default=None,
                     help="llama.cpp install prefix (default: output of scripts/build-llama.sh)")  # fmt: skip
@@ -302,7 +305,7 @@ async def run(args: argparse.Namespace) -> int:
     holes = realcode.pick_holes(n_holes, seed=args.seed, languages=langs, part=args.realcode_part, log=log) \
         if sel.runs("realcode") else []  # fmt: skip
 
-    work = Workload(traces, tasks, holes, typing=sel.runs("typing"), quality=sel.runs("quality"))
+    work = Workload(traces, tasks, holes, typing=sel.runs("typing"), quality=sel.runs("quality"), look_s=args.look)
     systems: list[SystemResult] = []
     if sel.runs("ours"):
         systems.append(await run_system(fim_lsp(args, sel, out_dir), work, log))

@@ -19,6 +19,10 @@ file's middle, as `bench.long_lines`'s ordinary file; the *first* one: the first
   completion request, in which the prewarm runs), then one Invoked
   ``textDocument/inlineCompletion``, timed from request to response. The KV store and the
   prewarm are on (the defaults) in both.
+- ``cursor reported``, a third server in ``open``: the defaults, and the client reports the
+  cursor (``fimLsp/cursor``) 300 ms after opening the file, as fim-lsp's VS Code and Neovim
+  clients do once it rests; the server evaluates the prompt there for the rest of the gap. A
+  longer ``--gap-ms`` is a user who reads before typing.
 - ``restart``: per setting (the store on in both; the cold cap on the first run on and off) a first server opens every file and asks once at
   its middle cursor, then shuts down (the store saves the state it holds); then a second server
   per setting, in the same cache directory, the two side by side taking turns file by file, opens
@@ -70,8 +74,14 @@ REQUEST_TIMEOUT_S = 300  # a hang, not a timing
 TARGETS = {"open": 2.0, "restart": 1.0}
 # The setting each part's ratio is taken against (the one without the feature).
 BASELINE = {"open": "full window", "restart": "store, no cap"}
-# The settings compared: the defaults, and the cold-start window off (today's prompt, uncut).
-OPEN: tuple[tuple[str, dict[str, Any]], ...] = (("cold window", {}), ("full window", {"coldBudgetMs": 0}))
+# The settings compared: the defaults, and the cold-start window off (today's prompt, uncut);
+# then the defaults with the client reporting the cursor (`CURSOR_SETTINGS`).
+OPEN: tuple[tuple[str, dict[str, Any]], ...] = (("cold window", {}), ("full window", {"coldBudgetMs": 0}),
+                                                ("cursor reported", {}))  # fmt: skip
+# Whose client reports where the cursor rests (``fimLsp/cursor``), as fim-lsp's VS Code and Neovim
+# clients do that long after the file opens (their CURSOR_REST_MS / REST_MS), within the gap.
+CURSOR_SETTINGS = frozenset({"cursor reported"})
+CURSOR_REST_S = 0.3
 RESTART: tuple[tuple[str, dict[str, Any]], ...] = (("store, cold cap", {}), ("store, no cap", {"coldBudgetMs": 0}))
 
 Log = Callable[[str], None]
@@ -108,13 +118,18 @@ def load_file(name: str) -> ColdFile:
 # --- one request ---------------------------------------------------------------------------------
 
 
-async def first_suggestion(server: FimLspServer, uri: str, f: ColdFile, cursor: str, gap_s: float) -> dict[str, Any]:
-    """Open ``f`` at ``uri``, wait ``gap_s``, ask once (Invoked); the timing and the server's counts."""
+async def first_suggestion(server: FimLspServer, uri: str, f: ColdFile, cursor: str, gap_s: float,
+                           report: bool = False) -> dict[str, Any]:  # fmt: skip
+    """Open ``f`` at ``uri``, wait ``gap_s``, ask once (Invoked); the timing and the server's counts.
+    With ``report``, the client reports the cursor `CURSOR_REST_S` after opening, within the gap."""
     server.open(uri, f.text, "python")
     t_open = time.monotonic()
-    await asyncio.sleep(gap_s)
-    before = await server.stats()
     pos = f.cursors[cursor]
+    if report and gap_s > CURSOR_REST_S:
+        await asyncio.sleep(CURSOR_REST_S)
+        server.cursor(uri, pos)
+    await asyncio.sleep(max(0.0, gap_s - (time.monotonic() - t_open)))
+    before = await server.stats()
     t0 = time.monotonic()
     try:
         items = await asyncio.wait_for(server.complete(uri, pos, automatic=False), REQUEST_TIMEOUT_S)
@@ -205,7 +220,7 @@ async def open_part(setup: Setup, files: list[ColdFile], gap_s: float, reps: int
                     for setting, server in servers.items():
                         uri = f"file:///cold/{setup.tag}/open/{_slug(setting)}/{rep}/{cursor}/{f.name}"
                         row = {"part": "open", "setting": setting, "rep": rep,
-                               **await first_suggestion(server, uri, f, cursor, gap_s)}  # fmt: skip
+                               **await first_suggestion(server, uri, f, cursor, gap_s, setting in CURSOR_SETTINGS)}  # fmt: skip
                         server.close(uri)
                         await unrelated(server, uri.removesuffix(".py") + "-after.py")
                         rows.append(row)

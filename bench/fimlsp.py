@@ -144,6 +144,12 @@ class FimLspServer:
             lsp.DidCloseTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=uri))
         )
 
+    def cursor(self, uri: str, pos: Position) -> None:
+        """``fimLsp/cursor``: where the cursor rests, as fim-lsp's own VS Code and Neovim clients
+        report it (the server evaluates the prompt there before the first request)."""
+        self.client.protocol.notify("fimLsp/cursor", {"textDocument": {"uri": uri},
+                                                      "position": {"line": pos.line, "character": pos.character}})
+
     async def complete(self, uri: str, pos: Position, automatic: bool = True) -> list[Suggestion]:
         """``textDocument/inlineCompletion``; cancelling the awaiting task sends ``$/cancelRequest``."""
         msg_id = f"bench-{next(self._ids)}"

@@ -20,6 +20,8 @@ from bench.scoring import first_line_matches, percentile
 from bench.traces import Trace
 
 PAUSE_S = 0.3
+# How long after the cursor stops fim-lsp's clients report it (their CURSOR_REST_MS / REST_MS).
+CURSOR_REST_S = 0.3
 BEHAVIOURS = ("every-change", "debounce")
 
 
@@ -42,6 +44,9 @@ class Completer(Protocol):
     def change(self, uri: str, version: int, start: Position, text: str) -> None: ...
 
     def close(self, uri: str) -> None: ...
+
+    def rest(self, uri: str, text: str, offset: int) -> None:
+        """The cursor rests at ``offset`` (fim-lsp's clients report it; others do nothing)."""
 
     async def complete(self, uri: str, text: str, offset: int, automatic: bool) -> Reply: ...
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 from bench import realcode
 from bench.quality import Progress, QualityRecord, quality_run
 from bench.realcode import CodeHole
-from bench.replay import BEHAVIOURS, Completer, RequestRecord, replay, summarize
+from bench.replay import BEHAVIOURS, CURSOR_REST_S, Completer, RequestRecord, replay, summarize
 from bench.tasks import InfillTask
 from bench.traces import Trace
 
@@ -121,6 +121,9 @@ class Workload:
     holes: list[CodeHole] = field(default_factory=list)
     typing: bool = True
     quality: bool = True
+    # Seconds the user looks at the opened file before the warm-up request (0: asks at once); a
+    # client that reports the cursor (fim-lsp's, `Completer.rest`) does so as it starts.
+    look_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,7 @@ async def run_system(sut: SystemUnderTest[Usage], work: Workload, log: Log) -> S
         log(f"{sut.label} ready in {ready:.1f}s")
         cold = await cold_start(sut, work)
         log(f"{sut.label} first completion {cold:.1f}s after spawn")
-        typing, notes = await _typing(sut, work.traces, log) if work.typing else ({}, [])
+        typing, notes = await _typing(sut, work.traces, log, work.look_s) if work.typing else ({}, [])
         quality = await _quality(sut, work.tasks, log) if work.quality else []
         rows = await _holes(sut, work.holes, log) if work.holes else None
         ending = await sut.ending()
@@ -200,14 +203,14 @@ async def cold_start(sut: SystemUnderTest[Any], work: Workload) -> float:
 
 
 async def _typing(
-    sut: SystemUnderTest[Usage], traces: list[Trace], log: Log
+    sut: SystemUnderTest[Usage], traces: list[Trace], log: Log, look_s: float = 0.0
 ) -> tuple[dict[str, TypingResult], list[str]]:
     """Each trace in each behaviour, one replay at a time; then the tokens of each behaviour."""
     replays: dict[str, list[Replayed]] = {b: [] for b in BEHAVIOURS}
     usage: dict[str, list[Usage]] = {b: [] for b in BEHAVIOURS}
     for trace in traces:
         for beh in BEHAVIOURS:
-            replayed, used = await replay_one(sut, trace, beh)
+            replayed, used = await replay_one(sut, trace, beh, look_s)
             replays[beh].append(replayed)
             usage[beh].append(used)
             log(f"{sut.label} {beh} {trace.name}: {summarize([replayed.timeline]).as_dict()['outcomes']}")
@@ -222,13 +225,18 @@ async def _typing(
 
 
 async def replay_one(
-    sut: SystemUnderTest[Usage], trace: Trace, behaviour: str
+    sut: SystemUnderTest[Usage], trace: Trace, behaviour: str, look_s: float = 0.0
 ) -> tuple[Replayed, Usage]:
-    """A warm-up request on the opened file (the user looked at it first), then the replay."""
+    """A warm-up request on the opened file (the user looked at it first, ``look_s`` seconds
+    more with the cursor at the trace's start), then the replay."""
     client = sut.typing_client(behaviour)
     completer = client.completer
     uri = _typing_uri(sut, trace, behaviour)
     completer.open(uri, trace.initial_text)
+    if look_s > 0:
+        await asyncio.sleep(min(look_s, CURSOR_REST_S))
+        completer.rest(uri, trace.initial_text, trace.cursor)
+        await asyncio.sleep(max(0.0, look_s - CURSOR_REST_S))
     await completer.complete(uri, trace.initial_text, trace.cursor, False)
     await client.replay_starts()
     records, key_times = await replay(trace, completer, behaviour, uri=uri)

@@ -38,6 +38,9 @@ class OursCompleter:
     def close(self, uri: str) -> None:
         self.server.close(uri)
 
+    def rest(self, uri: str, text: str, offset: int) -> None:
+        self.server.cursor(uri, offset_to_position(text, offset))
+
     async def complete(self, uri: str, text: str, offset: int, automatic: bool) -> Reply:
         if self.track_last and self._completed is None:
             st = await self.server.stats()
@@ -75,6 +78,9 @@ class PeerCompleter:
 
     def close(self, uri: str) -> None:
         pass
+
+    def rest(self, uri: str, text: str, offset: int) -> None:
+        pass  # llama-server has no notion of a cursor before a request
 
     async def complete(self, uri: str, text: str, offset: int, automatic: bool) -> Reply:
         ans = await self.client.complete(text, offset, automatic)

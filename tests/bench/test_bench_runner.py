@@ -58,6 +58,7 @@ class FakeCompleter:
         self.events = events
         self.fail = fail
         self.uris: list[str] = []
+        self.calls: list[str] = []  # rest and complete, in order
 
     def open(self, uri: str, text: str, language: str = "python") -> None:
         self.uris.append(uri)
@@ -68,7 +69,11 @@ class FakeCompleter:
     def close(self, uri: str) -> None:
         pass
 
+    def rest(self, uri: str, text: str, offset: int) -> None:
+        self.calls.append(f"rest at {offset}")
+
     async def complete(self, uri: str, text: str, offset: int, automatic: bool) -> Reply:
+        self.calls.append("complete")
         if self.fail:
             raise RuntimeError("no answer")
         return Reply("pass", {"n": 1}, text[:offset] + "pass" + text[offset:])
@@ -161,6 +166,16 @@ def test_the_runner_asks_every_part_in_order_and_stops_the_system() -> None:
     assert "file:///bench/fake-single-line/column0/SingleLineInfilling_HumanEval_0_L0.py" in sut.completer.uris
     assert logged[0] == "fake-server ready in 0.5s"
     assert "fake-server quality single-line: 1 tasks" in logged and "fake-server single-line: 2/2" in logged
+
+
+def test_a_look_reports_the_cursor_before_the_warm_up_request_and_none_without_it() -> None:
+    for look, rests in ((0.0, 0), (0.4, 1)):
+        sut = FakeSystem()
+        asyncio.run(run_system(sut, Workload([_trace()], {}, typing=True, quality=False, look_s=look), lambda _: None))
+        calls = sut.completer.calls
+        assert sum(c.startswith("rest") for c in calls) == 2 * rests, (look, calls)  # one per behaviour
+        if rests:  # after the cold-start request: at the trace's cursor, then the warm-up request
+            assert calls[1:3] == ["rest at 13", "complete"], calls
 
 
 def test_parts_switched_off_are_not_asked() -> None:
