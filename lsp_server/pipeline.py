@@ -40,6 +40,7 @@ class Prepared:
     needs_text: bool = False  # code is missing here: no end before any text
     avoid: FirstWords | None = None  # words the first line may not start with (see GenerationJob)
     grace_ms: int = 0  # past the budget, time to finish a block the suggestion opened
+    end_in_budget: bool = False  # the budget is a latency bound (see `GenerationJob.end_in_budget`)
 
     def should_stop(self) -> Callable[[str], bool]:
         return should_stop(self.ctx)
@@ -128,7 +129,8 @@ def prepare(
         indents = tuple(i - len(ctx.line_before) for i in indents if i >= len(ctx.line_before)) or None
     dead = tuple(w - len(ctx.line_before) for w in ctx.dead_ends() if w >= len(ctx.line_before))
     avoid = tuple((d, w) for d in dead for w in FLOW_ENDS) or None
-    prepared = Prepared(prompt, ctx, indent, tail, max_tokens, budget_ms, indents, ctx.needs_code(), avoid, grace_ms)
+    prepared = Prepared(prompt, ctx, indent, tail, max_tokens, budget_ms, indents, ctx.needs_code(), avoid, grace_ms,
+                        end_in_budget=budget_ms < settings.time_budget_ms)  # the typing budget: a pause is short
     return prepared, anchor
 
 def job_for(prepared: Prepared, should_stop: Callable[[str], bool] | None = None, session: str = "") -> GenerationJob:
@@ -136,4 +138,4 @@ def job_for(prepared: Prepared, should_stop: Callable[[str], bool] | None = None
                          should_stop=should_stop, session=session, indents=prepared.indents,
                          needs_text=prepared.needs_text, avoid=prepared.avoid,
                          heal=prepared.heal, may_end=prepared.may_end,
-                         grace_s=prepared.grace_ms / 1000)  # fmt: skip
+                         grace_s=prepared.grace_ms / 1000, end_in_budget=prepared.end_in_budget)  # fmt: skip

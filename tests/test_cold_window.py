@@ -101,6 +101,7 @@ def test_hurried_cuts_the_generation_budget_but_keeps_the_grace_to_finish_a_bloc
     assert fast.budget_ms == int(1000 * GENERATION_SHARE)
     assert fast.budget_ms + fast.grace_ms == prepared.budget_ms + prepared.grace_ms  # time to finish a block
     assert fast.prompt == prepared.prompt and fast.max_tokens == prepared.max_tokens
+    assert fast.end_in_budget and not prepared.end_in_budget  # a blank line has the whole budget
     slow_already = hurried(prepared, 100_000)
     assert slow_already.budget_ms == prepared.budget_ms
 

@@ -119,6 +119,10 @@ def test_the_budget_may_not_end_a_suggestion_right_after_an_opener() -> None:
     assert p.may_end("ps:\n        print(op)\n")
     assert p.may_end("ps")  # no line is complete: nothing to judge
     assert job_for(p).may_end == p.may_end
+    # The typing budget is a latency bound: the suggestion ends before it, not a line after it.
+    assert p.end_in_budget and job_for(p).end_in_budget
+    blank = _prepare(FUNC + "    \n" + BELOW, len(FUNC) + 4)
+    assert blank.budget_ms == PromptSettings().time_budget_ms and not blank.end_in_budget
 
 
 def test_the_budget_may_not_end_a_suggestion_inside_a_bracket_it_opened() -> None:

@@ -68,4 +68,5 @@ def hurried(prepared: Prepared, cold_budget_ms: int) -> Prepared:
     body's first line, within the run's own budget (cut right after the opener, the gate drops
     it: an empty answer, as bench.cold showed)."""
     budget_ms = min(prepared.budget_ms, int(cold_budget_ms * GENERATION_SHARE))
-    return replace(prepared, budget_ms=budget_ms, grace_ms=prepared.budget_ms + prepared.grace_ms - budget_ms)
+    return replace(prepared, budget_ms=budget_ms, grace_ms=prepared.budget_ms + prepared.grace_ms - budget_ms,
+                   end_in_budget=True)

@@ -39,6 +39,7 @@ from lsp_server.engine.base import (
     EngineInfo,
     GenerationJob,
     GenerationResult,
+    LinePace,
     ProgressCallback,
     RewriteJob,
     ScoreJob,
@@ -477,6 +478,7 @@ class LlamaCppEngine:
             deadline = time.monotonic() + job.time_budget_s
             grace_end = deadline + job.grace_s
         history = self._llm.cached_tokens().tolist()
+        pace = LinePace(time.monotonic(), deadline) if deadline is not None and job.end_in_budget else None
         constrained = job.indents is not None or job.needs_text or job.avoid is not None or bool(heal)
         # Chosen tokens, each with whether it is already in the cache.
         known: list[tuple[int, bool]] = [(self._choose(text, job, heal) if constrained else self._next_token(), False)]
@@ -499,6 +501,8 @@ class LlamaCppEngine:
             if deadline is not None and "\n" in out.lstrip("\n") and (now := time.monotonic()) >= deadline:
                 if job.may_end is None or job.may_end(out) or (grace_end is not None and now >= grace_end):
                     return out, "deadline", n + 1
+            if pace is not None and pace.next_too_late(out, time.monotonic()) and (job.may_end is None or job.may_end(out)):
+                return out, "deadline", n + 1  # the next line would come too late to be seen
             history.append(token)
             if constrained and _fits(text, job, heal) is None:
                 self._eval([token])  # the first line is not settled yet: choose under the constraint
