@@ -68,7 +68,8 @@ class PromptSettings:
     max_tokens: int = 96
     time_budget_ms: int = 3000  # generation time per request; cut at a line boundary
     # Shorter budget while the user is typing on a line (text left of the cursor): a fast first
-    # line fills typing pauses; a blank line (start of a block) gets the full budget.
+    # line fills typing pauses, and the suggestion ends within it (`GenerationJob.end_in_budget`);
+    # a blank line (start of a block) gets the full budget.
     typing_budget_ms: int = 500
     # A request whose prompt is mostly not in the KV cache (a newly opened file) gets a smaller
     # window, evaluated within this time at the measured prompt speed, and a generation cut at
