@@ -87,7 +87,8 @@ class GenerationJob:
     grace_s: float = 0.0
     # The budget is when the suggestion must be done (the user is typing: a pause is short), not
     # when its last line may start: at a line end where it may end, stop if one more line, as
-    # long as the last took, would end past the budget (the first line is always whole).
+    # long as the last took, would end past the budget (the first line is always whole). The
+    # in-process engine keeps to it; remote engines stop at the budget as before.
     end_in_budget: bool = False
     # Called with the text generated so far; True stops generation (post-processing cut rules).
     should_stop: Callable[[str], bool] | None = None
