@@ -81,8 +81,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--tasks", type=int, default=None, help="tasks per split (default: plan)")
     ap.add_argument("--traces", type=int, default=None, help="typing traces (default: plan)")
     ap.add_argument("--look", type=float, default=0.0,
-                    help="typing: seconds the user looks at the opened file before the warm-up request, the cursor "
-                         "reported by fim-lsp's client (default: %(default)s, asks at once)")
+                    help="typing and real-code holes: seconds the user looks at the opened file before the first "
+                         "request, the cursor reported by fim-lsp's client (default: %(default)s, asks at once)")
     ap.add_argument("--skip", default="", help=f"comma list of parts to skip: {','.join(PARTS)}")
     ap.add_argument("--llama-prefix", type=Path, default=None,
                     help="llama.cpp install prefix (default: output of scripts/build-llama.sh)")  # fmt: skip

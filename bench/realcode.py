@@ -273,9 +273,11 @@ def hole_record(hole: CodeHole, buffer: str, offered: bool, latency: float | Non
             **({"info": info} if info else {})}  # fmt: skip
 
 
-async def ask_holes(completer: Completer, holes: list[CodeHole], progress: Progress | None = None) -> list[dict]:
-    """Each hole in its own editor state (`bench.quality.ask_each`), the first item accepted."""
-    answers = await ask_each(completer, [Ask(h.uri(), h.view(), h.language) for h in holes], progress)
+async def ask_holes(completer: Completer, holes: list[CodeHole], progress: Progress | None = None,
+                    look_s: float = 0.0) -> list[dict]:  # fmt: skip
+    """Each hole in its own editor state (`bench.quality.ask_each`, ``look_s`` as there), the
+    first item accepted."""
+    answers = await ask_each(completer, [Ask(h.uri(), h.view(), h.language) for h in holes], progress, look_s)
     return [hole_record(h, a.buffer, bool(a.reply.text), a.latency_s, a.reply.info) for h, a in zip(holes, answers, strict=True)]
 
 

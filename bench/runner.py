@@ -121,8 +121,9 @@ class Workload:
     holes: list[CodeHole] = field(default_factory=list)
     typing: bool = True
     quality: bool = True
-    # Seconds the user looks at the opened file before the warm-up request (0: asks at once); a
-    # client that reports the cursor (fim-lsp's, `Completer.rest`) does so as it starts.
+    # Seconds the user looks at the opened file before the first request, in typing (before the
+    # warm-up request) and at each real-code hole (0: asks at once); a client that reports the
+    # cursor (fim-lsp's, `Completer.rest`) does so as the look starts.
     look_s: float = 0.0
 
 
@@ -170,7 +171,7 @@ async def run_system(sut: SystemUnderTest[Usage], work: Workload, log: Log) -> S
         log(f"{sut.label} first completion {cold:.1f}s after spawn")
         typing, notes = await _typing(sut, work.traces, log, work.look_s) if work.typing else ({}, [])
         quality = await _quality(sut, work.tasks, log) if work.quality else []
-        rows = await _holes(sut, work.holes, log) if work.holes else None
+        rows = await _holes(sut, work.holes, log, work.look_s) if work.holes else None
         ending = await sut.ending()
     finally:
         await sut.stop()
@@ -270,10 +271,10 @@ async def _quality(
     return out
 
 
-async def _holes(sut: SystemUnderTest[Any], holes: list[CodeHole], log: Log) -> list[dict]:
+async def _holes(sut: SystemUnderTest[Any], holes: list[CodeHole], log: Log, look_s: float = 0.0) -> list[dict]:
     client = sut.client()
     log(f"{sut.label} real-code holes: {len(holes)}")
-    rows = await realcode.ask_holes(client.completer, holes, progress(log, f"{sut.label} real-code"))
+    rows = await realcode.ask_holes(client.completer, holes, progress(log, f"{sut.label} real-code"), look_s)
     await client.aclose()
     return rows
 

@@ -178,6 +178,14 @@ def test_a_look_reports_the_cursor_before_the_warm_up_request_and_none_without_i
             assert calls[1:3] == ["rest at 13", "complete"], calls
 
 
+def test_a_look_reports_the_cursor_at_each_real_code_hole_before_its_request() -> None:
+    hole = _hole()
+    for look, rests in ((0.0, []), (0.4, [f"rest at {hole.view().offset}"])):
+        sut = FakeSystem()
+        asyncio.run(run_system(sut, Workload([], {}, [hole], typing=False, quality=False, look_s=look), lambda _: None))
+        assert sut.completer.calls[1:] == [*rests, "complete"], (look, sut.completer.calls)
+
+
 def test_parts_switched_off_are_not_asked() -> None:
     sut = FakeSystem()
     res = asyncio.run(run_system(sut, Workload([], {"single-line": [_task()]}, typing=False, quality=False),
