@@ -58,6 +58,7 @@ from bench.editor import Position, offset_to_position
 from bench.fimlsp import FimLspServer, run_between
 from bench.long_lines import WARM_TEXT, blank_lines_in_bodies
 from bench.procs import add_server_args, settings_arg
+from bench.replay import CURSOR_REST_S
 from bench.repo import git_commit
 from bench.scoring import percentile
 from lsp_server import models
@@ -81,7 +82,6 @@ OPEN: tuple[tuple[str, dict[str, Any]], ...] = (("cold window", {}), ("full wind
 # Whose client reports where the cursor rests (``fimLsp/cursor``), as fim-lsp's VS Code and Neovim
 # clients do that long after the file opens (their CURSOR_REST_MS / REST_MS), within the gap.
 CURSOR_SETTINGS = frozenset({"cursor reported"})
-CURSOR_REST_S = 0.3
 RESTART: tuple[tuple[str, dict[str, Any]], ...] = (("store, cold cap", {}), ("store, no cap", {"coldBudgetMs": 0}))
 
 Log = Callable[[str], None]

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from bench.replay import CURSOR_REST_S, Completer, Reply
+from bench.replay import Completer, Reply, look
 from bench.sandbox import run_program
 from bench.scoring import edit_similarity, exact_match
 from bench.tasks import EditorView, InfillTask, states_for
@@ -64,15 +64,11 @@ async def ask_each(completer: Completer, asks: list[Ask], progress: Progress | N
     """The one loop of the quality sets: for each question, open the buffer, ask once at the
     cursor (an automatic request, as after a pause), time it, close the buffer. Asked one after
     another, as a user moving between them would (neighbours share most of their text). With
-    ``look_s``, the user looks that long at the cursor before the request, which a client that
-    reports it (`Completer.rest`) does `CURSOR_REST_S` after opening."""
+    ``look_s``, the user looks that long at the cursor before the request (`bench.replay.look`)."""
     out = []
     for i, ask in enumerate(asks):
         completer.open(ask.uri, ask.view.text, ask.language)
-        if look_s > 0:
-            await asyncio.sleep(min(look_s, CURSOR_REST_S))
-            completer.rest(ask.uri, ask.view.text, ask.view.offset)
-            await asyncio.sleep(max(0.0, look_s - CURSOR_REST_S))
+        await look(completer, ask.uri, ask.view.text, ask.view.offset, look_s)
         t0 = time.monotonic()
         try:
             reply, err = await completer.complete(ask.uri, ask.view.text, ask.view.offset, True), None

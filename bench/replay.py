@@ -51,6 +51,16 @@ class Completer(Protocol):
     async def complete(self, uri: str, text: str, offset: int, automatic: bool) -> Reply: ...
 
 
+async def look(completer: Completer, uri: str, text: str, offset: int, look_s: float) -> None:
+    """The user looks at the just-opened ``uri`` for ``look_s`` seconds, the cursor at ``offset``;
+    a client that reports it does so `CURSOR_REST_S` into the look. Nothing when ``look_s`` is 0."""
+    if look_s <= 0:
+        return
+    await asyncio.sleep(min(look_s, CURSOR_REST_S))
+    completer.rest(uri, text, offset)
+    await asyncio.sleep(max(0.0, look_s - CURSOR_REST_S))
+
+
 @dataclass
 class RequestRecord:
     k: int  # index of the keystroke whose state was completed

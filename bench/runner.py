@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 from bench import realcode
 from bench.quality import Progress, QualityRecord, quality_run
 from bench.realcode import CodeHole
-from bench.replay import BEHAVIOURS, CURSOR_REST_S, Completer, RequestRecord, replay, summarize
+from bench.replay import BEHAVIOURS, Completer, RequestRecord, look, replay, summarize
 from bench.tasks import InfillTask
 from bench.traces import Trace
 
@@ -234,10 +234,7 @@ async def replay_one(
     completer = client.completer
     uri = _typing_uri(sut, trace, behaviour)
     completer.open(uri, trace.initial_text)
-    if look_s > 0:
-        await asyncio.sleep(min(look_s, CURSOR_REST_S))
-        completer.rest(uri, trace.initial_text, trace.cursor)
-        await asyncio.sleep(max(0.0, look_s - CURSOR_REST_S))
+    await look(completer, uri, trace.initial_text, trace.cursor, look_s)
     await completer.complete(uri, trace.initial_text, trace.cursor, False)
     await client.replay_starts()
     records, key_times = await replay(trace, completer, behaviour, uri=uri)

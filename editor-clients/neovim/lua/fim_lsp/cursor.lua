@@ -48,11 +48,7 @@ function M.attach(bufnr, client_id, cfg)
   end
   local group = api.nvim_create_augroup('fim_lsp.cursor.' .. bufnr, { clear = true })
   api.nvim_create_autocmd({ 'CursorMoved', 'BufEnter' }, { group = group, buffer = bufnr, callback = rested })
-  buffers.on_detach(group, bufnr, st, states, function(s)
-    if s.timer then
-      s.timer:stop()
-    end
-  end)
+  buffers.on_detach(group, bufnr, st, states, buffers.cancel_pending)
   rested() -- the buffer was just opened: where the cursor stands now (a restored position)
 end
 
