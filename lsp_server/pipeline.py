@@ -46,15 +46,17 @@ class Prepared:
         return should_stop(self.ctx)
 
     def may_end(self, raw: str) -> bool:
-        """May the time budget end the suggestion at the last line end of ``raw``? Not right
-        after a line that opens a block: the block would have no body (and the gate would drop
-        it), as when the user stops typing in the middle of ``for x in it``. Nor inside a
+        """May the time budget end the suggestion at the last line end of ``raw``? Not inside a
         bracket it opened (``raise Error(`` then one argument line; a literal's first rows):
-        the gate drops a statement left open, so a cold request's hurried answer was empty."""
+        the gate drops a statement left open, so a cold request's hurried answer was empty. Nor
+        right after a brace language's block opener (its brace is left open too). After a
+        Python opener it may: the opener alone is shown (`postprocess.finish` gates it with a
+        placeholder body), in time, where its body's line would come a pause too late."""
         complete = raw[: raw.rfind("\n")] if "\n" in raw else ""
         lines = (self.ctx.line_before + complete).split("\n")
         last = next((ln for ln in reversed(lines) if ln.strip()), "")
-        return not self.ctx.opens_block(last) and not left_open(lines, self.ctx.indent_sensitive)
+        opener_ok = self.ctx.indent_sensitive or not self.ctx.opens_block(last)
+        return opener_ok and not left_open(lines, self.ctx.indent_sensitive)
 
     @property
     def heal(self) -> bool:

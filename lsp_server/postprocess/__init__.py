@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from lsp_server.postprocess.cursor import CursorContext, decide_multiline
 from lsp_server.postprocess.cut import clean, find_cut, should_stop
-from lsp_server.postprocess.gate import gate
+from lsp_server.postprocess.gate import gate, with_body
 
 __all__ = ["CursorContext", "Suggestion", "clean", "decide_multiline", "find_cut", "finish", "should_stop"]
 
@@ -53,6 +53,18 @@ def in_tabs(text: str, indent: str) -> str:
     return "\n".join(out)
 
 
+def _gated(text: str, ctx: CursorContext, stop_reason: str) -> str:
+    """The gate's verdict. A Python suggestion the time budget ended right after a block opener
+    (``Prepared.may_end``) is judged with a placeholder body: shown in time, the opener alone is
+    worth more than the same lines a pause too late."""
+    last = (ctx.line_before if "\n" not in text else "") + text.rsplit("\n", 1)[-1]
+    if stop_reason == "deadline" and ctx.indent_sensitive and ctx.opens_block(last):
+        bodied = with_body(text, ctx.line_before)
+        if bodied is not None and gate(bodied, ctx.before, ctx.after, ctx.language) == bodied:
+            return text
+    return gate(text, ctx.before, ctx.after, ctx.language)
+
+
 def finish(raw: str, ctx: CursorContext, stop_reason: str, indent: str = "", tail: str = "") -> Suggestion | None:
     """Cut, gate and place raw model text; None when nothing is worth showing.
 
@@ -61,7 +73,7 @@ def finish(raw: str, ctx: CursorContext, stop_reason: str, indent: str = "", tai
     ``ctx`` starts at the line start. ``tail`` is appended to the suggestion (a line break and
     the indentation of the line the cursor opened, see `context.window.open_line`).
     """
-    text = gate(clean(raw, ctx, stop_reason), ctx.before, ctx.after, ctx.language)
+    text = _gated(clean(raw, ctx, stop_reason), ctx, stop_reason)
     if not text.strip():
         return None
     text = in_tabs(text, indent or ctx.line_before[: len(ctx.line_before) - len(ctx.line_before.lstrip(" \t"))])
