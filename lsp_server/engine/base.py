@@ -80,9 +80,10 @@ class GenerationJob:
     # Seconds of generation allowed once the prompt is evaluated (stop_reason "deadline"),
     # counted from there so that a cold prompt still gets a useful first line.
     time_budget_s: float | None = None
-    # Past the time budget the suggestion ends at a line end where this says it may (not right
-    # after a line that opens a block: a block without its body is no suggestion), or anyway
-    # once ``grace_s`` more has passed. None: at the first line end.
+    # Past the time budget the suggestion ends at a line end where this says it may (not inside
+    # a bracket it opened, nor, but for a cold request's, right after a line that opens a block:
+    # see `Prepared.may_end`), or anyway once ``grace_s`` more has passed. None: at the first
+    # line end.
     may_end: Callable[[str], bool] | None = None
     grace_s: float = 0.0
     # The budget is when the suggestion must be done (the user is typing: a pause is short), not

@@ -53,27 +53,29 @@ def in_tabs(text: str, indent: str) -> str:
     return "\n".join(out)
 
 
-def _gated(text: str, ctx: CursorContext, stop_reason: str) -> str:
+def _gated(text: str, ctx: CursorContext, stop_reason: str, bodiless_ok: bool) -> str:
     """The gate's verdict. A Python suggestion the time budget ended right after a block opener
-    (``Prepared.may_end``) is judged with a placeholder body: shown in time, the opener alone is
-    worth more than the same lines a pause too late."""
+    where that may be (``bodiless_ok``: a cold request, `Prepared.may_end`) is judged with a
+    placeholder body: the opener alone, in time, then its body with the next request."""
     last = (ctx.line_before if "\n" not in text else "") + text.rsplit("\n", 1)[-1]
-    if stop_reason == "deadline" and ctx.indent_sensitive and ctx.opens_block(last):
+    if bodiless_ok and stop_reason == "deadline" and ctx.indent_sensitive and ctx.opens_block(last):
         bodied = with_body(text, ctx.line_before)
         if bodied is not None and gate(bodied, ctx.before, ctx.after, ctx.language) == bodied:
             return text
     return gate(text, ctx.before, ctx.after, ctx.language)
 
 
-def finish(raw: str, ctx: CursorContext, stop_reason: str, indent: str = "", tail: str = "") -> Suggestion | None:
+def finish(raw: str, ctx: CursorContext, stop_reason: str, indent: str = "", tail: str = "", *,
+           bodiless_ok: bool = False) -> Suggestion | None:
     """Cut, gate and place raw model text; None when nothing is worth showing.
 
     ``ctx`` describes the cursor as the model saw it: when the whitespace before the cursor
     (``indent``) was left out of the prompt, the model wrote each line's indentation itself and
     ``ctx`` starts at the line start. ``tail`` is appended to the suggestion (a line break and
     the indentation of the line the cursor opened, see `context.window.open_line`).
+    ``bodiless_ok``: the run may have ended right after a block opener (see `_gated`).
     """
-    text = _gated(clean(raw, ctx, stop_reason), ctx, stop_reason)
+    text = _gated(clean(raw, ctx, stop_reason), ctx, stop_reason, bodiless_ok)
     if not text.strip():
         return None
     text = in_tabs(text, indent or ctx.line_before[: len(ctx.line_before) - len(ctx.line_before.lstrip(" \t"))])
