@@ -19,9 +19,22 @@ def register(server: FimServer) -> FimServer:
     nextedit = NextEditFeature(server)
     server.add_feature(nextedit)
 
+    def hover(ls: FimServer, params: types.HoverParams) -> None:
+        completion.cursor_request(params.text_document.uri, params.position)
+
+    def document_highlight(ls: FimServer, params: types.DocumentHighlightParams) -> list[types.DocumentHighlight]:
+        completion.cursor_request(params.text_document.uri, params.position)
+        return []
+
     @server.feature(types.INITIALIZE)
     def initialize(ls: FimServer, params: types.InitializeParams) -> None:
         ls.on_initialize(params)
+        # Offered per client: pygls builds the capabilities after this handler returns.
+        if completion.takes_cursor_requests(ls.client_name):
+            for method, handler in ((types.TEXT_DOCUMENT_HOVER, hover),
+                                    (types.TEXT_DOCUMENT_DOCUMENT_HIGHLIGHT, document_highlight)):
+                if method not in ls.protocol.fm.features:
+                    ls.feature(method)(handler)
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: FimServer, _params: types.InitializedParams) -> None:

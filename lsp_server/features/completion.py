@@ -39,6 +39,18 @@ log = logging.getLogger(__name__)
 # moment after the cursor stops): the full window there is evaluated before the user types.
 CURSOR_NOTIFICATION = "fimLsp/cursor"
 
+# Clients that ask about the symbol under the cursor when it rests tell us where it is without a
+# plugin of ours: eglot asks for its hover and highlights half a second after each command (1.9
+# only with a hover provider: it piggybacks the highlights on the hover), lsp-mode on idle too,
+# vim-lsp highlights after a cursor move, ALE hovers on CursorHold. Each such request counts as a
+# cursor report (`CURSOR_NOTIFICATION`). Offered only to these (clientInfo.name, lowercased; ""
+# for none: eglot 1.9 sends none): VS Code hovers where the mouse is, and a prewarm there would
+# evict the prompt the user types in; our VS Code and Neovim clients report the cursor themselves.
+CURSOR_REQUEST_CLIENTS = frozenset({"", "eglot", "emacs", "vim-lsp", "ale"})
+# A request this soon after the document changed is the user typing (eglot asks after
+# keystrokes too): the completion requests warm that prompt already.
+CURSOR_REQUEST_QUIET_S = 1.0
+
 # The editor counts as completing as you type for this long after its last automatic request
 # (in any document: it is a property of the editor); while it does, keystrokes start speculative
 # completions (see CompletionService.speculate).
@@ -53,6 +65,7 @@ class CompletionFeature:
         self.service = CompletionService(server.host, index=server.index)
         self._asked_as_you_type: float | None = None  # time of the editor's last automatic request
         self._unchanged: set[str] = set()  # documents opened and not changed since
+        self._changed_at: dict[str, float] = {}  # time.monotonic() of each document's last change
 
     # -- documents (server.Feature) ----------------------------------------------------------
 
@@ -68,6 +81,7 @@ class CompletionFeature:
     def did_change(self, uri: str, old: Snapshot | None, changes: list[TextChange]) -> None:
         # A newer version makes any running completion for this document stale: stop it now.
         self.service.cancel(uri)
+        self._changed_at[uri] = time.monotonic()
         first = uri in self._unchanged
         self._unchanged.discard(uri)
         if old is not None:
@@ -77,6 +91,7 @@ class CompletionFeature:
 
     def did_close(self, uri: str) -> None:
         self._unchanged.discard(uri)
+        self._changed_at.pop(uri, None)
         self.service.forget(uri)
 
     def cursor(self, params: Any) -> None:
@@ -86,15 +101,39 @@ class CompletionFeature:
         goes on (`CompletionService.prewarm`); the latest document wins the KV cache."""
         document, position = _field(params, "textDocument"), _field(params, "position")
         uri = _field(document, "uri")
-        doc = self._servable(uri) if isinstance(uri, str) else None
-        if doc is None or position is None:
+        if not isinstance(uri, str) or position is None:
             return
         try:
-            offset = doc.offset_at(int(_field(position, "line")), int(_field(position, "character")),
-                                   self._server.encoding)  # fmt: skip
-        except (PositionError, TypeError, ValueError) as err:
+            line, character = int(_field(position, "line")), int(_field(position, "character"))
+        except (TypeError, ValueError) as err:
             log.debug("cursor at a bad position in %s: %s", uri, err)
             return
+        self._rest_at(uri, line, character)
+
+    @staticmethod
+    def takes_cursor_requests(client_name: str | None) -> bool:
+        """Should the server offer hover and document highlights to this client, as cursor
+        reports (`CURSOR_REQUEST_CLIENTS`)?"""
+        return (client_name or "").lower() in CURSOR_REQUEST_CLIENTS
+
+    def cursor_request(self, uri: str, position: types.Position) -> None:
+        """A hover or highlight request where the cursor rests: no hover text and no highlights
+        are offered (the other language servers' business), and the cursor is taken as reported
+        (`cursor`), unless the document changed within `CURSOR_REQUEST_QUIET_S`."""
+        changed = self._changed_at.get(uri)
+        if changed is None or time.monotonic() - changed >= CURSOR_REQUEST_QUIET_S:
+            self._rest_at(uri, position.line, position.character)
+
+    def _rest_at(self, uri: str, line: int, character: int) -> None:
+        doc = self._servable(uri)
+        if doc is None:
+            return
+        try:
+            offset = doc.offset_at(line, character, self._server.encoding)
+        except PositionError as err:
+            log.debug("cursor at a bad position in %s: %s", uri, err)
+            return
+        log.debug("the cursor rests in %s at %d:%d", uri, line, character)
         self._prewarm(uri, offset)
 
     def stats(self) -> dict[str, object]:

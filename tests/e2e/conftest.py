@@ -46,7 +46,7 @@ async def start(request: pytest.FixtureRequest, lsp_client: LanguageClient, **se
 async def start_as(lsp_client: LanguageClient, caps: types.ClientCapabilities, name: str | None,
                    **settings: Any) -> LanguageClient:
     record_statuses(lsp_client)
-    await lsp_client.initialize_session(
+    lsp_client.initialize_result = await lsp_client.initialize_session(  # type: ignore[attr-defined]
         types.InitializeParams(
             capabilities=caps,
             root_uri="file:///work/demo",

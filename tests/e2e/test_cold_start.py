@@ -47,13 +47,13 @@ def cache(tmp_path: Path) -> Path:
 
 
 @asynccontextmanager
-async def server(cache: Path, **settings: Any) -> AsyncIterator[LanguageClient]:
+async def server(cache: Path, name: str | None = None, **settings: Any) -> AsyncIterator[LanguageClient]:
     client = make_test_lsp_client()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "FIM_LSP_CACHE": str(cache)}
     await client.start_io(*server_command(), env=env)
     try:
         # The store on, as by default (the other e2e tests turn it off), unless the test says.
-        await start_as(client, client_capabilities("neovim"), None, **QUIET, **{"kvStoreFiles": 8, **settings})
+        await start_as(client, client_capabilities("neovim"), name, **QUIET, **{"kvStoreFiles": 8, **settings})
         assert (await wait_state(client))["state"] == "ready"
         yield client
     finally:
@@ -189,3 +189,34 @@ async def test_a_cursor_at_a_bad_position_or_in_an_unknown_file_is_ignored(cache
         answer = await invoked_run(client, uri, CURSOR)  # the server still answers
         stats = await _stats(client)
     assert stats["prewarmed"] == 0 and answer["nReused"] <= 2, (stats, answer)
+
+
+def _highlight(client: LanguageClient, uri: str, position: types.Position) -> Any:
+    return client.text_document_document_highlight_async(
+        types.DocumentHighlightParams(types.TextDocumentIdentifier(uri), position))
+
+
+async def test_a_hover_or_highlight_at_a_resting_cursor_warms_it_like_a_cursor_report(cache: Path) -> None:
+    """eglot (the name its clientInfo gives) asks for the hover and the highlights under the
+    cursor when it rests: the server answers none and evaluates the prompt there, as for
+    ``fimLsp/cursor`` (tests/test_cursor_requests.py: one right after an edit is ignored)."""
+    uri = "file:///work/demo/solids.py"
+    async with server(cache, "Eglot", kvStoreFiles=0, coldBudgetMs=100) as client:
+        caps = client.initialize_result.capabilities
+        assert caps.hover_provider and caps.document_highlight_provider
+        _open(client, uri, LONG)
+        head = await _wait_prewarmed(client, 1)
+        assert await client.text_document_hover_async(types.HoverParams(types.TextDocumentIdentifier(uri), LONG_CURSOR)) is None
+        at_cursor = await _wait_prewarmed(client, 2)
+        assert list(await _highlight(client, uri, LONG_CURSOR)) == []  # the same cursor: already warm
+        warm = await invoked_run(client, uri, LONG_CURSOR)
+    assert at_cursor["nPrompt"] - head["nPrompt"] > 300, (head, at_cursor)
+    assert warm["cold"] == "first" and warm["nReused"] >= warm["nPrompt"] - 4, warm
+
+
+@pytest.mark.parametrize("name", ["Visual Studio Code", "Neovim"])
+async def test_clients_that_report_the_cursor_themselves_are_offered_no_hover(cache: Path, name: str) -> None:
+    """VS Code hovers where the mouse is; our VS Code and Neovim clients send ``fimLsp/cursor``."""
+    async with server(cache, name, prewarm=False, kvStoreFiles=0) as client:
+        caps = client.initialize_result.capabilities
+        assert not caps.hover_provider and not caps.document_highlight_provider

@@ -59,3 +59,25 @@ def test_eglot_accepts_the_menu_item(emacs: str, tmp_path: Path) -> None:
     assert total[2].startswith("    for ") and total[2].strip() != "for", total[2]
     assert total[:2] + total[3:] == MULTI_LINE.split("\n")[:2] + MULTI_LINE.split("\n")[3:]
     assert "\0" not in results["total.py"]["text"]
+
+
+@pytest.mark.model
+def test_a_resting_cursor_in_eglot_warms_the_prompt_there(emacs: str, tmp_path: Path) -> None:
+    """eglot asks for the hover (and, piggybacked, the highlights) where the cursor rests; the
+    server takes that as a cursor report and evaluates the prompt there (the prewarm count goes
+    up after the file's own), with no plugin of ours in Emacs."""
+    server = fim_lsp_server()
+    if server is None:
+        missing("the fim-lsp command is not installed (pip install -e .)")
+    (tmp_path / "total.py").write_text(MULTI_LINE)
+    run = run_isolated(
+        [emacs, "--batch", "-l", str(DRIVER)], cwd=tmp_path, timeout=600,
+        env={"FIM_LSP_SERVER": f"{server} --model {MENU_MODEL}", "FIM_LSP_E2E_DIR": str(tmp_path),
+             "FIM_LSP_E2E_CASES": json.dumps([{"file": "total.py", "line": 3, "col": 9, "rest": True}]),
+             "HOME": str(tmp_path)},
+    )
+    print(run.output)
+    assert run.returncode == 0, run.output
+    rest = json.loads(re.findall(r"^RESULT (.*)$", run.output, re.M)[-1])
+    assert rest["rest"] is True and rest["after"] > rest["before"], rest
+    assert not run.leaked, f"processes left behind: {run.leaked}"

@@ -9,6 +9,7 @@ writes a line break in a completion word into the file as a NUL byte.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -51,3 +52,36 @@ def test_ale_completes_a_typed_word_and_a_multi_line_suggestion(tmp_path: Path) 
     strip = results["strip.py"]["lines"]
     assert strip[5].startswith("    if preprocessor"), strip[5]  # before: the item was dropped
     assert strip[:5] + strip[6:] == TYPED_WORD.split("\n")[:5] + TYPED_WORD.split("\n")[6:-1]
+
+
+@pytest.mark.model
+def test_a_resting_cursor_in_ale_warms_the_prompt_there(tmp_path: Path) -> None:
+    """ALE asks for the hover where the cursor rests (CursorHold, `g:ale_hover_cursor`, on by
+    default); the server takes that as a cursor report and evaluates the prompt there: in its
+    log, the hover, the cursor taken as resting on that line, then a warm run for the file."""
+    vim = shutil.which("vim")
+    if vim is None or not ALE.is_file():
+        missing("Vim and ALE are not installed (Debian: vim vim-ale)")
+    server = fim_lsp_server()
+    if server is None:
+        missing("the fim-lsp command is not installed (pip install -e .)")
+    assert vim is not None
+    (tmp_path / "total.py").write_text(MULTI_LINE)
+    (tmp_path / "rest.py").write_text(TYPED_WORD)
+    log = tmp_path / "fim-lsp.log"
+    cases = [{"file": "total.py", "line": 3}, {"file": "rest.py", "line": 6, "rest": True}]
+    run = run_isolated(
+        [vim, "-N", "-u", "NONE", "-i", "NONE", "-n", "-es", "-S", str(DRIVER)], cwd=tmp_path, timeout=600,
+        env={"FIM_LSP_SERVER": f"{server} -v --log-file {log} --model {MENU_MODEL}", "FIM_LSP_E2E_DIR": str(tmp_path),
+             "FIM_LSP_E2E_CASES": json.dumps(cases), "FIM_LSP_E2E_OUT": str(tmp_path / "out.jsonl"),
+             "HOME": str(tmp_path)},
+    )
+    print(run.output)
+    assert run.returncode == 0, run.output
+    assert not run.leaked, f"processes left behind: {run.leaked}"
+    text = log.read_text()
+    hover = text.find("'textDocument/hover' received")
+    assert hover >= 0, "ALE sent no hover"
+    rests = text.find("rest.py at 5:0", hover)  # 0-based: the sixth line
+    assert rests >= 0, "the hover was not taken as the cursor resting there"
+    assert re.search(r"run file://\S*rest\.py#prefetch: warm", text[rests:]), "nothing warmed after it"

@@ -4,7 +4,9 @@
 " [{"file", "line"}]: complete at the end of that 1-based line) and FIM_LSP_E2E_OUT. For each
 " case it presses A<C-x><C-o><Esc> (omnifunc ale#completion#OmniFunc) until the line changes or
 " 120 tries (the first ones run while the server starts and the model loads), and writes one JSON line per case with
-" the buffer's lines afterwards. Vim keeps a NUL byte in a line as "\n" in getline().
+" the buffer's lines afterwards. Vim keeps a NUL byte in a line as "\n" in getline(). A case with
+" "rest": true instead lets the cursor rest on that line: 5 s after opening the file (the server
+" warms its head), CursorHold, on which ALE asks for the hover there; then 5 s more.
 set nocompatible
 set runtimepath^=/usr/share/vim-ale
 filetype plugin on
@@ -27,6 +29,14 @@ let s:out = []
 for s:case in json_decode($FIM_LSP_E2E_CASES)
   execute 'edit' fnameescape($FIM_LSP_E2E_DIR . '/' . s:case.file)
   setlocal omnifunc=ale#completion#OmniFunc
+  if get(s:case, 'rest', v:false)
+    sleep 5
+    call cursor(s:case.line, 1)
+    doautocmd CursorHold
+    sleep 5
+    call add(s:out, json_encode({'file': s:case.file, 'rest': v:true}))
+    continue
+  endif
   let s:before = getline(s:case.line)
   for s:try in range(120)
     call cursor(s:case.line, 1)
