@@ -20,8 +20,9 @@ DRIVER = Path(__file__).parent / "clients/ale_e2e.vim"
 ALE = Path("/usr/share/vim-ale/plugin/ale.vim")
 
 
-@pytest.mark.model
-def test_ale_completes_a_typed_word_and_a_multi_line_suggestion(tmp_path: Path) -> None:
+def _vim_with_ale(tmp_path: Path, cases: list[dict], server_args: str = "") -> None:
+    """Run the driver's ``cases`` in headless Vim + ALE against fim-lsp (skipped where either
+    is missing); its JSON lines go to ``tmp_path/out.jsonl``."""
     vim = shutil.which("vim")
     if vim is None or not ALE.is_file():
         missing("Vim and ALE are not installed (Debian: vim vim-ale)")
@@ -29,20 +30,24 @@ def test_ale_completes_a_typed_word_and_a_multi_line_suggestion(tmp_path: Path) 
     if server is None:
         missing("the fim-lsp command is not installed (pip install -e .)")
     assert vim is not None
-    (tmp_path / "strip.py").write_text(TYPED_WORD)
-    (tmp_path / "total.py").write_text(MULTI_LINE)
-    out = tmp_path / "out.jsonl"
     run = run_isolated(
         [vim, "-N", "-u", "NONE", "-i", "NONE", "-n", "-es", "-S", str(DRIVER)], cwd=tmp_path, timeout=600,
-        env={"FIM_LSP_SERVER": f"{server} --model {MENU_MODEL}", "FIM_LSP_E2E_DIR": str(tmp_path),
-             "FIM_LSP_E2E_CASES": json.dumps([{"file": "strip.py", "line": 6}, {"file": "total.py", "line": 3}]),
-             "FIM_LSP_E2E_OUT": str(out), "HOME": str(tmp_path)},
+        env={"FIM_LSP_SERVER": f"{server} {server_args}--model {MENU_MODEL}", "FIM_LSP_E2E_DIR": str(tmp_path),
+             "FIM_LSP_E2E_CASES": json.dumps(cases), "FIM_LSP_E2E_OUT": str(tmp_path / "out.jsonl"),
+             "HOME": str(tmp_path)},
     )
     print(run.output)
     assert run.returncode == 0, run.output
-    results = {r["file"]: r for r in map(json.loads, out.read_text().splitlines())}
-    print(results)
     assert not run.leaked, f"processes left behind: {run.leaked}"
+
+
+@pytest.mark.model
+def test_ale_completes_a_typed_word_and_a_multi_line_suggestion(tmp_path: Path) -> None:
+    (tmp_path / "strip.py").write_text(TYPED_WORD)
+    (tmp_path / "total.py").write_text(MULTI_LINE)
+    _vim_with_ale(tmp_path, [{"file": "strip.py", "line": 6}, {"file": "total.py", "line": 3}])
+    results = {r["file"]: r for r in map(json.loads, (tmp_path / "out.jsonl").read_text().splitlines())}
+    print(results)
 
     total = results["total.py"]["lines"]
     assert not any("\n" in line or "\0" in line for line in total), total  # "\n": a NUL in Vim
@@ -59,26 +64,11 @@ def test_a_resting_cursor_in_ale_warms_the_prompt_there(tmp_path: Path) -> None:
     """ALE asks for the hover where the cursor rests (CursorHold, `g:ale_hover_cursor`, on by
     default); the server takes that as a cursor report and evaluates the prompt there: in its
     log, the hover, the cursor taken as resting on that line, then a warm run for the file."""
-    vim = shutil.which("vim")
-    if vim is None or not ALE.is_file():
-        missing("Vim and ALE are not installed (Debian: vim vim-ale)")
-    server = fim_lsp_server()
-    if server is None:
-        missing("the fim-lsp command is not installed (pip install -e .)")
-    assert vim is not None
     (tmp_path / "total.py").write_text(MULTI_LINE)
     (tmp_path / "rest.py").write_text(TYPED_WORD)
     log = tmp_path / "fim-lsp.log"
-    cases = [{"file": "total.py", "line": 3}, {"file": "rest.py", "line": 6, "rest": True}]
-    run = run_isolated(
-        [vim, "-N", "-u", "NONE", "-i", "NONE", "-n", "-es", "-S", str(DRIVER)], cwd=tmp_path, timeout=600,
-        env={"FIM_LSP_SERVER": f"{server} -v --log-file {log} --model {MENU_MODEL}", "FIM_LSP_E2E_DIR": str(tmp_path),
-             "FIM_LSP_E2E_CASES": json.dumps(cases), "FIM_LSP_E2E_OUT": str(tmp_path / "out.jsonl"),
-             "HOME": str(tmp_path)},
-    )
-    print(run.output)
-    assert run.returncode == 0, run.output
-    assert not run.leaked, f"processes left behind: {run.leaked}"
+    _vim_with_ale(tmp_path, [{"file": "total.py", "line": 3}, {"file": "rest.py", "line": 6, "rest": True}],
+                  f"-v --log-file {log} ")
     text = log.read_text()
     hover = text.find("'textDocument/hover' received")
     assert hover >= 0, "ALE sent no hover"

@@ -6,7 +6,8 @@
 " 120 tries (the first ones run while the server starts and the model loads), and writes one JSON line per case with
 " the buffer's lines afterwards. Vim keeps a NUL byte in a line as "\n" in getline(). A case with
 " "rest": true instead lets the cursor rest on that line: 5 s after opening the file (the server
-" warms its head), CursorHold, on which ALE asks for the hover there; then 5 s more.
+" warms its head), CursorHold, on which ALE asks for the hover there; then 15 s more (the
+" server warms the prompt there: well under a second on an idle machine).
 set nocompatible
 set runtimepath^=/usr/share/vim-ale
 filetype plugin on
@@ -33,7 +34,7 @@ for s:case in json_decode($FIM_LSP_E2E_CASES)
     sleep 5
     call cursor(s:case.line, 1)
     doautocmd CursorHold
-    sleep 5
+    sleep 15
     call add(s:out, json_encode({'file': s:case.file, 'rest': v:true}))
     continue
   endif
