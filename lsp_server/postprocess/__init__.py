@@ -59,8 +59,8 @@ def _gated(text: str, ctx: CursorContext, stop_reason: str, bodiless_ok: bool) -
     placeholder body: the opener alone, in time, then its body with the next request."""
     last = (ctx.line_before if "\n" not in text else "") + text.rsplit("\n", 1)[-1]
     if bodiless_ok and stop_reason == "deadline" and ctx.indent_sensitive and ctx.opens_block(last):
-        bodied = with_body(text, ctx.line_before)
-        if bodied is not None and gate(bodied, ctx.before, ctx.after, ctx.language) == bodied:
+        bodied = with_body(text, last)
+        if gate(bodied, ctx.before, ctx.after, ctx.language) == bodied:
             return text
     return gate(text, ctx.before, ctx.after, ctx.language)
 

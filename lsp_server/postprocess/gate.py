@@ -121,14 +121,11 @@ def passes(parser: Parser, before: str, suggestion: str, after: str, baseline: P
     return baseline is not None and _same(baseline, err, len(before))
 
 
-def with_body(suggestion: str, line_before: str) -> str | None:
-    """``suggestion`` with a placeholder body (``pass``, one level deeper) under its last line,
-    for a suggestion the time budget ended right after a Python block opener; None where its
-    last line is blank. The user writes that body next (or the next request suggests it): the
+def with_body(suggestion: str, last: str) -> str:
+    """``suggestion`` with a placeholder body (``pass``, one level deeper than ``last``, its last
+    line as the buffer will have it) under it, for a suggestion the time budget ended right after
+    a Python block opener. The user writes that body next (or the next request suggests it): the
     gate judges everything else as usual."""
-    last = (line_before if "\n" not in suggestion else "") + suggestion.rsplit("\n", 1)[-1]
-    if not last.strip():
-        return None
     lead = last[: len(last) - len(last.lstrip(" \t"))]
     return suggestion + "\n" + lead + ("\t" if lead.endswith("\t") else "    ") + "pass"
 
