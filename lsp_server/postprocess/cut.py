@@ -23,7 +23,8 @@ Rules, each with golden cases in tests/golden/postprocess/<rule>.json:
   before it (the in-process engine already steers its first line away from it);
 - body_only: at the empty body of a block whose code below goes on at the block's own level or
   left of it, the suggestion is that body: it ends where it comes back to the opener's level;
-- repeat: a line that repeats the one before it (a decoding loop) ends the suggestion;
+- repeat: a line that repeats the one before it, or two lines that repeat the two before them
+  (decoding loops), ends the suggestion before the repeat;
 - deadline / blank: see `clean` (a lone line the time budget cut is kept when it ends as only a
   whole line does: `finished_line`).
 The same cut points stop generation early (``should_stop``), so no token is wasted.
@@ -109,6 +110,7 @@ def find_cut(text: str, ctx: CursorContext, final: bool = False) -> int | None:
     starts[0] = 0
     block: int | None = None
     prev_code: str | None = None
+    codes: list[tuple[str, int]] = []  # complete code lines so far: spacing-free text, cut before
     seen_code = False
     for i, line in enumerate(lines):
         if not line.strip():
@@ -133,6 +135,8 @@ def find_cut(text: str, ctx: CursorContext, final: bool = False) -> int | None:
                         return cut_before  # suffix_echo: a run further down
             if prev_code is not None and norm == _norm(prev_code) and len(norm) > 3:
                 return cut_before  # repeat
+            if len(codes) >= 3 and norm == codes[-2][0] and codes[-1][0] == codes[-3][0] and len(norm) > 3:
+                return codes[-1][1]  # repeat: the two lines before, over again
         if not seen_code and blank_start and allowed is not None and indent_of(line) not in allowed:
             return 0  # first_indent: no statement can start there
         if floor_on and judge_first and n is not None and placed and indent_of(line) < n:
@@ -162,6 +166,8 @@ def find_cut(text: str, ctx: CursorContext, final: bool = False) -> int | None:
                 return cut_before  # block_exit
         seen_code = True
         prev_code = line
+        if complete:
+            codes.append((_norm(line), cut_before))
     return None
 
 
