@@ -76,6 +76,10 @@ class PromptSettings:
     # the first line end past it; the full window is evaluated in the background for the next
     # request (completion/cold.py). The first request in a document is cut so too. 0: off.
     cold_budget_ms: int = 1000
+    # Prompt tokens/s the cold window is sized by; 0: the speed measured on this machine. For
+    # benchmarks that compare two runs: the measured speed moves from run to run, and with it
+    # every cold window's size (bench/HISTORY.md, sixth round: 30 of 33 changed answers).
+    cold_prompt_rate: int = 0
     prefix_tokens: int = 384
     # The code after the cursor decides most on real files (bench/realcode.md: 128 -> 384 took
     # first-line exact match from 20.8% to 28.1% on 96 holes); typing re-evaluates it only at a
@@ -177,6 +181,7 @@ _MINIMUM: dict[str, int] = {
     "time_budget_ms": 50,
     "typing_budget_ms": 50,
     "cold_budget_ms": 0,
+    "cold_prompt_rate": 0,
     "prefix_tokens": 0,
     "suffix_tokens": 0,
     "extra_context_tokens": 0,

@@ -225,6 +225,21 @@ async def test_a_fast_engine_gets_the_full_window_and_only_the_first_run_is_hurr
         await service.host.shutdown()
 
 
+async def test_a_pinned_prompt_rate_sizes_the_window_whatever_the_engine_measured() -> None:
+    """``coldPromptRate``: two benchmark runs get the same cold windows on a noisy machine."""
+    for measured, pinned, kind in ((10_000.0, 100, "window"), (100.0, 10_000, "first")):
+        engine = MeteredEngine(rate=measured)
+        service = await _service(engine, cold_prompt_rate=pinned)
+        try:
+            await service.complete(_query())
+            assert service.stats.last.cold == kind
+            words = len(engine._words(engine.jobs[-1].prompt))
+            assert words <= MIN_WINDOW_TOKENS + OVERHEAD_TOKENS if kind == "window" else words > 384
+        finally:
+            service.shutdown()
+            await service.host.shutdown()
+
+
 @pytest.mark.parametrize("settings", [
     {"cold_budget_ms": 0},
     # no KV cache kept between requests: a small window would be every request's, never grown

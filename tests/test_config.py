@@ -23,6 +23,7 @@ FLAT_KEYS = {
     "nBatch": "engine", "fimTemplate": "engine", "lookupDecoding": "engine", "kvReuse": "engine",
     "kvStoreFiles": "engine", "kvStoreMb": "engine",
     "maxTokens": "prompt", "timeBudgetMs": "prompt", "typingBudgetMs": "prompt", "coldBudgetMs": "prompt",
+    "coldPromptRate": "prompt",
     "prefixTokens": "prompt", "suffixTokens": "prompt", "multiline": "prompt",
     "extraContext": "prompt", "extraContextTokens": "prompt", "promptLayout": "prompt",
     "repoContext": "prompt", "repoContextTokens": "prompt", "importContextTokens": "prompt",

@@ -182,7 +182,8 @@ class Runner:
         first = uri not in self._served
         self._served.add(uri)
         total, missing = engine.unevaluated(prepared.prompt, uri)
-        small = cold_settings(shape, missing, total, tokens_within(engine.prompt_rate(), shape.cold_budget_ms))
+        rate = shape.cold_prompt_rate or engine.prompt_rate()
+        small = cold_settings(shape, missing, total, tokens_within(rate, shape.cold_budget_ms))
         if small is None:
             self._windowed.discard(uri)
         elif uri not in self._windowed:
