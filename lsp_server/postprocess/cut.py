@@ -109,8 +109,9 @@ def find_cut(text: str, ctx: CursorContext, final: bool = False) -> int | None:
     starts = [s - len(ctx.line_before) for s in starts]
     starts[0] = 0
     block: int | None = None
-    prev_code: str | None = None
-    codes: list[tuple[str, int]] = []  # complete code lines so far: spacing-free text, cut before
+    # The code lines before this one (all whole: only the last line may be unfinished), each as
+    # its spacing-free text and where a cut before it falls.
+    codes: list[tuple[str, int]] = []
     seen_code = False
     for i, line in enumerate(lines):
         if not line.strip():
@@ -120,8 +121,8 @@ def find_cut(text: str, ctx: CursorContext, final: bool = False) -> int | None:
         complete = i < len(lines) - 1 or final
         cut_before = starts[i] - (1 if i else 0)  # the newline before this line (0 for line 0)
         judge_first = i > 0 or blank_start
+        norm = _norm(line)
         if complete and judge_first:
-            norm = _norm(line)
             if nxt is not None and norm == below_norm[0]:
                 return max(cut_before, 0)  # suffix_echo: the next line
             if seen_code and nxt is not None and _similar(line, nxt):
@@ -133,7 +134,7 @@ def find_cut(text: str, ctx: CursorContext, final: bool = False) -> int | None:
                         if not seen_code:  # the first line is the hole itself: code repeats
                             return starts[i] + len(line) - (len(ctx.line_before) if i == 0 else 0)
                         return cut_before  # suffix_echo: a run further down
-            if prev_code is not None and norm == _norm(prev_code) and len(norm) > 3:
+            if codes and norm == codes[-1][0] and len(norm) > 3:
                 return cut_before  # repeat
             if len(codes) >= 3 and norm == codes[-2][0] and codes[-1][0] == codes[-3][0] and len(norm) > 3:
                 return codes[-1][1]  # repeat: the two lines before, over again
@@ -165,9 +166,7 @@ def find_cut(text: str, ctx: CursorContext, final: bool = False) -> int | None:
                     continue
                 return cut_before  # block_exit
         seen_code = True
-        prev_code = line
-        if complete:
-            codes.append((_norm(line), cut_before))
+        codes.append((norm, cut_before))
     return None
 
 
