@@ -123,7 +123,7 @@ def prepare(
     line_start = offset - len(indent)
     before = text[max(0, line_start - MAX_REGION) : line_start]
     after = text[offset : offset + MAX_REGION]
-    ctx = CursorContext.from_text(before, after, settings.multiline, language)
+    ctx = CursorContext.from_text(before, after, settings.multiline, language, len(indent))
     budget_ms = settings.time_budget_ms
     if ctx.line_before.strip():
         budget_ms = min(budget_ms, settings.typing_budget_ms)

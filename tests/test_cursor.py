@@ -9,6 +9,21 @@ def ctx(before: str, after: str = "\n", language: str = "python") -> CursorConte
     return CursorContext.from_text(before, after, language=language)
 
 
+def test_a_cursor_left_of_the_editors_indent_is_a_dedent_the_user_made() -> None:
+    loop = "def f(xs):\n    for x in xs:\n        print(x)\n"
+    at = lambda column, after="\n": CursorContext.from_text(loop, after, language="python", column=column)  # noqa: E731
+    assert at(8).allowed_indents() == (8, 4, 0) and at(0).allowed_indents() == (8, 4, 0)  # the model chooses
+    assert at(4).allowed_indents() == (4, 0)  # Backspace after the loop: not back into it
+    # The line below waits for this one to open its block: at the cursor, an ``except`` to come.
+    tried = "def f(s):\n    try:\n        n = int(s)\n"
+    assert ctx(tried, "\n        n = 0\n").allowed_indents() == (8,)
+    assert CursorContext.from_text(tried, "\n        n = 0\n", language="python", column=4).allowed_indents() == (4,)
+    # A line opened above code copies its indentation (Vim's O): that says nothing of the user's.
+    assert at(4, "\n    return 1\n").allowed_indents() == (8, 4)
+    # An opener with no body yet keeps its body's column wherever the cursor is.
+    assert CursorContext.from_text("def f(x):\n    if x:\n", "\n", language="python", column=4).allowed_indents() == (8,)
+
+
 def test_levels_are_the_last_line_and_its_enclosing_blocks() -> None:
     c = ctx("def f(xs):\n    for x in xs:\n        if x:\n            print(x)\n")
     assert c.levels() == (12, 8, 4, 0)

@@ -20,13 +20,15 @@ def _prepare(text: str, offset: int):  # type: ignore[no-untyped-def]
     return prepared
 
 
-@pytest.mark.parametrize("indent", ["", "        ", "    "])
-def test_a_blank_line_asks_the_same_whatever_indentation_the_editor_put(indent: str) -> None:
+@pytest.mark.parametrize(("indent", "indents"), [("", (8, 4, 0)), ("        ", (8, 4, 0)), ("    ", (4, 0))])
+def test_a_blank_line_asks_the_same_whatever_indentation_the_editor_put(indent: str, indents: tuple[int, ...]) -> None:
     text = FUNC + indent + "\n" + BELOW
     p = _prepare(text, len(FUNC) + len(indent))
     assert p.prompt.prefix + p.prompt.middle == FUNC  # the indentation is left to the model
     assert p.indent == indent
-    assert p.indents == (8, 4, 0)  # the loop body, the function body, or a new top-level line
+    # The loop body, the function body, or a new top-level line; left of the loop body (where
+    # editors indent), the user dedented: not back into the loop.
+    assert p.indents == indents
 
 
 def test_a_dedent_replaces_the_editors_indentation() -> None:

@@ -30,7 +30,8 @@ def test_every_rule_has_golden_cases() -> None:
 
 @pytest.mark.parametrize(("rule", "case", "stop_reason"), _cases())
 def test_golden(rule: str, case: dict[str, str], stop_reason: str) -> None:
-    ctx = CursorContext.from_text(case["before"], case["after"], language=case.get("language", ""))
+    ctx = CursorContext.from_text(case["before"], case["after"], language=case.get("language", ""),
+                                  column=int(case.get("column", 0)))  # fmt: skip
     assert clean(case["raw"], ctx, stop_reason) == case["expected"]
 
 

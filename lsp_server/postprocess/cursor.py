@@ -198,9 +198,13 @@ class CursorContext:
     language: str = ""
     before: str = ""  # text before the cursor (a window of it), for the parse gate
     after: str = ""  # text after the cursor (a window of it)
+    # The whitespace before the cursor that ``before`` leaves out (the prompt's healed
+    # indentation, see `pipeline.prepare`): where the user's cursor stood on a blank line.
+    column: int = 0
 
     @classmethod
-    def from_text(cls, before: str, after: str, multiline_setting: str = "auto", language: str = "") -> CursorContext:
+    def from_text(cls, before: str, after: str, multiline_setting: str = "auto", language: str = "",
+                  column: int = 0) -> CursorContext:  # fmt: skip
         cut = before.rfind("\n")
         line_before = before[cut + 1 :]
         prev = tuple(before[_top_level_start(before, cut) : cut].split("\n")) if cut >= 0 else ()
@@ -209,7 +213,7 @@ class CursorContext:
         rest = "" if nl < 0 else after[nl + 1 :]
         next_lines = tuple(rest.split("\n")[:WINDOW_LINES]) if rest else ()
         return cls(line_before, line_after, next_lines, decide_multiline(multiline_setting, line_after),
-                   prev, language, before, after)  # fmt: skip
+                   prev, language, before, after, column)  # fmt: skip
 
     # -- structure ---------------------------------------------------------------------------
 
@@ -310,11 +314,30 @@ class CursorContext:
         levels = self.levels()
         nxt = self.next_code
         if nxt is None:
-            return levels
-        n = indent_of(nxt)
-        if self.next_is_placed():
-            return tuple(lv for lv in levels if lv >= n) or None
-        return tuple(lv for lv in levels if lv < n) or None
+            found: tuple[int, ...] | None = levels
+        elif self.next_is_placed():
+            found = tuple(lv for lv in levels if lv >= indent_of(nxt)) or None
+        else:
+            found = tuple(lv for lv in levels if lv < indent_of(nxt)) or None
+        return self._at_users_dedent(found)
+
+    def _at_users_dedent(self, found: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        """``found`` where the user dedented: a cursor left of the deepest level the code above
+        allows (where editors indent after Enter) was put there on purpose (Backspace after a
+        block, an ``except`` to come), so the first line starts there or further left; where the
+        line below is deeper, at the cursor, opening its block. Unchanged at column 0 (the model
+        places the line) and where the cursor stands at the column of the code below it: a line
+        opened above that code (Vim's ``O``, VS Code's Insert Line Above) copies its indentation,
+        which says nothing of the user's."""
+        column = self.column + len(self.line_before)  # a blank line: all of it is whitespace
+        levels = self.levels()
+        nxt = self.next_code
+        if found is None or not column or not levels or column >= levels[0] or (nxt is not None and indent_of(nxt) == column):
+            return found
+        kept = tuple(lv for lv in found if lv <= column)
+        if kept:
+            return kept
+        return (column,) if column in levels else found  # the line below waits for this one's block
 
     def needs_code(self) -> bool:
         """A statement is missing here: a block has no body, or the line below waits for its

@@ -140,7 +140,11 @@ def find_cut(text: str, ctx: CursorContext, final: bool = False) -> int | None:
                 return codes[-1][1]  # repeat: the two lines before, over again
         if not seen_code and blank_start and allowed is not None and indent_of(line) not in allowed:
             return 0  # first_indent: no statement can start there
-        if floor_on and judge_first and n is not None and placed and indent_of(line) < n:
+        if floor_on and judge_first and n is not None and placed and indent_of(line) < n and not (
+            # the first line at the user's dedent (`CursorContext.allowed_indents`, the only way a
+            # column left of a placed next line is allowed) may open the block that line is in
+            not seen_code and allowed is not None and indent_of(line) in allowed and (not complete or ctx.opens_block(line))
+        ):
             return max(cut_before, 0)  # hole_floor: would leave or re-open the next line's block
         if judge_first and indent_of(line) in dead_ends and ends_flow(line) and (complete or not line.strip().isidentifier()):
             return max(cut_before, 0)  # dead_end: the code below would never run
