@@ -101,6 +101,32 @@ async def test_a_suggestion_can_dedent_the_line_the_editor_indented(client: Lang
     assert "\n    return result\n" in completed
 
 
+TRIED = """def parse_port(text: str) -> int:
+    \"\"\"The port number in text, or 0 when it is not a number.\"\"\"
+    try:
+        port = int(text)
+{indent}
+        port = 0
+    return port
+""".format(indent=" " * 4)
+
+
+async def test_a_line_the_user_dedented_to_is_completed_where_the_cursor_is(client: LanguageClient) -> None:
+    # Backspace took the cursor from the try body (column 8) to column 4, above an indented line:
+    # the suggestion starts at the cursor and opens that line's block, not another body line.
+    uri = "file:///work/demo/port.py"
+    open_doc(client, TRIED, uri)
+    cursor = types.Position(line=4, character=4)
+    result = await client.text_document_inline_completion_async(inline_params(cursor, uri))
+    assert isinstance(result, types.InlineCompletionList) and result.items
+    item = result.items[0]
+    assert item.range == types.Range(cursor, cursor)  # nothing before the cursor is replaced
+    assert isinstance(item.insert_text, str) and item.insert_text == item.insert_text.lstrip()
+    first = item.insert_text.split("\n")[0]
+    assert re.match(r"(except|finally)\b.*:$", first), first
+    ast.parse(insert(TRIED, cursor, item.insert_text))
+
+
 async def test_invoked_request_may_offer_alternatives(client: LanguageClient) -> None:
     open_doc(client)
     result = await client.text_document_inline_completion_async(inline_params(invoked=True))
