@@ -311,17 +311,17 @@ class CursorContext:
         opener = self.bodiless_opener()
         if opener is not None:
             return (self._body_indent(opener),)
-        levels = self.levels()
-        nxt = self.next_code
-        if nxt is None:
+        levels = self.levels()  # not empty: there is a statement above
+        below = None if self.next_code is None else indent_of(self.next_code)
+        if below is None:
             found: tuple[int, ...] | None = levels
         elif self.next_is_placed():
-            found = tuple(lv for lv in levels if lv >= indent_of(nxt)) or None
+            found = tuple(lv for lv in levels if lv >= below) or None
         else:
-            found = tuple(lv for lv in levels if lv < indent_of(nxt)) or None
-        return self._at_users_dedent(found)
+            found = tuple(lv for lv in levels if lv < below) or None
+        return self._at_users_dedent(found, levels, below)
 
-    def _at_users_dedent(self, found: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    def _at_users_dedent(self, found: tuple[int, ...] | None, levels: tuple[int, ...], below: int | None) -> tuple[int, ...] | None:
         """``found`` where the user dedented: a cursor left of the deepest level the code above
         allows (where editors indent after Enter) was put there on purpose (Backspace after a
         block, an ``except`` to come), so the first line starts there or further left; where the
@@ -330,9 +330,7 @@ class CursorContext:
         opened above that code (Vim's ``O``, VS Code's Insert Line Above) copies its indentation,
         which says nothing of the user's."""
         column = self.column + len(self.line_before)  # a blank line: all of it is whitespace
-        levels = self.levels()
-        nxt = self.next_code
-        if found is None or not column or not levels or column >= levels[0] or (nxt is not None and indent_of(nxt) == column):
+        if found is None or not column or column >= levels[0] or column == below:
             return found
         kept = tuple(lv for lv in found if lv <= column)
         if kept:

@@ -83,15 +83,19 @@ print(total([1, 2]))
 """.format(indent=" " * 8)
 
 
+async def first_item(client: LanguageClient, text: str, uri: str, cursor: types.Position) -> types.InlineCompletionItem:
+    """The first inline item at ``cursor`` in ``text``, opened as ``uri``; there must be one."""
+    open_doc(client, text, uri)
+    result = await client.text_document_inline_completion_async(inline_params(cursor, uri))
+    assert isinstance(result, types.InlineCompletionList) and result.items
+    return result.items[0]
+
+
 async def test_a_suggestion_can_dedent_the_line_the_editor_indented(client: LanguageClient) -> None:
     # The editor kept the loop body's indentation after Enter; the function's last line belongs
     # one level further left, so the item replaces the whitespace before the cursor.
-    uri = "file:///work/demo/loop.py"
-    open_doc(client, LOOP, uri)
     cursor = types.Position(line=5, character=8)
-    result = await client.text_document_inline_completion_async(inline_params(cursor, uri))
-    assert isinstance(result, types.InlineCompletionList) and result.items
-    item = result.items[0]
+    item = await first_item(client, LOOP, "file:///work/demo/loop.py", cursor)
     assert item.range is not None and item.range.end == cursor and item.range.start.character < 8
     assert isinstance(item.insert_text, str)
     lines = LOOP.split("\n")
@@ -114,12 +118,8 @@ TRIED = """def parse_port(text: str) -> int:
 async def test_a_line_the_user_dedented_to_is_completed_where_the_cursor_is(client: LanguageClient) -> None:
     # Backspace took the cursor from the try body (column 8) to column 4, above an indented line:
     # the suggestion starts at the cursor and opens that line's block, not another body line.
-    uri = "file:///work/demo/port.py"
-    open_doc(client, TRIED, uri)
     cursor = types.Position(line=4, character=4)
-    result = await client.text_document_inline_completion_async(inline_params(cursor, uri))
-    assert isinstance(result, types.InlineCompletionList) and result.items
-    item = result.items[0]
+    item = await first_item(client, TRIED, "file:///work/demo/port.py", cursor)
     assert item.range == types.Range(cursor, cursor)  # nothing before the cursor is replaced
     assert isinstance(item.insert_text, str) and item.insert_text == item.insert_text.lstrip()
     first = item.insert_text.split("\n")[0]
